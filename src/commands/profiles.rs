@@ -1,0 +1,105 @@
+//! `agent-offload profiles`: what is configured, and from which file.
+
+use std::fmt::Write as _;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::Env;
+use crate::cli::ProfilesArgs;
+use crate::config;
+
+#[derive(Serialize)]
+struct Row<'a> {
+    name: &'a str,
+    default: bool,
+    command: &'a str,
+    args: &'a [String],
+    interface: &'static str,
+    prompt: &'static str,
+    mode: &'static str,
+    timeout: Option<String>,
+    /// tmux mode: whether the new pane takes the focus.
+    focus: bool,
+}
+
+pub fn run(args: &ProfilesArgs, env: Env<'_>) -> Result<u8> {
+    let cwd = std::env::current_dir()?;
+    let config = config::discover_and_load(args.config.as_deref(), &cwd, env)?;
+    let rows: Vec<Row<'_>> = config
+        .profiles
+        .values()
+        .map(|p| Row {
+            name: &p.name,
+            default: p.name == config.default_profile,
+            command: &p.command,
+            args: &p.args,
+            interface: p.interface.name(),
+            prompt: p.prompt.name(),
+            mode: if p.headless.unwrap_or(config.headless) {
+                "headless"
+            } else {
+                "tmux"
+            },
+            timeout: p.timeout.map(crate::duration::human),
+            focus: p.focus.unwrap_or(config.focus),
+        })
+        .collect();
+    if args.json {
+        let out = serde_json::json!({
+            "config": config.path,
+            "origin": config.origin.describe(),
+            "default_profile": config.default_profile,
+            "profiles": rows,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(0);
+    }
+    println!(
+        "config: {} ({})",
+        config.path.display(),
+        config.origin.describe()
+    );
+    let headers = ["", "PROFILE", "INTERFACE", "PROMPT", "MODE", "COMMAND"];
+    let table: Vec<[String; 6]> = rows
+        .iter()
+        .map(|r| {
+            let mut command = r.command.to_owned();
+            for a in r.args {
+                command.push(' ');
+                command.push_str(&crate::run::launcher::quote(a));
+            }
+            [
+                if r.default { "*" } else { "" }.to_owned(),
+                r.name.to_owned(),
+                r.interface.to_owned(),
+                r.prompt.to_owned(),
+                r.mode.to_owned(),
+                command,
+            ]
+        })
+        .collect();
+    let mut widths = headers.map(str::len);
+    for row in &table {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; 6]| {
+        let mut s = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i == cells.len() - 1 {
+                s.push_str(cell);
+            } else {
+                let _ = write!(s, "{cell:<w$}  ", w = widths[i]);
+            }
+        }
+        s.trim_end().to_owned()
+    };
+    println!("{}", line(headers));
+    for row in &table {
+        println!("{}", line(row.each_ref().map(String::as_str)));
+    }
+    println!("(* = default profile)");
+    Ok(0)
+}

@@ -1,0 +1,407 @@
+//! Loading the config file into checked profiles. Every mistake is reported with the
+//! file, line and column, the profile and the field, and what would be valid.
+
+mod discover;
+mod schema;
+
+use std::cell::RefCell;
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde_saphyr::{Location, Spanned};
+
+pub use discover::{Origin, find};
+use schema::{RawConfig, RawDelivery, RawEnvValue, RawProfile};
+
+use crate::duration;
+use crate::exit::usage;
+use crate::profile::{EnvValue, PROMPT_FILE_PLACEHOLDER, Profile, PromptDelivery};
+
+#[derive(Debug)]
+pub struct Config {
+    pub path: PathBuf,
+    pub origin: Origin,
+    pub default_profile: String,
+    /// Config-wide `headless`; a profile's own setting wins.
+    pub headless: bool,
+    /// Config-wide `focus`; a profile's own setting wins.
+    pub focus: bool,
+    pub profiles: IndexMap<String, Profile>,
+}
+
+impl Config {
+    /// The profile named on the command line, or the default one.
+    pub fn profile(&self, name: Option<&str>) -> anyhow::Result<&Profile> {
+        let name = name.unwrap_or(&self.default_profile);
+        self.profiles.get(name).ok_or_else(|| {
+            usage(format!(
+                "no profile named \"{name}\" in {} (profiles: {})",
+                self.path.display(),
+                self.profile_names()
+            ))
+        })
+    }
+
+    fn profile_names(&self) -> String {
+        self.profiles.keys().cloned().collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// Finds and loads the config that applies to `cwd`.
+pub fn discover_and_load(
+    flag: Option<&Path>,
+    cwd: &Path,
+    env: &dyn Fn(&str) -> Option<OsString>,
+) -> anyhow::Result<Config> {
+    let (path, origin) = find(flag, cwd, env)?;
+    load(&path, origin, env)
+}
+
+pub fn load(
+    path: &Path,
+    origin: Origin,
+    env: &dyn Fn(&str) -> Option<OsString>,
+) -> anyhow::Result<Config> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| usage(format!("cannot read config file {}: {e}", path.display())))?;
+    let raw = parse(&text).map_err(|e| usage(format!("{}:{e}", path.display())))?;
+    let ctx = Ctx { path, env };
+    ctx.validate(raw, origin)
+}
+
+/// Parses the YAML, naming the profile and field of any error from the path that
+/// `serde_path_to_error` tracked. The error text starts with `line:column: `.
+fn parse(text: &str) -> Result<RawConfig, String> {
+    let segments: RefCell<Vec<String>> = RefCell::new(Vec::new());
+    let result = serde_saphyr::with_deserializer_from_str(text, |de| {
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            *segments.borrow_mut() = e
+                .path()
+                .iter()
+                .map(|s| match s {
+                    serde_path_to_error::Segment::Map { key } => key.clone(),
+                    serde_path_to_error::Segment::Seq { index } => index.to_string(),
+                    _ => String::new(),
+                })
+                .collect();
+            e.into_inner()
+        })
+    });
+    result.map_err(|e| {
+        let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+        let context = context_from_path(&segments.borrow());
+        format!(
+            "{line}:{column}: {context}{}",
+            tidy_message(&e.without_snippet().to_string())
+        )
+    })
+}
+
+/// Turns a serde path such as `profiles.spark.env.TOKEN` into `profile "spark": env
+/// "TOKEN": `. The `value` segments that `Spanned` wrappers add are dropped.
+fn context_from_path(path: &[String]) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for (i, seg) in path.iter().enumerate() {
+        let after_env = i > 0 && path[i - 1] == "env";
+        if seg.is_empty() || (seg == "value" && !after_env) {
+            continue;
+        }
+        parts.push(seg);
+    }
+    let mut out = String::new();
+    match parts.as_slice() {
+        [] => {}
+        ["profiles", name, rest @ ..] => {
+            let _ = write!(out, "profile \"{name}\": ");
+            match rest {
+                [] => {}
+                ["env", var, ..] => {
+                    let _ = write!(out, "env \"{var}\": ");
+                }
+                [field, ..] => {
+                    let _ = write!(out, "field \"{field}\": ");
+                }
+            }
+        }
+        [field, ..] => {
+            let _ = write!(out, "field \"{field}\": ");
+        }
+    }
+    out
+}
+
+/// serde-saphyr's text starts with its own position and uses serde's backtick style;
+/// rewrite it to ours: `unknown field "comand" (expected one of command, ...)`.
+fn tidy_message(raw: &str) -> String {
+    let first = raw.lines().next().unwrap_or(raw).trim();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let msg = match first.find(": ") {
+        Some(i) if first.starts_with("line ") => &first[i + 2..],
+        _ => first,
+    };
+    for kind in ["unknown field", "unknown variant"] {
+        if let Some(rest) = msg.strip_prefix(kind)
+            && let Some((name, expected)) = rest.trim_start().split_once(", expected ")
+        {
+            let name = name.trim_matches('`');
+            let expected = expected.replace('`', "");
+            return format!("{kind} \"{name}\" (expected {expected})");
+        }
+    }
+    if let Some(field) = msg.strip_prefix("missing field ") {
+        return format!("missing required field \"{}\"", field.trim_matches('`'));
+    }
+    if msg.starts_with("duplicate mapping key") {
+        let key = msg
+            .trim_start_matches("duplicate mapping key")
+            .trim_start_matches(':')
+            .split(',')
+            .next()
+            .unwrap_or("")
+            .trim();
+        return format!("duplicate key \"{key}\" (each key may appear once)");
+    }
+    msg.replace('`', "\"")
+}
+
+struct Ctx<'a> {
+    path: &'a Path,
+    env: &'a dyn Fn(&str) -> Option<OsString>,
+}
+
+impl Ctx<'_> {
+    fn err_at(&self, loc: Location, message: &str) -> anyhow::Error {
+        usage(format!(
+            "{}:{}:{}: {message}",
+            self.path.display(),
+            loc.line(),
+            loc.column()
+        ))
+    }
+
+    fn validate(&self, raw: RawConfig, origin: Origin) -> anyhow::Result<Config> {
+        if raw.profiles.is_empty() {
+            return Err(usage(format!(
+                "{}: field \"profiles\": no profiles defined (add at least one, with a command)",
+                self.path.display()
+            )));
+        }
+        let mut profiles = IndexMap::new();
+        for (name, spanned) in raw.profiles {
+            let profile = self.profile(&name, spanned)?;
+            profiles.insert(name, profile);
+        }
+        let names = || profiles.keys().cloned().collect::<Vec<_>>().join(", ");
+        let default_profile = match raw.default_profile {
+            Some(d) if profiles.contains_key(&d.value) => d.value,
+            Some(d) => {
+                return Err(self.err_at(
+                    d.referenced,
+                    &format!(
+                        "field \"default_profile\": no profile named \"{}\" (profiles: {})",
+                        d.value,
+                        names()
+                    ),
+                ));
+            }
+            None if profiles.len() == 1 => profiles.keys().next().cloned().unwrap_or_default(),
+            None => {
+                return Err(usage(format!(
+                    "{}: field \"default_profile\" is required when there is more than one profile \
+                     (profiles: {})",
+                    self.path.display(),
+                    names()
+                )));
+            }
+        };
+        Ok(Config {
+            path: self.path.to_path_buf(),
+            origin,
+            default_profile,
+            headless: raw.headless.unwrap_or(false),
+            focus: raw.focus.unwrap_or(false),
+            profiles,
+        })
+    }
+
+    fn profile(&self, name: &str, spanned: Spanned<RawProfile>) -> anyhow::Result<Profile> {
+        let at = spanned.referenced;
+        let raw = spanned.value;
+        let here = |field: &str, loc: Location, msg: &str| {
+            self.err_at(
+                loc,
+                &format!("profile \"{name}\": field \"{field}\": {msg}"),
+            )
+        };
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_alphanumeric() || "._-".contains(c))
+        {
+            return Err(self.err_at(
+                at,
+                &format!(
+                    "profile \"{name}\": invalid profile name (use letters, digits, '.', '_' and '-')"
+                ),
+            ));
+        }
+        let command = raw.command.value.trim().to_owned();
+        if command.is_empty() {
+            return Err(here("command", raw.command.referenced, "must not be empty"));
+        }
+        let command = self.resolve_command(&command);
+
+        let (args, args_at) = match raw.args {
+            Some(a) => (a.value, Some(a.referenced)),
+            None => (Vec::new(), None),
+        };
+        let prompt = match raw.prompt {
+            None | Some(RawDelivery::Argument) => PromptDelivery::Argument,
+            Some(RawDelivery::Stdin) => PromptDelivery::Stdin,
+            Some(RawDelivery::PromptFileArg) => PromptDelivery::PromptFileArg,
+        };
+        if prompt == PromptDelivery::PromptFileArg
+            && !args.iter().any(|a| a.contains(PROMPT_FILE_PLACEHOLDER))
+        {
+            return Err(here(
+                "prompt",
+                args_at.unwrap_or(at),
+                &format!(
+                    "prompt-file-arg needs {PROMPT_FILE_PLACEHOLDER} in one of the args \
+                     (e.g. args: [\"--file\", \"{PROMPT_FILE_PLACEHOLDER}\"])"
+                ),
+            ));
+        }
+
+        let mut env = Vec::new();
+        for (key, value) in raw.env.unwrap_or_default() {
+            if !is_shell_identifier(&key.value) {
+                return Err(self.err_at(
+                    key.referenced,
+                    &format!(
+                        "profile \"{name}\": env \"{}\": not a valid variable name \
+                         (letters, digits and '_', not starting with a digit)",
+                        key.value
+                    ),
+                ));
+            }
+            let value = match value {
+                RawEnvValue::Literal(s) => EnvValue::Literal(s),
+                RawEnvValue::FromEnv(var) => {
+                    if !is_shell_identifier(&var) {
+                        return Err(self.err_at(
+                            key.referenced,
+                            &format!(
+                                "profile \"{name}\": env \"{}\": from_env \"{var}\" is not a valid \
+                                 variable name",
+                                key.value
+                            ),
+                        ));
+                    }
+                    EnvValue::FromEnv(var)
+                }
+            };
+            env.push((key.value, value));
+        }
+
+        let timeout = match raw.timeout {
+            Some(t) => {
+                Some(duration::parse(&t.value).map_err(|e| here("timeout", t.referenced, &e))?)
+            }
+            None => None,
+        };
+
+        Ok(Profile {
+            name: name.to_owned(),
+            command,
+            interface: raw.interface.unwrap_or_default(),
+            args,
+            env,
+            prompt,
+            headless: raw.headless,
+            timeout,
+            focus: raw.focus,
+            defined_in: self.path.to_path_buf(),
+        })
+    }
+
+    /// `./agent.sh` and `bin/agent` are relative to the config file's directory, `~/x`
+    /// to the home directory; a bare name is looked up on PATH when the agent starts.
+    fn resolve_command(&self, command: &str) -> String {
+        if let Some(rest) = command.strip_prefix("~/")
+            && let Some(home) = (self.env)("HOME")
+        {
+            return PathBuf::from(home)
+                .join(rest)
+                .to_string_lossy()
+                .into_owned();
+        }
+        if command.contains('/') && !command.starts_with('/') {
+            let dir = self.path.parent().unwrap_or(Path::new("."));
+            return dir.join(command).to_string_lossy().into_owned();
+        }
+        command.to_owned()
+    }
+}
+
+pub fn is_shell_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
+        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+}
+
+/// Resolves `from_env` values from agent-offload's own environment. An unset variable
+/// is an error naming the variable and the profile, before anything is launched.
+pub fn resolve_secrets(
+    profile: &Profile,
+    env: &dyn Fn(&str) -> Option<OsString>,
+) -> anyhow::Result<Vec<(String, OsString)>> {
+    let mut out = Vec::new();
+    for (name, value) in &profile.env {
+        if let EnvValue::FromEnv(var) = value {
+            let v = env(var).ok_or_else(|| {
+                usage(format!(
+                    "profile \"{}\": env \"{name}\" takes its value from ${var}, which is not set \
+                     (export {var} before running agent-offload, or change {})",
+                    profile.name,
+                    profile.defined_in.display()
+                ))
+            })?;
+            out.push((name.clone(), v));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_names_profile_and_field() {
+        let p = |s: &str| s.split('.').map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(
+            context_from_path(&p("profiles.spark.args")),
+            "profile \"spark\": field \"args\": "
+        );
+        assert_eq!(
+            context_from_path(&p("profiles.spark.env.value.value")),
+            "profile \"spark\": env \"value\": "
+        );
+        assert_eq!(
+            context_from_path(&p("profiles.spark.value")),
+            "profile \"spark\": "
+        );
+        assert_eq!(context_from_path(&p("headless")), "field \"headless\": ");
+    }
+
+    #[test]
+    fn identifiers() {
+        assert!(is_shell_identifier("_A1"));
+        assert!(!is_shell_identifier("1A"));
+        assert!(!is_shell_identifier("A-B"));
+        assert!(!is_shell_identifier(""));
+    }
+}

@@ -1,0 +1,25 @@
+//! agent-offload: hand a task to another coding agent CLI and wait for its summary.
+
+mod cli;
+mod commands;
+mod config;
+mod duration;
+mod exit;
+mod interface;
+mod profile;
+mod run;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match commands::dispatch(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("agent-offload: {err:#}");
+            ExitCode::from(exit::code_for_error(&err))
+        }
+    }
+}

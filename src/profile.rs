@@ -1,0 +1,55 @@
+//! A profile: one checked way of starting an agent CLI. Built by `config` from the raw
+//! YAML, so everything here is already valid.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::interface::Interface;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PromptDelivery {
+    /// As a command-line argument, in the interface's form.
+    Argument,
+    /// On the agent's standard input, from `prompt.md`.
+    Stdin,
+    /// `{prompt_file}` in `args` is replaced by the absolute path of `prompt.md`.
+    PromptFileArg,
+}
+
+impl PromptDelivery {
+    pub fn name(self) -> &'static str {
+        match self {
+            PromptDelivery::Argument => "argument",
+            PromptDelivery::Stdin => "stdin",
+            PromptDelivery::PromptFileArg => "prompt-file-arg",
+        }
+    }
+}
+
+/// The placeholder in `args` for the absolute path of `prompt.md`.
+pub const PROMPT_FILE_PLACEHOLDER: &str = "{prompt_file}";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EnvValue {
+    /// Written in the config file.
+    Literal(String),
+    /// Taken from agent-offload's own environment at launch; never written anywhere.
+    FromEnv(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct Profile {
+    pub name: String,
+    /// The program as written in the config, or resolved against the config file's
+    /// directory when it is a relative path containing `/`.
+    pub command: String,
+    pub interface: Interface,
+    pub args: Vec<String>,
+    pub env: Vec<(String, EnvValue)>,
+    pub prompt: PromptDelivery,
+    pub headless: Option<bool>,
+    pub timeout: Option<Duration>,
+    pub focus: Option<bool>,
+    /// Where the profile was defined, for messages.
+    pub defined_in: PathBuf,
+}

@@ -1,0 +1,103 @@
+//! Headless mode: the launcher runs without a terminal, in a session of its own, with
+//! its output appended to `output.log`.
+
+use std::ffi::OsString;
+use std::fs::OpenOptions;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::interface::NESTING_GUARDS;
+use crate::run::dir::{self, RunDir};
+
+/// Starts `launch.sh`. The agent's environment is ours, plus the profile's `from_env`
+/// values (handed over in the process environment: never in a file or an argv), minus
+/// the nesting guards. Stdin is `/dev/null` (codex waits for EOF on an open stdin);
+/// the launcher redirects it from `prompt.md` itself for `stdin` delivery.
+pub fn spawn(run: &RunDir, secrets: &[(String, OsString)]) -> Result<Child> {
+    let log_path = run.file(dir::OUTPUT);
+    let log = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(&log_path)
+        .with_context(|| format!("cannot open {}", log_path.display()))?;
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg(run.file(dir::LAUNCHER))
+        .stdin(Stdio::null())
+        .stdout(
+            log.try_clone()
+                .context("cannot duplicate the log file handle")?,
+        )
+        .stderr(log)
+        .envs(secrets.iter().map(|(k, v)| (k, v)));
+    for guard in NESTING_GUARDS {
+        cmd.env_remove(guard);
+    }
+    // A session of its own: the agent is out of reach of the caller's terminal signals
+    // (see signals.rs) and everything it starts can be found and stopped by session.
+    #[allow(unsafe_code)]
+    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            rustix::process::setsid()
+                .map(drop)
+                .map_err(std::io::Error::from)
+        });
+    }
+    cmd.spawn()
+        .with_context(|| format!("cannot start /bin/sh {}", run.file(dir::LAUNCHER).display()))
+}
+
+/// Copies what the agent writes to `output.log` onto our stderr while it runs.
+pub struct Tail {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Tail {
+    pub fn start(run: &RunDir) -> Tail {
+        let path = run.file(dir::OUTPUT);
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let handle = std::thread::spawn(move || {
+            let Ok(mut f) = std::fs::File::open(&path) else {
+                return;
+            };
+            let _ = f.seek(SeekFrom::Start(0));
+            let mut buf = vec![0u8; 16 * 1024];
+            loop {
+                let finishing = flag.load(Ordering::SeqCst);
+                match f.read(&mut buf) {
+                    Ok(0) if finishing => return,
+                    Ok(0) => std::thread::sleep(Duration::from_millis(50)),
+                    Ok(n) => {
+                        let mut err = std::io::stderr().lock();
+                        let _ = err.write_all(&buf[..n]);
+                        let _ = err.flush();
+                    }
+                    Err(_) => return,
+                }
+            }
+        });
+        Tail {
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    /// Copies what is left and stops.
+    pub fn finish(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}

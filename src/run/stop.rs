@@ -1,0 +1,124 @@
+//! Stopping an agent and everything it started: TERM, a grace period, then KILL.
+//!
+//! The launcher is a session leader (headless: we call `setsid`; tmux: the pane's first
+//! process is one), so "everything the agent started" is every process in that session
+//! or process group, plus descendants that moved to a session of their own. Processes
+//! that ignore SIGHUP or SIGTERM are still found and killed; nothing is left behind.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use rustix::process::{Pid, Signal, kill_process};
+
+/// How long an agent gets to exit after SIGTERM before it is killed.
+pub const GRACE: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, Copy)]
+struct Proc {
+    pid: i32,
+    ppid: i32,
+    pgrp: i32,
+    session: i32,
+    zombie: bool,
+}
+
+fn read_proc(pid: i32) -> Option<Proc> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces and parentheses: fields start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut f = rest.split_ascii_whitespace();
+    let state = f.next()?;
+    let ppid = f.next()?.parse().ok()?;
+    let pgrp = f.next()?.parse().ok()?;
+    let session = f.next()?.parse().ok()?;
+    Some(Proc {
+        pid,
+        ppid,
+        pgrp,
+        session,
+        zombie: state == "Z" || state == "X",
+    })
+}
+
+fn all_procs() -> Vec<Proc> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter_map(read_proc)
+        .collect()
+}
+
+/// Whether `pid` is running (a zombie is not). Without `/proc` (macOS), `kill(pid, 0)`.
+pub fn alive(pid: i32) -> bool {
+    if let Some(p) = read_proc(pid) {
+        return !p.zombie;
+    }
+    if std::path::Path::new("/proc/self/stat").exists() {
+        return false;
+    }
+    Pid::from_raw(pid).is_some_and(|p| rustix::process::test_kill_process(p).is_ok())
+}
+
+/// The live processes belonging to the agent whose launcher is `leader`.
+pub fn members(leader: i32) -> Vec<i32> {
+    let me = i32::try_from(std::process::id()).unwrap_or(0);
+    let procs = all_procs();
+    let mut set: HashSet<i32> = procs
+        .iter()
+        .filter(|p| p.session == leader || p.pgrp == leader || p.pid == leader)
+        .map(|p| p.pid)
+        .collect();
+    // Descendants that left for a session of their own (setsid, daemons not yet reparented).
+    loop {
+        let before = set.len();
+        for p in &procs {
+            if set.contains(&p.ppid) {
+                set.insert(p.pid);
+            }
+        }
+        if set.len() == before {
+            break;
+        }
+    }
+    procs
+        .iter()
+        .filter(|p| set.contains(&p.pid) && !p.zombie && p.pid != me)
+        .map(|p| p.pid)
+        .collect()
+}
+
+fn signal_all(pids: &[i32], sig: Signal) {
+    for &pid in pids {
+        if let Some(p) = Pid::from_raw(pid) {
+            let _ = kill_process(p, sig);
+        }
+    }
+}
+
+/// Sends TERM to every member, waits up to `grace` for them to go, then KILLs the rest.
+/// Returns once none is left (or after a bounded final wait).
+pub fn terminate(leader: i32, grace: Duration) {
+    let members_now = members(leader);
+    if members_now.is_empty() {
+        return;
+    }
+    signal_all(&members_now, Signal::TERM);
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if members(leader).is_empty() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // New processes may have been started during the grace period: look again.
+    let end = Instant::now() + Duration::from_secs(2);
+    loop {
+        let left = members(leader);
+        if left.is_empty() || Instant::now() >= end {
+            return;
+        }
+        signal_all(&left, Signal::KILL);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
