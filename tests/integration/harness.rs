@@ -1,0 +1,327 @@
+//! A small fluent harness around the real binary: every test gets a temporary HOME and
+//! XDG directories, a config file, and fake agents written as shell scripts.
+//!
+//!     let out = Test::new()
+//!         .agent("fake", "echo hi; publish 'all done'")
+//!         .config("profiles:\n  fake:\n    command: ./fake\n    headless: true\n")
+//!         .args(["do it"])
+//!         .run();
+//!     out.status(0).stdout_is("all done\n");
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_agent-offload");
+
+/// Shell functions every fake agent can use. `publish TEXT` follows the completion
+/// protocol exactly as the augmented prompt asks: done.md.tmp, then rename.
+pub const AGENT_PRELUDE: &str = r#"#!/bin/sh
+publish() {
+  printf '%s\n' "$1" >"$AGENT_OFFLOAD_RUN_DIR/done.md.tmp" &&
+    mv "$AGENT_OFFLOAD_RUN_DIR/done.md.tmp" "$AGENT_OFFLOAD_RUN_DIR/done.md"
+}
+# The prompt as the agent received it: the last argument.
+for last in "$@"; do :; done
+"#;
+
+pub struct Test {
+    pub tmp: tempfile::TempDir,
+    args: Vec<OsString>,
+    env: BTreeMap<String, OsString>,
+    removed_env: Vec<String>,
+    stdin: Option<Vec<u8>>,
+    cwd: Option<PathBuf>,
+}
+
+impl Test {
+    pub fn new() -> Test {
+        let tmp = tempfile::Builder::new()
+            .prefix("ao-test-")
+            .tempdir()
+            .expect("tempdir");
+        for d in ["home", "config", "state", "work"] {
+            std::fs::create_dir_all(tmp.path().join(d)).unwrap();
+        }
+        let mut env = BTreeMap::new();
+        env.insert("HOME".into(), tmp.path().join("home").into());
+        env.insert("XDG_CONFIG_HOME".into(), tmp.path().join("config").into());
+        env.insert("XDG_STATE_HOME".into(), tmp.path().join("state").into());
+        env.insert(
+            "PATH".into(),
+            std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()),
+        );
+        Test {
+            tmp,
+            args: Vec::new(),
+            env,
+            removed_env: Vec::new(),
+            stdin: None,
+            cwd: None,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// The default working directory of the command (and of the agent).
+    pub fn work(&self) -> PathBuf {
+        self.cwd.clone().unwrap_or_else(|| self.path().join("work"))
+    }
+
+    pub fn runs_root(&self) -> PathBuf {
+        self.path().join("state/agent-offload/runs")
+    }
+
+    /// Writes an executable fake agent `name` in the test directory: the prelude,
+    /// then `body`.
+    pub fn agent(self, name: &str, body: &str) -> Test {
+        let path = self.path().join(name);
+        std::fs::write(&path, format!("{AGENT_PRELUDE}{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        self
+    }
+
+    /// Writes the user config file (`$XDG_CONFIG_HOME/agent-offload/config.yaml`), where
+    /// discovery finds it. Fake agents are referred to as `../../name`, or by absolute
+    /// path through [`Test::agent_path`].
+    pub fn config(self, yaml: &str) -> Test {
+        let dir = self.path().join("config/agent-offload");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("config.yaml"), yaml).unwrap();
+        self
+    }
+
+    pub fn agent_path(&self, name: &str) -> String {
+        self.path().join(name).to_string_lossy().into_owned()
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.path().join("config/agent-offload/config.yaml")
+    }
+
+    pub fn file(self, rel: &str, content: &str) -> Test {
+        let p = self.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+        self
+    }
+
+    pub fn arg(mut self, a: impl Into<OsString>) -> Test {
+        self.args.push(a.into());
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Test
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: impl Into<OsString>) -> Test {
+        self.env.insert(k.into(), v.into());
+        self
+    }
+
+    pub fn env_remove(mut self, k: &str) -> Test {
+        self.env.remove(k);
+        self.removed_env.push(k.into());
+        self
+    }
+
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Test {
+        self.stdin = Some(bytes.into());
+        self
+    }
+
+    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Test {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    /// The command, ready to run. Fake agents live in the test directory, config files
+    /// refer to them as `./name` (relative to the config file) or by absolute path.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.args(&self.args)
+            .env_clear()
+            .envs(&self.env)
+            .current_dir(self.work());
+        // Keep the test runner's own tmux (if any) away from the tests.
+        for k in &self.removed_env {
+            cmd.env_remove(k);
+        }
+        cmd
+    }
+
+    /// Starts the command without waiting (stdin as given, else /dev/null).
+    pub fn spawn(&self) -> Child {
+        let mut cmd = self.command();
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(if self.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        let mut child = cmd.spawn().expect("spawn agent-offload");
+        if let Some(bytes) = &self.stdin {
+            let mut s = child.stdin.take().unwrap();
+            let bytes = bytes.clone();
+            std::thread::spawn(move || {
+                let _ = s.write_all(&bytes);
+            });
+        }
+        child
+    }
+
+    /// Runs to completion, with a generous bound so a hang fails instead of blocking CI.
+    pub fn run(self) -> Outcome {
+        let child = self.spawn();
+        let output = wait_bounded(child, Duration::from_secs(60));
+        Outcome { output, test: self }
+    }
+
+    /// The run directories created so far, oldest first.
+    pub fn run_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(self.runs_root())
+            .map(|rd| rd.filter_map(|e| Some(e.ok()?.path())).collect())
+            .unwrap_or_default();
+        dirs.sort();
+        dirs
+    }
+}
+
+/// Waits for `child` up to `limit`, killing it (and failing the test) if it hangs.
+pub fn wait_bounded(mut child: Child, limit: Duration) -> Output {
+    let start = Instant::now();
+    loop {
+        if child.try_wait().expect("try_wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "agent-offload did not finish within {limit:?}\nstdout:\n{}\nstderr:\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+pub struct Outcome {
+    pub output: Output,
+    pub test: Test,
+}
+
+impl Outcome {
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    fn context(&self) -> String {
+        format!(
+            "\n--- status: {:?}\n--- stdout:\n{}\n--- stderr:\n{}",
+            self.output.status,
+            self.stdout(),
+            self.stderr()
+        )
+    }
+
+    #[track_caller]
+    pub fn status(&self, code: i32) -> &Self {
+        assert_eq!(self.output.status.code(), Some(code), "{}", self.context());
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_is(&self, expected: &str) -> &Self {
+        assert_eq!(self.stdout(), expected, "{}", self.context());
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_contains(&self, needle: &str) -> &Self {
+        assert!(
+            self.stderr().contains(needle),
+            "stderr lacks {needle:?}{}",
+            self.context()
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_contains(&self, needle: &str) -> &Self {
+        assert!(
+            self.stdout().contains(needle),
+            "stdout lacks {needle:?}{}",
+            self.context()
+        );
+        self
+    }
+
+    /// The single run directory this test created.
+    #[track_caller]
+    pub fn run_dir(&self) -> PathBuf {
+        let dirs = self.test.run_dirs();
+        assert_eq!(
+            dirs.len(),
+            1,
+            "expected one run directory{}",
+            self.context()
+        );
+        dirs.into_iter().next().unwrap()
+    }
+
+    /// `run.json` of the single run directory.
+    #[track_caller]
+    pub fn manifest(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.run_dir().join("run.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+}
+
+/// Waits until `cond` holds, up to `limit`; panics with `what` otherwise.
+#[track_caller]
+pub fn eventually(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether any live process has `needle` in its command line.
+pub fn process_running(needle: &str) -> bool {
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        let Ok(cmdline) = std::fs::read(p.join("cmdline")) else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(p.join("stat")).unwrap_or_default();
+        let zombie = stat
+            .rfind(')')
+            .is_some_and(|i| stat[i + 2..].starts_with('Z'));
+        if !zombie && String::from_utf8_lossy(&cmdline).contains(needle) {
+            return true;
+        }
+    }
+    false
+}
