@@ -23,7 +23,8 @@ pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
     } else {
         Mode::Headless
     };
-    if mode == Mode::Tmux && (env("TMUX").is_none() || env("TMUX_PANE").is_none()) {
+    let caller = run::tmux::Caller::from_env(env);
+    if mode == Mode::Tmux && caller.is_none() {
         return Err(usage(
             "not inside tmux ($TMUX and $TMUX_PANE are not set): run agent-offload from a tmux \
              pane, or add -H to run the agent headless",
@@ -52,6 +53,9 @@ pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
         timeout: args.timeout.or(profile.timeout),
         secrets,
         stream: args.stream || std::io::stderr().is_terminal(),
+        tmux: caller,
+        focus: profile.focus.unwrap_or(config.focus),
+        path: env("PATH"),
     };
     let report = run::execute(&request, &root, &signals, &say)?;
 

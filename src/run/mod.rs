@@ -8,6 +8,7 @@ pub mod launcher;
 pub mod prompt;
 pub mod signals;
 pub mod stop;
+pub mod tmux;
 pub mod waiter;
 
 use std::ffi::OsString;
@@ -41,6 +42,11 @@ pub struct Request<'a> {
     pub secrets: Vec<(String, OsString)>,
     /// Copy a headless agent's output to stderr while it runs.
     pub stream: bool,
+    /// tmux mode: the caller's pane, and whether the new pane takes the focus.
+    pub tmux: Option<tmux::Caller>,
+    pub focus: bool,
+    /// tmux mode: the caller's PATH, handed to the pane with the secrets.
+    pub path: Option<OsString>,
 }
 
 #[derive(Debug)]
@@ -84,6 +90,17 @@ pub struct Report {
 /// The agent once started.
 enum Agent {
     Headless(Child),
+    Pane(tmux::Caller, tmux::Pane),
+}
+
+impl Agent {
+    /// Stops the agent and everything it started; closes its pane.
+    fn stop(&self, launcher: &Launcher) {
+        if let Agent::Pane(caller, pane) = self {
+            tmux::close(caller, pane);
+        }
+        stop::terminate(launcher.pid(), stop::GRACE);
+    }
 }
 
 /// Runs the request to its end. `say` receives progress notes meant for stderr.
@@ -105,22 +122,55 @@ pub fn execute(
             manifest.pid = Some(child.id());
             (Agent::Headless(child), Launcher::new(pid))
         }
-        Mode::Tmux => anyhow::bail!("tmux mode is not available in this build; use -H"),
+        Mode::Tmux => {
+            let caller = req
+                .tmux
+                .clone()
+                .ok_or_else(|| anyhow::anyhow!("tmux mode needs $TMUX and $TMUX_PANE"))?;
+            tmux::make_fifo(&run)?;
+            let pane = tmux::open_pane(&caller, &run, &req.cwd, req.focus)?;
+            manifest.pid = u32::try_from(pane.pid).ok();
+            manifest.pane = Some(pane.id.clone());
+            let launcher = Launcher::new(pane.pid);
+            (Agent::Pane(caller, pane), launcher)
+        }
     };
     manifest.save(&run)?;
     say(&format!(
-        "agent-offload: run {} started ({}, {}, pid {}); directory {}",
+        "agent-offload: run {} started ({}, {}{}); directory {}",
         run.id,
         req.profile.name,
         req.mode.as_str(),
-        launcher.pid(),
+        match &agent {
+            Agent::Headless(c) => format!(", pid {}", c.id()),
+            Agent::Pane(_, p) => format!(", pane {}", p.id),
+        },
         run.path.display()
     ));
 
+    let handover = match &agent {
+        Agent::Pane(..) => {
+            let mut vars: Vec<(String, OsString)> = req
+                .path
+                .iter()
+                .map(|p| ("PATH".to_owned(), p.clone()))
+                .collect();
+            vars.extend(req.secrets.iter().cloned());
+            tmux::hand_over(&run, launcher.pid(), &vars).err()
+        }
+        Agent::Headless(_) => None,
+    };
     let tail = (req.stream && req.mode == Mode::Headless).then(|| headless::Tail::start(&run));
-    let deadline = req.timeout.map(|t| started + t);
-    let event = waiter::wait(&watch, &launcher, deadline, signals);
-    let outcome = settle(event, req, &run, &watch, &launcher, &mut agent);
+    let outcome = if let Some(err) = handover {
+        agent.stop(&launcher);
+        Outcome::Failed {
+            reason: format!("{err:#}"),
+        }
+    } else {
+        let deadline = req.timeout.map(|t| started + t);
+        let event = waiter::wait(&watch, &launcher, deadline, signals);
+        settle(event, req, &run, &watch, &launcher, &mut agent)
+    };
     reap(&mut agent);
     if let Some(t) = tail {
         t.finish();
@@ -202,28 +252,34 @@ fn settle(
     };
     match event {
         Event::Done => {
-            if !launcher.wait_exit(DONE_GRACE) {
-                stop::terminate(launcher.pid(), stop::GRACE);
+            // An interactive agent never exits by itself: close its pane at once. A
+            // headless one may still be writing its final answer: give it a moment.
+            let exited = matches!(agent, Agent::Headless(_)) && launcher.wait_exit(DONE_GRACE);
+            if !exited {
+                agent.stop(launcher);
             }
             done()
         }
-        // An agent can publish and exit in the same instant: look once more.
-        Event::Ended if watch.done() => done(),
         Event::Ended => {
-            // Processes the agent left behind go too.
-            stop::terminate(launcher.pid(), stop::GRACE);
-            Outcome::Failed {
-                reason: ended_reason(run, agent),
+            // Whatever the agent left behind goes too (and a remain-on-exit pane).
+            agent.stop(launcher);
+            // An agent can publish and exit in the same instant: look once more.
+            if watch.done() {
+                done()
+            } else {
+                Outcome::Failed {
+                    reason: ended_reason(run, agent),
+                }
             }
         }
         Event::TimedOut => {
-            stop::terminate(launcher.pid(), stop::GRACE);
+            agent.stop(launcher);
             Outcome::TimedOut {
                 after: req.timeout.unwrap_or_default(),
             }
         }
         Event::Signal(signal) => {
-            stop::terminate(launcher.pid(), stop::GRACE);
+            agent.stop(launcher);
             Outcome::Cancelled { signal }
         }
     }
@@ -319,6 +375,7 @@ fn read_exit_code(run: &RunDir) -> Option<i32> {
 
 fn reap(agent: &mut Agent) {
     match agent {
+        Agent::Pane(..) => {}
         Agent::Headless(child) => {
             // Bounded: the launcher has ended or been killed by now.
             for _ in 0..200 {
@@ -353,6 +410,10 @@ fn ended_reason(run: &RunDir, agent: &mut Agent) -> String {
                 None => "the launcher ended without recording the agent's exit status".to_owned(),
             }
         }
+        Agent::Pane(_, pane) => format!(
+            "pane {} was closed, or the tmux server ended, before the agent published a summary",
+            pane.id
+        ),
     }
 }
 
@@ -372,7 +433,62 @@ pub fn output_tail(run: &RunDir, lines: usize) -> String {
         return String::new();
     };
     let start = bytes.len().saturating_sub(8 * 1024);
-    let text = String::from_utf8_lossy(&bytes[start..]);
-    let all: Vec<&str> = text.lines().collect();
+    let text = strip_terminal_codes(&String::from_utf8_lossy(&bytes[start..]));
+    let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Removes terminal control sequences (a pane's transcript is full of them) and
+/// carriage returns, so a log tail reads as text.
+fn strip_terminal_codes(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => match chars.next() {
+                // CSI: parameters, then one final byte in @..~
+                Some('[') => {
+                    for c in chars.by_ref() {
+                        if ('@'..='~').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+                // OSC and friends: up to BEL or ST (ESC \\)
+                Some(']' | 'P' | '_' | '^') => {
+                    while let Some(c) = chars.next() {
+                        if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
+                            break;
+                        }
+                    }
+                }
+                // Two-byte sequences such as ESC ( B
+                Some('(' | ')') => {
+                    chars.next();
+                }
+                _ => {}
+            },
+            '\r' => {
+                if chars.peek() != Some(&'\n') {
+                    out.push('\n');
+                }
+            }
+            c if c.is_control() && c != '\n' && c != '\t' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_codes_are_stripped() {
+        assert_eq!(
+            strip_terminal_codes("\u{1b}[1;32mok\u{1b}[0m\r\n\u{1b}]0;title\u{7}next\u{1b}(B"),
+            "ok\nnext"
+        );
+    }
 }

@@ -105,11 +105,14 @@ pub fn terminate(leader: i32, grace: Duration) {
     }
     signal_all(&members_now, Signal::TERM);
     let deadline = Instant::now() + grace;
+    // Most agents are gone within a millisecond or two: look early, then back off.
+    let mut pause = Duration::from_micros(500);
     while Instant::now() < deadline {
         if members(leader).is_empty() {
             return;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
     }
     // New processes may have been started during the grace period: look again.
     let end = Instant::now() + Duration::from_secs(2);

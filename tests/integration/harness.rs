@@ -82,6 +82,7 @@ impl Test {
     /// then `body`.
     pub fn agent(self, name: &str, body: &str) -> Test {
         let path = self.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, format!("{AGENT_PRELUDE}{body}\n")).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         self

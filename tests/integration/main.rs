@@ -1,4 +1,9 @@
-//! Integration tests: the real binary, real processes and signals, fake agents.
+//! Integration tests: the real binary, real processes and signals, a real tmux server
+//! per tmux test, fake agents.
 
+// Not every test file uses every helper.
+#[allow(dead_code)]
 mod harness;
 mod headless;
+mod tmux;
+mod tmux_server;

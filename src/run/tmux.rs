@@ -1,0 +1,291 @@
+//! Every tmux command line lives here: opening the pane beside the caller, capturing
+//! its output, handing over the environment, and closing it.
+//!
+//! The pane's environment comes from the tmux server, not from us, so PATH and the
+//! profile's `from_env` secrets travel through a FIFO in the run directory that
+//! `launch.sh` sources before anything else: the values exist only in the pipe and in
+//! the shell's memory, never in a file or an argv (`tmux split-window -e NAME=value`
+//! would put them in the tmux client's argv, visible to every user in `ps`).
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::run::dir::{self, RunDir};
+use crate::run::launcher::quote;
+use crate::run::stop;
+
+/// The pane option that marks panes opened by agent-offload, holding the run id.
+const RUN_OPTION: &str = "@agent-offload-run";
+/// How long the launcher may take to open the environment FIFO before the run fails.
+const HANDOVER_LIMIT: Duration = Duration::from_secs(10);
+
+/// The tmux server and pane agent-offload was called from (`$TMUX`, `$TMUX_PANE`).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    socket: Option<OsString>,
+    pane: String,
+}
+
+impl Caller {
+    /// From the caller's environment; `None` outside tmux.
+    pub fn from_env(env: &dyn Fn(&str) -> Option<OsString>) -> Option<Caller> {
+        let tmux = env("TMUX").filter(|v| !v.is_empty())?;
+        let pane = env("TMUX_PANE")?.into_string().ok()?;
+        // $TMUX is "socket_path,server_pid,session_index".
+        let bytes = tmux.as_bytes();
+        let end = bytes.iter().position(|&b| b == b',').unwrap_or(bytes.len());
+        let socket = (end > 0).then(|| OsString::from(std::ffi::OsStr::from_bytes(&bytes[..end])));
+        Some(Caller { socket, pane })
+    }
+
+    fn tmux(&self) -> Command {
+        let mut cmd = Command::new("tmux");
+        if let Some(s) = &self.socket {
+            cmd.arg("-S").arg(s);
+        }
+        cmd.stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs a tmux command and returns its stdout; the error carries tmux's stderr.
+    fn output(&self, args: &[&str]) -> Result<String> {
+        let out = self.tmux().args(args).output().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                anyhow::anyhow!("tmux is not installed (not found on PATH)")
+            } else {
+                anyhow::Error::new(e).context("cannot run tmux")
+            }
+        })?;
+        if !out.status.success() {
+            bail!(
+                "tmux {} failed: {}",
+                args.first().copied().unwrap_or(""),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+/// A pane running a launcher.
+#[derive(Debug, Clone)]
+pub struct Pane {
+    pub id: String,
+    pub pid: i32,
+}
+
+/// Opens the run's pane: to the right of the caller's pane, or stacked in the column of
+/// earlier runs' panes in that window, or in a new window when tmux has no room left.
+/// Its output is captured to `output.log` before the launcher can print anything (the
+/// launcher first waits for the environment hand-over).
+pub fn open_pane(caller: &Caller, run: &RunDir, cwd: &Path, focus: bool) -> Result<Pane> {
+    let launcher = run.file(dir::LAUNCHER);
+    let launcher = launcher.to_string_lossy();
+    let cwd = cwd.to_string_lossy();
+    let format = "#{pane_id} #{pane_pid}";
+    let detach: &[&str] = if focus { &[] } else { &["-d"] };
+
+    let stack_on = run_pane_to_split(caller)?;
+    let (direction, target) = match &stack_on {
+        Some(p) => ("-v", p.as_str()),
+        None => ("-h", caller.pane.as_str()),
+    };
+    let mut split: Vec<&str> = vec!["split-window", direction];
+    split.extend_from_slice(detach);
+    split.extend_from_slice(&[
+        "-t", target, "-c", &cwd, "-P", "-F", format, "sh", &launcher,
+    ]);
+    let line = match caller.output(&split) {
+        Ok(line) => line,
+        // A crowded window: a new window in the caller's session instead of failing.
+        Err(e) if is_no_space(&e) => {
+            let mut new_window: Vec<&str> = vec!["new-window", "-a"];
+            new_window.extend_from_slice(detach);
+            new_window.extend_from_slice(&[
+                "-t",
+                &caller.pane,
+                "-c",
+                &cwd,
+                "-P",
+                "-F",
+                format,
+                "sh",
+                &launcher,
+            ]);
+            caller.output(&new_window)?
+        }
+        Err(e) => return Err(e),
+    };
+    let pane = parse_pane(&line)?;
+    let log = run.file(dir::OUTPUT);
+    let pipe = format!("cat >> {}", quote(&log.to_string_lossy()));
+    let mut chained = vec![
+        "set-option",
+        "-p",
+        "-t",
+        &pane.id,
+        RUN_OPTION,
+        &run.id,
+        ";",
+        "pipe-pane",
+        "-o",
+        "-t",
+        &pane.id,
+        &pipe,
+    ];
+    if stack_on.is_some() {
+        // Keep the column of runs evenly sized.
+        chained.extend_from_slice(&[";", "select-layout", "-E", "-t", &pane.id]);
+    }
+    if let Err(e) = caller.output(&chained) {
+        close(caller, &pane);
+        return Err(e.context("cannot set up the new pane"));
+    }
+    Ok(pane)
+}
+
+fn is_no_space(e: &anyhow::Error) -> bool {
+    let m = e.to_string();
+    m.contains("no space for new pane") || m.contains("pane too small")
+}
+
+fn parse_pane(line: &str) -> Result<Pane> {
+    let mut it = line.split_whitespace();
+    let (Some(id), Some(pid)) = (it.next(), it.next()) else {
+        bail!("unexpected answer from tmux: {line:?}");
+    };
+    Ok(Pane {
+        id: id.to_owned(),
+        pid: pid
+            .parse()
+            .with_context(|| format!("unexpected pane pid from tmux: {line:?}"))?,
+    })
+}
+
+/// The tallest pane of an earlier run in the caller's window, if any: the new run is
+/// stacked below it rather than slicing the window into thinner columns.
+fn run_pane_to_split(caller: &Caller) -> Result<Option<String>> {
+    let listing = caller.output(&[
+        "list-panes",
+        "-t",
+        &caller.pane,
+        "-F",
+        &format!("#{{pane_id}} #{{pane_height}} #{{{RUN_OPTION}}}"),
+    ])?;
+    Ok(listing
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let id = f.next()?;
+            let height: u32 = f.next()?.parse().ok()?;
+            f.next()?; // only panes with the run option set
+            Some((height, id.to_owned()))
+        })
+        .max_by_key(|(h, _)| *h)
+        .map(|(_, id)| id))
+}
+
+/// Creates the FIFO that `launch.sh` reads its environment from.
+pub fn make_fifo(run: &RunDir) -> Result<()> {
+    let path = run.file(dir::ENV_FIFO);
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        &path,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .with_context(|| format!("cannot create {}", path.display()))
+}
+
+/// Writes `export` lines for `vars` into the FIFO once the launcher opens it. Bounded:
+/// gives up when the launcher dies or does not open it within [`HANDOVER_LIMIT`].
+pub fn hand_over(run: &RunDir, launcher_pid: i32, vars: &[(String, OsString)]) -> Result<()> {
+    let path = run.file(dir::ENV_FIFO);
+    let mut script = Vec::new();
+    for (name, value) in vars {
+        script.extend_from_slice(format!("{name}=").as_bytes());
+        script.extend_from_slice(quote(&value.to_string_lossy()).as_bytes());
+        script.extend_from_slice(format!("; export {name}\n").as_bytes());
+    }
+    let start = Instant::now();
+    let mut pause = Duration::from_micros(200);
+    let fd = loop {
+        // Non-blocking open for writing fails with ENXIO until a reader has it open:
+        // it never blocks, so a pane that fails to start cannot hang us.
+        match rustix::fs::open(
+            &path,
+            rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        ) {
+            Ok(fd) => break fd,
+            Err(rustix::io::Errno::NXIO) => {}
+            Err(e) => {
+                return Err(
+                    anyhow::Error::new(e).context(format!("cannot open {}", path.display()))
+                );
+            }
+        }
+        if !stop::alive(launcher_pid) {
+            bail!("the pane's launcher ended before it read its environment");
+        }
+        if start.elapsed() > HANDOVER_LIMIT {
+            bail!("the pane's launcher did not start within {HANDOVER_LIMIT:?}");
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
+    };
+    // Blocking writes from here: the reader is there and reads to EOF.
+    let flags = rustix::fs::fcntl_getfl(&fd).context("fcntl on the environment FIFO")?;
+    rustix::fs::fcntl_setfl(&fd, flags - rustix::fs::OFlags::NONBLOCK)
+        .context("fcntl on the environment FIFO")?;
+    let mut file = std::fs::File::from(fd);
+    file.write_all(&script)
+        .with_context(|| format!("cannot write to {}", path.display()))?;
+    drop(file);
+    let _ = std::fs::remove_file(&path);
+    Ok(())
+}
+
+/// Closes the pane (tmux sends SIGHUP to what runs in it). Errors are ignored: the
+/// pane or the whole server may already be gone, which is what we want.
+pub fn close(caller: &Caller, pane: &Pane) {
+    let _ = caller
+        .tmux()
+        .args(["kill-pane", "-t", &pane.id])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caller_from_env() {
+        let env = |k: &str| match k {
+            "TMUX" => Some("/tmp/tmux-0/default,123,0".into()),
+            "TMUX_PANE" => Some("%3".into()),
+            _ => None,
+        };
+        let c = Caller::from_env(&env).unwrap();
+        assert_eq!(
+            c.socket.as_deref(),
+            Some(std::ffi::OsStr::new("/tmp/tmux-0/default"))
+        );
+        assert_eq!(c.pane, "%3");
+        assert!(Caller::from_env(&|_| None).is_none());
+    }
+
+    #[test]
+    fn pane_line() {
+        let p = parse_pane("%12 4567\n").unwrap();
+        assert_eq!((p.id.as_str(), p.pid), ("%12", 4567));
+        assert!(parse_pane("").is_err());
+    }
+}

@@ -1,0 +1,405 @@
+//! tmux mode end to end, on a private tmux server per test.
+
+use std::time::Duration;
+
+use crate::harness::{Test, eventually, process_running};
+use crate::tmux_server::TmuxServer;
+
+/// A test with a tmux server, a fake agent `agent` made of `body`, and a profile for it.
+fn setup(body: &str, profile_extra: &str) -> (Test, TmuxServer) {
+    let t = Test::new().agent("agent", body);
+    let server = TmuxServer::start(t.path(), &t.work());
+    let cfg = format!(
+        "profiles:\n  fake:\n    command: {}\n{profile_extra}",
+        t.agent_path("agent")
+    );
+    let t = t
+        .config(&cfg)
+        .env("TMUX", server.tmux_env())
+        .env("TMUX_PANE", server.caller.clone());
+    (t, server)
+}
+
+/// The pane recorded in the single run's run.json, once the run has one.
+fn wait_for_pane(t: &Test) -> String {
+    let mut pane = String::new();
+    eventually(Duration::from_secs(10), "the run's pane", || {
+        let Some(dir) = t.run_dirs().pop() else {
+            return false;
+        };
+        let Ok(text) = std::fs::read_to_string(dir.join("run.json")) else {
+            return false;
+        };
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        match v["pane"].as_str() {
+            Some(p) => {
+                p.clone_into(&mut pane);
+                true
+            }
+            None => false,
+        }
+    });
+    pane
+}
+
+fn wait_for_file(path: &std::path::Path) {
+    eventually(Duration::from_secs(10), &path.display().to_string(), || {
+        path.exists()
+    });
+}
+
+#[test]
+fn done_while_the_agent_stays_open_closes_the_pane() {
+    // Like a TUI: publishes, then sits at its prompt forever.
+    let (t, server) = setup("publish 'tui summary'; exec sleep 7771", "");
+    let out = t.arg("do it").run();
+    out.status(0).stdout_is("tui summary\n");
+    assert_eq!(
+        server.panes(),
+        vec![server.caller.clone()],
+        "the run's pane is closed"
+    );
+    assert!(
+        !process_running("sleep 7771"),
+        "no process of the agent survives"
+    );
+    let m = out.manifest();
+    assert_eq!(m["mode"], "tmux");
+    assert_eq!(m["status"], "done");
+    assert!(m["pane"].as_str().unwrap().starts_with('%'));
+}
+
+#[test]
+fn done_and_exit_in_the_same_instant_is_success() {
+    let (t, server) = setup("publish 'quick'; exit 0", "");
+    // Keep the outcome (and with it the temp dir holding the socket) alive.
+    let out = t.arg("x").run();
+    out.status(0).stdout_is("quick\n");
+    assert_eq!(server.panes().len(), 1);
+}
+
+#[test]
+fn exit_without_summary_fails_with_the_status_and_log() {
+    let (t, server) = setup("echo 'something broke'; exit 7", "");
+    let out = t.arg("x").run();
+    out.status(1)
+        .stderr_contains("status 7")
+        .stderr_contains("output.log")
+        .stdout_contains("something broke");
+    assert_eq!(out.manifest()["status"], "failed");
+    assert_eq!(out.manifest()["exit_code"], 7);
+    assert_eq!(server.panes().len(), 1);
+}
+
+#[test]
+fn pane_killed_by_a_person_ends_the_run() {
+    let (t, server) = setup(
+        "touch \"$AGENT_OFFLOAD_RUN_DIR/../../started\"; exec sleep 7772",
+        "",
+    );
+    let t = t.arg("x");
+    let child = t.spawn();
+    let pane = wait_for_pane(&t);
+    wait_for_file(&t.path().join("state/agent-offload/started"));
+    server.tmux(&["kill-pane", "-t", &pane]);
+    let output = crate::harness::wait_bounded(child, Duration::from_secs(10));
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("was closed"), "{stderr}");
+    assert!(!process_running("sleep 7772"));
+}
+
+#[test]
+fn killed_tmux_server_ends_the_run() {
+    let (t, server) = setup(
+        "touch \"$AGENT_OFFLOAD_RUN_DIR/../../started\"; exec sleep 7773",
+        "",
+    );
+    let t = t.arg("x");
+    let child = t.spawn();
+    wait_for_file(&t.path().join("state/agent-offload/started"));
+    server.kill();
+    let output = crate::harness::wait_bounded(child, Duration::from_secs(10));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!process_running("sleep 7773"));
+}
+
+#[test]
+fn command_not_found_fails_promptly() {
+    let t = Test::new();
+    let server = TmuxServer::start(t.path(), &t.work());
+    let out = t
+        .config("profiles:\n  nope:\n    command: no-such-agent-cli-4711\n")
+        .env("TMUX", server.tmux_env())
+        .env("TMUX_PANE", server.caller.clone())
+        .arg("x")
+        .run();
+    out.status(1).stderr_contains("not found");
+    assert_eq!(out.manifest()["exit_code"], 127);
+    assert_eq!(server.panes().len(), 1);
+}
+
+#[test]
+fn timeout_closes_the_pane() {
+    let (t, server) = setup("exec sleep 7774", "    timeout: 1s\n");
+    let out = t.arg("x").run();
+    out.status(124).stderr_contains("timed out");
+    assert_eq!(out.manifest()["status"], "timed_out");
+    assert_eq!(server.panes().len(), 1);
+    assert!(!process_running("sleep 7774"));
+}
+
+#[test]
+fn sigterm_to_agent_offload_closes_the_pane() {
+    let (t, server) = setup(
+        "touch \"$AGENT_OFFLOAD_RUN_DIR/../../started\"; exec sleep 7775",
+        "",
+    );
+    let t = t.arg("x");
+    let child = t.spawn();
+    wait_for_file(&t.path().join("state/agent-offload/started"));
+    let pid = child.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let output = crate::harness::wait_bounded(child, Duration::from_secs(10));
+    assert_eq!(output.status.code(), Some(128 + 15));
+    assert_eq!(server.panes().len(), 1);
+    assert!(!process_running("sleep 7775"));
+    let dir = t.run_dirs().pop().unwrap();
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    assert_eq!(m["status"], "cancelled");
+}
+
+#[test]
+fn a_child_that_ignores_hup_and_term_does_not_survive() {
+    let body = "(trap '' HUP TERM; exec sleep 7776) &\n\
+                sleep 0.2; publish 'left a child'; exec sleep 7777";
+    let (t, server) = setup(body, "");
+    let out = t.arg("x").run();
+    out.status(0).stdout_is("left a child\n");
+    assert_eq!(server.panes().len(), 1);
+    assert!(
+        !process_running("sleep 7776"),
+        "the HUP/TERM-ignoring child was killed"
+    );
+    assert!(!process_running("sleep 7777"));
+}
+
+#[test]
+fn eight_concurrent_runs_from_one_pane() {
+    let (t, server) = setup(
+        "sleep 0.5; publish \"summary for $(printf '%s' \"$last\" | head -n 1)\"; exec sleep 7778",
+        "",
+    );
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            let mut cmd = t.command();
+            cmd.arg(format!("task-{i}"))
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            (i, cmd.spawn().unwrap())
+        })
+        .collect();
+    for (i, child) in children {
+        let out = crate::harness::wait_bounded(child, Duration::from_secs(30));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "run {i}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("summary for task-{i}\n")
+        );
+    }
+    assert_eq!(t.run_dirs().len(), 8);
+    assert_eq!(
+        server.panes(),
+        vec![server.caller.clone()],
+        "every run's pane is closed"
+    );
+    // The caller's pane still has the whole window.
+    assert_eq!(
+        server.tmux(&[
+            "display-message",
+            "-p",
+            "-t",
+            &server.caller,
+            "#{pane_width}"
+        ]),
+        "240"
+    );
+    assert!(!process_running("sleep 7778"));
+}
+
+#[test]
+fn secrets_and_path_reach_the_pane_without_files_or_argv() {
+    let secret = format!("s3cret-{}-{}", std::process::id(), line!());
+    // The agent is found through the caller's PATH only: the server's PATH lacks it.
+    let t = Test::new().agent(
+        "bin/fakeagent",
+        "printf '%s' \"$TOKEN\" >\"$AGENT_OFFLOAD_RUN_DIR/../../seen\"\n\
+         printf '%s' \"$PLAIN\" >\"$AGENT_OFFLOAD_RUN_DIR/../../plain\"\n\
+         sleep 1; publish ok; exec sleep 7779",
+    );
+    let server = TmuxServer::start(t.path(), &t.work());
+    let path = format!("{}:/usr/bin:/bin", t.path().join("bin").display());
+    let t = t
+        .config(
+            "profiles:\n  fake:\n    command: fakeagent\n    env:\n      TOKEN: {from_env: SRC_SECRET}\n      PLAIN: literal-value\n",
+        )
+        .env("PATH", path)
+        .env("SRC_SECRET", secret.clone())
+        .env("TMUX", server.tmux_env())
+        .env("TMUX_PANE", server.caller.clone());
+    let t = t.arg("x");
+    let child = t.spawn();
+    let seen = t.path().join("state/agent-offload/seen");
+    wait_for_file(&seen);
+    // While the agent runs: no process has the secret in its argv.
+    let mut leaks = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmdline) = std::fs::read(e.path().join("cmdline"))
+            && String::from_utf8_lossy(&cmdline).contains(&secret)
+        {
+            leaks.push(e.path());
+        }
+    }
+    assert!(leaks.is_empty(), "secret in argv of {leaks:?}");
+    let output = crate::harness::wait_bounded(child, Duration::from_secs(20));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&seen).unwrap(), secret);
+    assert_eq!(
+        std::fs::read_to_string(t.path().join("state/agent-offload/plain")).unwrap(),
+        "literal-value"
+    );
+    let dir = t.run_dirs().pop().unwrap();
+    for f in std::fs::read_dir(&dir).unwrap().flatten() {
+        let content = std::fs::read(f.path()).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&content).contains(&secret),
+            "secret written to {}",
+            f.path().display()
+        );
+    }
+    // The server itself never had it.
+    let server_env = server.tmux(&["show-environment", "-g"]);
+    assert!(!server_env.contains(&secret));
+}
+
+#[test]
+fn pane_opens_beside_the_caller_even_when_another_window_is_active() {
+    let (t, server) = setup(
+        "touch \"$AGENT_OFFLOAD_RUN_DIR/../../started\"; sleep 1; publish ok; exec sleep 7780",
+        "",
+    );
+    let caller_window = server.tmux(&[
+        "display-message",
+        "-p",
+        "-t",
+        &server.caller,
+        "#{window_id}",
+    ]);
+    server.tmux(&["new-window", "-t", "main", "sh"]); // now the active window
+    let t = t.arg("x");
+    let child = t.spawn();
+    let pane = wait_for_pane(&t);
+    wait_for_file(&t.path().join("state/agent-offload/started"));
+    let info = server.tmux(&[
+        "display-message",
+        "-p",
+        "-t",
+        &pane,
+        "#{window_id} #{pane_left} #{pane_current_path}",
+    ]);
+    let mut f = info.split(' ');
+    assert_eq!(
+        f.next(),
+        Some(caller_window.as_str()),
+        "same window as the caller"
+    );
+    let left: u32 = f.next().unwrap().parse().unwrap();
+    assert!(left > 0, "to the right of the caller");
+    assert_eq!(
+        std::path::PathBuf::from(f.next().unwrap())
+            .canonicalize()
+            .unwrap(),
+        t.work().canonicalize().unwrap(),
+        "in the caller's working directory"
+    );
+    // Focus stays with the caller.
+    assert_eq!(
+        server.tmux(&[
+            "display-message",
+            "-p",
+            "-t",
+            &server.caller,
+            "#{pane_active}"
+        ]),
+        "1"
+    );
+    let output = crate::harness::wait_bounded(child, Duration::from_secs(20));
+    assert_eq!(output.status.code(), Some(0));
+}
+
+#[test]
+fn hostile_prompt_bytes_arrive_exactly() {
+    let (t, _server) = setup(
+        "printf '%s' \"$last\" >\"$AGENT_OFFLOAD_RUN_DIR/../../received\"; publish ok; exec sleep 7781",
+        "",
+    );
+    let prompt = "--- front\n-x 'single' \"double\" $(touch /tmp/ao-pwned) `id` \\back\\slash\n\u{e9}\u{4e2d}\u{1f600}\n\n";
+    let out = t.stdin(prompt).run();
+    out.status(0);
+    let received =
+        std::fs::read_to_string(out.test.path().join("state/agent-offload/received")).unwrap();
+    assert!(received.starts_with(prompt), "{received:?}");
+    let delivered = std::fs::read_to_string(out.run_dir().join("prompt.md")).unwrap();
+    assert_eq!(received, delivered);
+    assert!(!std::path::Path::new("/tmp/ao-pwned").exists());
+}
+
+#[test]
+fn runs_inside_a_real_pane() {
+    // The binary itself started in a pane, as a host agent would run it.
+    let (t, server) = setup("publish 'from a pane'; exec sleep 7782", "");
+    let dir = t.path().to_path_buf();
+    let config = t.config_path();
+    let script = format!(
+        "XDG_STATE_HOME={state} {bin} --config {config} 'do it' >{d}/out 2>{d}/err; echo $? >{d}/rc",
+        state = dir.join("state").display(),
+        bin = crate::harness::BIN,
+        config = config.display(),
+        d = dir.display()
+    );
+    server.tmux(&["send-keys", "-t", &server.caller, &script, "Enter"]);
+    wait_for_file(&dir.join("rc"));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("rc")).unwrap().trim(),
+        "0",
+        "{}",
+        std::fs::read_to_string(dir.join("err")).unwrap_or_default()
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("out")).unwrap(),
+        "from a pane\n"
+    );
+    eventually(Duration::from_secs(5), "pane closed", || {
+        server.panes().len() == 1
+    });
+}
