@@ -46,6 +46,9 @@ pub enum Command {
     Run(RunArgs),
     /// List the configured profiles.
     Profiles(ProfilesArgs),
+    /// Internal: the run-directory watch helper (see `run::waiter::Watch`).
+    #[command(name = "__watch", hide = true)]
+    Watch { dir: PathBuf },
 }
 
 #[derive(Debug, Args, Default)]

@@ -17,5 +17,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         None => run::run(&cli.run, &env),
         Some(Command::Run(args)) => run::run(&args, &env),
         Some(Command::Profiles(args)) => profiles::run(&args, &env),
+        Some(Command::Watch { dir }) => crate::run::waiter::helper_main(&dir),
     }
 }

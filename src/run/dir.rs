@@ -84,8 +84,8 @@ impl RunDir {
         self.path.join(name)
     }
 
-    /// Writes `name` atomically: a temporary file in the same directory, synced, then
-    /// renamed over the target, so a reader sees the old content or the new, never half.
+    /// Writes `name` atomically: a temporary file in the same directory, then renamed
+    /// over the target, so a reader sees the old content or the new, never half.
     pub fn write_atomic(&self, name: &str, bytes: &[u8], mode: u32) -> Result<()> {
         write_atomic(&self.file(name), bytes, mode)
     }
@@ -108,7 +108,8 @@ pub fn write_atomic(target: &Path, bytes: &[u8], mode: u32) -> Result<()> {
             .mode(mode)
             .open(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        // No fsync: rename already gives readers all-or-nothing, and run state is not
+        // worth the milliseconds a sync costs on the path from done.md to exit.
         fs::rename(&tmp, target)
     };
     write().with_context(|| format!("cannot write {}", target.display()))

@@ -99,22 +99,19 @@ fn signal_all(pids: &[i32], sig: Signal) {
 /// Sends TERM to every member, waits up to `grace` for them to go, then KILLs the rest.
 /// Returns once none is left (or after a bounded final wait).
 pub fn terminate(leader: i32, grace: Duration) {
-    let members_now = members(leader);
-    if members_now.is_empty() {
-        return;
-    }
-    signal_all(&members_now, Signal::TERM);
-    let deadline = Instant::now() + grace;
-    // Most agents are gone within a millisecond or two: look early, then back off.
-    let mut pause = Duration::from_micros(500);
-    while Instant::now() < deadline {
-        if members(leader).is_empty() {
-            return;
+    let first = members(leader);
+    if !first.is_empty() {
+        signal_all(&first, Signal::TERM);
+        let deadline = Instant::now() + grace;
+        // Most agents are gone within a millisecond or two: look early, then back off.
+        // Only the processes found are checked here (cheap); the full scan below also
+        // catches any started meanwhile.
+        let mut pause = Duration::from_micros(200);
+        while first.iter().any(|&p| alive(p)) && Instant::now() < deadline {
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(20));
         }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(20));
     }
-    // New processes may have been started during the grace period: look again.
     let end = Instant::now() + Duration::from_secs(2);
     loop {
         let left = members(leader);
@@ -122,6 +119,6 @@ pub fn terminate(leader: i32, grace: Duration) {
             return;
         }
         signal_all(&left, Signal::KILL);
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(5));
     }
 }

@@ -85,6 +85,10 @@ pub struct Pane {
 /// Its output is captured to `output.log` before the launcher can print anything (the
 /// launcher first waits for the environment hand-over).
 pub fn open_pane(caller: &Caller, run: &RunDir, cwd: &Path, focus: bool) -> Result<Pane> {
+    // Runs started at the same moment from one pane would all see no earlier run pane
+    // and all split the caller's pane, slicing it into ever thinner columns: place
+    // panes one at a time (an advisory lock on a file beside the run directories).
+    let _placing = PlacementLock::take(run);
     let launcher = run.file(dir::LAUNCHER);
     let launcher = launcher.to_string_lossy();
     let cwd = cwd.to_string_lossy();
@@ -105,18 +109,13 @@ pub fn open_pane(caller: &Caller, run: &RunDir, cwd: &Path, focus: bool) -> Resu
         Ok(line) => line,
         // A crowded window: a new window in the caller's session instead of failing.
         Err(e) if is_no_space(&e) => {
+            let window =
+                caller.output(&["display-message", "-p", "-t", &caller.pane, "#{window_id}"])?;
+            let window = window.trim();
             let mut new_window: Vec<&str> = vec!["new-window", "-a"];
             new_window.extend_from_slice(detach);
             new_window.extend_from_slice(&[
-                "-t",
-                &caller.pane,
-                "-c",
-                &cwd,
-                "-P",
-                "-F",
-                format,
-                "sh",
-                &launcher,
+                "-t", window, "-c", &cwd, "-P", "-F", format, "sh", &launcher,
             ]);
             caller.output(&new_window)?
         }
@@ -144,10 +143,43 @@ pub fn open_pane(caller: &Caller, run: &RunDir, cwd: &Path, focus: bool) -> Resu
         chained.extend_from_slice(&[";", "select-layout", "-E", "-t", &pane.id]);
     }
     if let Err(e) = caller.output(&chained) {
-        close(caller, &pane);
+        if let Some(mut c) = close(caller, &pane) {
+            let _ = c.wait();
+        }
         return Err(e.context("cannot set up the new pane"));
     }
     Ok(pane)
+}
+
+/// An exclusive `flock` held while a pane is placed; released on drop. Best effort:
+/// without it placement still works, only less tidily under concurrency.
+struct PlacementLock {
+    _file: Option<std::fs::File>,
+}
+
+impl PlacementLock {
+    fn take(run: &RunDir) -> PlacementLock {
+        // Beside the runs directory: `$XDG_STATE_HOME/agent-offload/`.
+        let Some(root) = run.path.parent().and_then(Path::parent) else {
+            return PlacementLock { _file: None };
+        };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(root.join("pane-placement.lock"))
+            .ok();
+        if let Some(f) = &file {
+            // Bounded: placing a pane takes milliseconds; never wait more than 5 s.
+            let start = Instant::now();
+            while rustix::fs::flock(f, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+                .is_err()
+                && start.elapsed() < Duration::from_secs(5)
+            {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        PlacementLock { _file: file }
+    }
 }
 
 fn is_no_space(e: &anyhow::Error) -> bool {
@@ -251,15 +283,18 @@ pub fn hand_over(run: &RunDir, launcher_pid: i32, vars: &[(String, OsString)]) -
     Ok(())
 }
 
-/// Closes the pane (tmux sends SIGHUP to what runs in it). Errors are ignored: the
-/// pane or the whole server may already be gone, which is what we want.
-pub fn close(caller: &Caller, pane: &Pane) {
-    let _ = caller
+/// Starts closing the pane (tmux sends SIGHUP to what runs in it) and returns the
+/// tmux client to wait for, so the caller can sweep the pane's processes meanwhile.
+/// Errors are ignored: the pane or the whole server may already be gone, which is
+/// what we want.
+pub fn close(caller: &Caller, pane: &Pane) -> Option<std::process::Child> {
+    caller
         .tmux()
         .args(["kill-pane", "-t", &pane.id])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .status();
+        .spawn()
+        .ok()
 }
 
 #[cfg(test)]

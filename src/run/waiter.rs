@@ -1,7 +1,7 @@
 //! Waiting for a run to end, on events rather than a timer.
 //!
 //! Three things wake the waiter: an inotify watch on the run directory (the agent's
-//! rename of `done.md.tmp` to `done.md`, the launcher's `exit`), a pidfd for the
+//! rename of `done.md.tmp` to `done.md`, the launcher's `exit`; see [`Watch`]), a pidfd for the
 //! launcher process (it ends when the agent ends, the pane is closed or the tmux server
 //! dies), and the signal pipe. The watch is registered before the launcher starts, so
 //! no event can slip between the first existence check and the watch. A one-second
@@ -25,42 +25,140 @@ const SAFETY_POLL: Duration = Duration::from_secs(1);
 /// The liveness poll interval when it cannot (no pidfd: old kernel, other OS).
 const FALLBACK_POLL: Duration = Duration::from_millis(100);
 
-/// An inotify watch on a run directory.
+/// A watch on a run directory, reporting renames and creations in it.
+///
+/// The inotify instance normally lives in a small helper process (this binary, run as
+/// `agent-offload __watch DIR`) that writes one byte to a pipe per batch of events.
+/// Why: closing an inotify instance waits for an SRCU grace period in the kernel,
+/// measured here at 8–14 ms, and the exit of the process that holds it waits the same.
+/// In the helper that wait happens after we have exited; in-process it would sit on the
+/// path from `done.md` to our exit. If the helper cannot start, the watch is in-process.
 pub struct Watch {
-    fd: OwnedFd,
+    source: Source,
     done: PathBuf,
 }
 
+enum Source {
+    Helper {
+        // Held open: the helper exits when this closes (our exit included).
+        _control: std::process::ChildStdin,
+        events: OwnedFd,
+    },
+    Inline(OwnedFd),
+}
+
+/// An inotify instance (non-blocking) watching `dir` for creations and renames into it.
+fn inotify_on(dir: &Path) -> Result<OwnedFd> {
+    let fd = inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK)
+        .context("cannot create an inotify instance")?;
+    inotify::add_watch(
+        &fd,
+        dir,
+        inotify::WatchFlags::CREATE | inotify::WatchFlags::MOVED_TO,
+    )
+    .map_err(|e| match e {
+        rustix::io::Errno::NOSPC => anyhow::anyhow!(
+            "cannot watch {}: the system is out of inotify watches \
+             (raise fs.inotify.max_user_watches)",
+            dir.display()
+        ),
+        e => anyhow::Error::new(e).context(format!("cannot watch {}", dir.display())),
+    })?;
+    Ok(fd)
+}
+
+fn drain_fd(fd: &OwnedFd) {
+    let mut buf = [0u8; 4096];
+    while matches!(rustix::io::read(fd, &mut buf), Ok(n) if n > 0) {}
+}
+
 impl Watch {
+    /// Starts watching; returns once the watch is registered.
     pub fn new(run_dir: &Path) -> Result<Watch> {
-        let fd = inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK)
-            .context("cannot create an inotify instance")?;
-        inotify::add_watch(
-            &fd,
-            run_dir,
-            inotify::WatchFlags::CREATE | inotify::WatchFlags::MOVED_TO,
-        )
-        .map_err(|e| match e {
-            rustix::io::Errno::NOSPC => anyhow::anyhow!(
-                "cannot watch {}: the system is out of inotify watches \
-                 (raise fs.inotify.max_user_watches)",
-                run_dir.display()
-            ),
-            e => anyhow::Error::new(e).context(format!("cannot watch {}", run_dir.display())),
-        })?;
+        let source = match Self::helper(run_dir) {
+            Some(source) => source,
+            None => Source::Inline(inotify_on(run_dir)?),
+        };
         Ok(Watch {
-            fd,
+            source,
             done: run_dir.join(dir::DONE),
         })
     }
 
+    fn helper(run_dir: &Path) -> Option<Source> {
+        let exe = std::env::current_exe().ok()?;
+        let mut child = std::process::Command::new(exe)
+            .arg(HELPER_COMMAND)
+            .arg(run_dir)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let control = child.stdin.take()?;
+        let events = OwnedFd::from(child.stdout.take()?);
+        // The helper says "r" once its watch is registered.
+        let mut fds = [PollFd::new(&events, PollFlags::IN)];
+        let ready = poll(&mut fds, Some(&timespec(Duration::from_secs(5)))).unwrap_or(0) > 0
+            && matches!(rustix::io::read(&events, &mut [0u8; 1]), Ok(1));
+        let nonblocking = rustix::fs::fcntl_getfl(&events)
+            .and_then(|f| rustix::fs::fcntl_setfl(&events, f | rustix::fs::OFlags::NONBLOCK))
+            .is_ok();
+        if !(ready && nonblocking) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        Some(Source::Helper {
+            _control: control,
+            events,
+        })
+    }
+
+    fn fd(&self) -> &OwnedFd {
+        match &self.source {
+            Source::Helper { events, .. } => events,
+            Source::Inline(fd) => fd,
+        }
+    }
+
     fn drain(&self) {
-        let mut buf = [0u8; 4096];
-        while matches!(rustix::io::read(&self.fd, &mut buf), Ok(n) if n > 0) {}
+        drain_fd(self.fd());
     }
 
     pub fn done(&self) -> bool {
         self.done.exists()
+    }
+}
+
+/// The hidden subcommand that runs the watch helper.
+pub const HELPER_COMMAND: &str = "__watch";
+
+/// The watch helper: registers the watch, says "r", then writes "e" for each batch of
+/// events until its stdin closes (the parent is done or gone) or the pipe breaks.
+pub fn helper_main(dir: &Path) -> Result<u8> {
+    let fd = inotify_on(dir)?;
+    let stdin = rustix::stdio::stdin();
+    let stdout = rustix::stdio::stdout();
+    rustix::io::write(stdout, b"r").context("watch helper: stdout")?;
+    loop {
+        let mut fds = [
+            PollFd::new(&fd, PollFlags::IN),
+            PollFd::from_borrowed_fd(stdin, PollFlags::IN),
+        ];
+        if poll(&mut fds, None).is_err() {
+            continue;
+        }
+        if !fds[1].revents().is_empty() {
+            // Anything on stdin, or its end: the parent no longer needs us.
+            return Ok(0);
+        }
+        if !fds[0].revents().is_empty() {
+            drain_fd(&fd);
+            if rustix::io::write(stdout, b"e").is_err() {
+                return Ok(0);
+            }
+        }
     }
 }
 
@@ -160,7 +258,7 @@ pub fn wait(
             step = step.min(d - now);
         }
         let mut fds = vec![
-            PollFd::new(&watch.fd, PollFlags::IN),
+            PollFd::new(watch.fd(), PollFlags::IN),
             PollFd::from_borrowed_fd(signals.fd(), PollFlags::IN),
         ];
         if let Some(pidfd) = &launcher.pidfd {

@@ -403,3 +403,53 @@ fn runs_inside_a_real_pane() {
         server.panes().len() == 1
     });
 }
+
+#[test]
+fn a_window_too_small_to_split_gets_a_new_window() {
+    let t = Test::new().agent(
+        "agent",
+        "touch \"$AGENT_OFFLOAD_RUN_DIR/../../started\"; sleep 0.5; publish 'in a window'; exec sleep 7783",
+    );
+    // Too narrow for a side-by-side split.
+    let server = TmuxServer::start_sized(t.path(), &t.work(), 2, 10);
+    let cfg = format!(
+        "profiles:\n  fake:\n    command: {}\n",
+        t.agent_path("agent")
+    );
+    let t = t
+        .config(&cfg)
+        .env("TMUX", server.tmux_env())
+        .env("TMUX_PANE", server.caller.clone())
+        .arg("x");
+    let child = t.spawn();
+    let pane = wait_for_pane(&t);
+    let caller_window = server.tmux(&[
+        "display-message",
+        "-p",
+        "-t",
+        &server.caller,
+        "#{window_id}",
+    ]);
+    let run_window = server.tmux(&["display-message", "-p", "-t", &pane, "#{window_id}"]);
+    assert_ne!(caller_window, run_window, "the run got a window of its own");
+    // The caller's window stays the active one.
+    assert_eq!(
+        server.tmux(&[
+            "display-message",
+            "-p",
+            "-t",
+            &server.caller,
+            "#{window_active}"
+        ]),
+        "1"
+    );
+    let output = crate::harness::wait_bounded(child, Duration::from_secs(20));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "in a window\n");
+    assert_eq!(server.panes(), vec![server.caller.clone()]);
+}

@@ -15,6 +15,11 @@ pub struct TmuxServer {
 impl TmuxServer {
     /// Starts a detached 240x60 session whose first pane runs `sh`, in `cwd`.
     pub fn start(dir: &Path, cwd: &Path) -> TmuxServer {
+        Self::start_sized(dir, cwd, 240, 60)
+    }
+
+    pub fn start_sized(dir: &Path, cwd: &Path, width: u16, height: u16) -> TmuxServer {
+        let (w, h) = (width.to_string(), height.to_string());
         let sock = dir.join("tmux.sock");
         let status = Command::new("tmux")
             .arg("-S")
@@ -27,9 +32,9 @@ impl TmuxServer {
                 "-s",
                 "main",
                 "-x",
-                "240",
+                &w,
                 "-y",
-                "60",
+                &h,
                 "-c",
             ])
             .arg(cwd)

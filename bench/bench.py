@@ -1,0 +1,312 @@
+#!/usr/bin/env python3
+"""agent-offload benchmarks. Each figure is printed next to a baseline measured in the
+same run, on the same machine, as a ratio: shared machines are noisy, ratios less so.
+
+    python3 bench/bench.py            # everything (about a minute)
+    python3 bench/bench.py --quick    # fewer rounds, 5 s CPU window
+    python3 bench/bench.py headless   # one group: headless | done | closed | cpu
+
+Groups:
+  headless  headless run overhead: agent-offload -H vs the same fake agent run directly
+  done      tmux: done.md renamed -> agent-offload exits; baseline a 500 ms poll loop
+            (the upstream tool's mechanism) waiting for the same file and closing the pane
+  closed    tmux: pane killed -> agent-offload exits; baseline a 500 ms poll of
+            `tmux list-panes` (the upstream tool never returns here at all)
+  cpu       CPU used while waiting on an agent that works for a while, agent-offload vs
+            the 500 ms poll loop that asks tmux about the pane
+"""
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.environ.get("AGENT_OFFLOAD_BIN", os.path.join(ROOT, "target/release/agent-offload"))
+QUICK = "--quick" in sys.argv
+ROUNDS = 8 if QUICK else 25
+CPU_WINDOW = 5 if QUICK else 20
+
+PUBLISH = """#!/bin/sh
+printf 'summary\\n' >"$AGENT_OFFLOAD_RUN_DIR/done.md.tmp"
+mv "$AGENT_OFFLOAD_RUN_DIR/done.md.tmp" "$AGENT_OFFLOAD_RUN_DIR/done.md"
+"""
+
+# Waits for a trigger file, records the time, publishes, then stays open like a TUI.
+TUI = """#!/bin/sh
+d=$AGENT_OFFLOAD_RUN_DIR
+while [ ! -e "$d/go" ]; do sleep 0.01; done
+printf 'summary\\n' >"$d/done.md.tmp"
+date +%s%N >"$d/t_publish"
+mv "$d/done.md.tmp" "$d/done.md"
+exec sleep 100000
+"""
+
+SLEEPER = """#!/bin/sh
+: >"$AGENT_OFFLOAD_RUN_DIR/started"
+exec sleep 100000
+"""
+
+
+def build():
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+
+
+class Sandbox:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="ao-bench-")
+        for d in ("state", "config", "home"):
+            os.makedirs(os.path.join(self.dir, d))
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": os.path.join(self.dir, "home"),
+            "XDG_STATE_HOME": os.path.join(self.dir, "state"),
+            "XDG_CONFIG_HOME": os.path.join(self.dir, "config"),
+            "TERM": "xterm-256color",
+        }
+        self.sock = os.path.join(self.dir, "tmux.sock")
+        self.tmux_started = False
+
+    def agent(self, name, body):
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write(body)
+        os.chmod(path, 0o755)
+        return path
+
+    def config(self, command, headless):
+        path = os.path.join(self.dir, "config.yaml")
+        with open(path, "w") as f:
+            f.write(f"profiles:\n  bench:\n    command: {command}\n    headless: {str(headless).lower()}\n")
+        return path
+
+    def start_tmux(self):
+        subprocess.run(["tmux", "-S", self.sock, "-f", "/dev/null", "new-session", "-d", "-s", "b",
+                        "-x", "240", "-y", "60", "sh"], check=True, env=self.env)
+        self.tmux_started = True
+        pid = self.tmux("display-message", "-p", "#{pid}")
+        self.caller = self.tmux("display-message", "-p", "-t", "b", "#{pane_id}")
+        self.env = dict(self.env, TMUX=f"{self.sock},{pid},0", TMUX_PANE=self.caller)
+
+    def tmux(self, *args):
+        return subprocess.run(["tmux", "-S", self.sock, *args], check=True, capture_output=True,
+                              text=True).stdout.strip()
+
+    def runs(self):
+        root = os.path.join(self.dir, "state/agent-offload/runs")
+        return sorted(os.listdir(root)) if os.path.isdir(root) else []
+
+    def close(self):
+        if self.tmux_started:
+            subprocess.run(["tmux", "-S", self.sock, "kill-server"], capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def wait_path(path, limit=10.0):
+    end = time.monotonic() + limit
+    while not os.path.exists(path):
+        if time.monotonic() > end:
+            raise RuntimeError(f"timed out waiting for {path}")
+        time.sleep(0.002)
+
+
+def newest_run_dir(sb, before):
+    end = time.monotonic() + 10
+    while True:
+        new = [r for r in sb.runs() if r not in before]
+        if new:
+            return os.path.join(sb.dir, "state/agent-offload/runs", new[0])
+        if time.monotonic() > end:
+            raise RuntimeError("no run directory appeared")
+        time.sleep(0.002)
+
+
+def ms(ns):
+    return ns / 1e6
+
+
+def report(name, ours, base, unit="ms", base_name="baseline"):
+    o, b = statistics.median(ours), statistics.median(base)
+    ratio = o / b if b else float("inf")
+    print(f"  {name}: median {o:.2f} {unit} (min {min(ours):.2f}, max {max(ours):.2f}); "
+          f"{base_name} {b:.2f} {unit}; ratio {ratio:.3f}")
+
+
+def bench_headless():
+    print("headless overhead (agent publishes and exits at once):")
+    sb = Sandbox()
+    try:
+        agent = sb.agent("agent.sh", PUBLISH)
+        cfg = sb.config(agent, True)
+        direct_dir = os.path.join(sb.dir, "direct")
+        ours, base = [], []
+        for _ in range(ROUNDS):
+            os.makedirs(direct_dir, exist_ok=True)
+            t = time.perf_counter_ns()
+            subprocess.run(["sh", agent, "--", "task"], env=dict(sb.env, AGENT_OFFLOAD_RUN_DIR=direct_dir),
+                           check=True)
+            base.append(ms(time.perf_counter_ns() - t))
+            os.remove(os.path.join(direct_dir, "done.md"))
+            t = time.perf_counter_ns()
+            subprocess.run([BIN, "--config", cfg, "-H", "task"], env=sb.env, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            ours.append(ms(time.perf_counter_ns() - t))
+        report("agent-offload -H", ours, base, base_name="agent run directly")
+        print(f"  overhead: {statistics.median(ours) - statistics.median(base):.2f} ms per run")
+    finally:
+        sb.close()
+
+
+def poll_loop(check, interval=0.5):
+    """The upstream mechanism: a loop already running, checking every `interval`.
+    Returns a thread; join it to learn when the loop noticed."""
+    import threading
+
+    t = threading.Thread(target=lambda: [time.sleep(interval) for _ in iter(check, True)])
+    t.start()
+    return t
+
+
+def random_phase():
+    import random
+
+    time.sleep(random.uniform(0.05, 0.55))
+
+
+def bench_done():
+    print("tmux: done.md renamed -> command returns:")
+    sb = Sandbox()
+    try:
+        sb.start_tmux()
+        agent = sb.agent("tui.sh", TUI)
+        cfg = sb.config(agent, False)
+        ours, base = [], []
+        for _ in range(ROUNDS):
+            before = sb.runs()
+            p = subprocess.Popen([BIN, "--config", cfg, "task"], env=sb.env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            run_dir = newest_run_dir(sb, before)
+            wait_path(os.path.join(run_dir, "output.log"))
+            time.sleep(0.05)
+            open(os.path.join(run_dir, "go"), "w").close()
+            p.wait()
+            t_end = time.time_ns()
+            with open(os.path.join(run_dir, "t_publish")) as f:
+                ours.append(ms(t_end - int(f.read())))
+
+            # Baseline: the same agent in a pane, watched by a 500 ms poll.
+            bdir = tempfile.mkdtemp(dir=sb.dir)
+            pane = sb.tmux("split-window", "-d", "-t", sb.caller, "-P", "-F", "#{pane_id}",
+                           "-e", f"AGENT_OFFLOAD_RUN_DIR={bdir}", "sh", agent)
+            done = os.path.join(bdir, "done.md")
+            loop = poll_loop(lambda: os.path.exists(done))
+            random_phase()
+            open(os.path.join(bdir, "go"), "w").close()
+            loop.join()
+            subprocess.run(["tmux", "-S", sb.sock, "kill-pane", "-t", pane], capture_output=True)
+            t_end = time.time_ns()
+            wait_path(os.path.join(bdir, "t_publish"))
+            with open(os.path.join(bdir, "t_publish")) as f:
+                base.append(ms(t_end - int(f.read())))
+        report("agent-offload", ours, base, base_name="500 ms poll")
+    finally:
+        sb.close()
+
+
+def bench_closed():
+    print("tmux: pane killed -> command returns:")
+    sb = Sandbox()
+    try:
+        sb.start_tmux()
+        agent = sb.agent("sleeper.sh", SLEEPER)
+        cfg = sb.config(agent, False)
+        ours, base = [], []
+        for _ in range(ROUNDS):
+            before = sb.runs()
+            p = subprocess.Popen([BIN, "--config", cfg, "task"], env=sb.env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            run_dir = newest_run_dir(sb, before)
+            wait_path(os.path.join(run_dir, "started"))
+            pane = None
+            while pane is None:
+                with open(os.path.join(run_dir, "run.json")) as f:
+                    pane = json.load(f).get("pane")
+            t = time.time_ns()
+            subprocess.run(["tmux", "-S", sb.sock, "kill-pane", "-t", pane], check=True)
+            p.wait()
+            ours.append(ms(time.time_ns() - t))
+
+            pane = sb.tmux("split-window", "-d", "-t", sb.caller, "-P", "-F", "#{pane_id}", "sleep", "100000")
+            # The baseline asks tmux whether the pane still exists every 500 ms.
+            def gone(pane=pane):
+                panes = subprocess.run(["tmux", "-S", sb.sock, "list-panes", "-a", "-F", "#{pane_id}"],
+                                       capture_output=True, text=True).stdout.split()
+                return pane not in panes
+
+            loop = poll_loop(gone)
+            random_phase()
+            t = time.time_ns()
+            subprocess.run(["tmux", "-S", sb.sock, "kill-pane", "-t", pane], check=True)
+            loop.join()
+            base.append(ms(time.time_ns() - t))
+        report("agent-offload", ours, base, base_name="500 ms list-panes poll")
+    finally:
+        sb.close()
+
+
+def cpu_ns(pid):
+    """CPU time of one process, in ns, from the scheduler's own accounting."""
+    with open(f"/proc/{pid}/schedstat") as f:
+        return int(f.read().split()[0])
+
+
+def bench_cpu():
+    print(f"CPU while waiting {CPU_WINDOW} s on a working agent (tmux mode):")
+    sb = Sandbox()
+    try:
+        sb.start_tmux()
+        agent = sb.agent("sleeper.sh", SLEEPER)
+        cfg = sb.config(agent, False)
+        before = sb.runs()
+        p = subprocess.Popen([BIN, "--config", cfg, "task"], env=sb.env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        run_dir = newest_run_dir(sb, before)
+        wait_path(os.path.join(run_dir, "started"))
+        time.sleep(0.2)
+        c0 = cpu_ns(p.pid)
+        time.sleep(CPU_WINDOW)
+        ours = cpu_ns(p.pid) - c0
+        p.terminate()
+        p.wait()
+
+        # Baseline: a poll loop (in sh, as light as it gets) asking tmux every 500 ms.
+        pane = sb.tmux("split-window", "-d", "-t", sb.caller, "-P", "-F", "#{pane_id}", "sleep", "100000")
+        loop = subprocess.Popen(["sh", "-c", f"while tmux -S '{sb.sock}' list-panes -t '{pane}' >/dev/null; "
+                                 f"do [ -e /nonexistent/done.md ] && break; sleep 0.5; done"], env=sb.env)
+        t0 = os.times()
+        time.sleep(CPU_WINDOW)
+        loop.terminate()
+        loop.wait()
+        t1 = os.times()
+        base = ((t1.children_user - t0.children_user) + (t1.children_system - t0.children_system)) * 1e9
+        print(f"  agent-offload: {ms(ours):.2f} ms CPU; 500 ms poll loop (with its tmux clients): "
+              f"{ms(base):.0f} ms; ratio {ours / base if base else float('inf'):.4f}")
+    finally:
+        sb.close()
+
+
+def main():
+    groups = [a for a in sys.argv[1:] if not a.startswith("-")] or ["headless", "done", "closed", "cpu"]
+    if "AGENT_OFFLOAD_BIN" not in os.environ:
+        build()
+    print(f"agent-offload benchmarks ({ROUNDS} rounds{', quick' if QUICK else ''}); binary {BIN}")
+    table = {"headless": bench_headless, "done": bench_done, "closed": bench_closed, "cpu": bench_cpu}
+    for g in groups:
+        table[g]()
+
+
+if __name__ == "__main__":
+    main()
