@@ -114,7 +114,7 @@ pub fn execute(
     let (run, mut manifest) = prepare(req, runs_root, say)?;
 
     // The watch exists before the agent does: no event can be missed.
-    let watch = Watch::new(&run.path)?;
+    let mut watch = Watch::new(&run.path)?;
     let (mut agent, launcher) = match req.mode {
         Mode::Headless => {
             let child = headless::spawn(&run, &req.secrets)?;
@@ -168,7 +168,7 @@ pub fn execute(
         }
     } else {
         let deadline = req.timeout.map(|t| started + t);
-        let event = waiter::wait(&watch, &launcher, deadline, signals);
+        let event = waiter::wait(&mut watch, &launcher, deadline, signals);
         settle(event, req, &run, &watch, &launcher, &mut agent)
     };
     reap(&mut agent);

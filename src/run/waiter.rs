@@ -20,8 +20,9 @@ use crate::run::dir;
 use crate::run::signals::Signals;
 use crate::run::stop;
 
-/// The safety-net poll interval when the launcher can be watched through a pidfd.
-const SAFETY_POLL: Duration = Duration::from_secs(1);
+/// The safety-net poll interval when both the directory and the launcher are watched.
+/// Each wake costs a few syscalls; at 5 s, waiting costs well under 1 ms CPU a minute.
+const SAFETY_POLL: Duration = Duration::from_secs(5);
 /// The liveness poll interval when it cannot (no pidfd: old kernel, other OS).
 const FALLBACK_POLL: Duration = Duration::from_millis(100);
 
@@ -45,6 +46,8 @@ enum Source {
         events: OwnedFd,
     },
     Inline(OwnedFd),
+    /// No watch could be had (the helper died and inotify failed): poll.
+    None,
 }
 
 /// An inotify instance (non-blocking) watching `dir` for creations and renames into it.
@@ -115,15 +118,24 @@ impl Watch {
         })
     }
 
-    fn fd(&self) -> &OwnedFd {
+    fn fd(&self) -> Option<&OwnedFd> {
         match &self.source {
-            Source::Helper { events, .. } => events,
-            Source::Inline(fd) => fd,
+            Source::Helper { events, .. } => Some(events),
+            Source::Inline(fd) => Some(fd),
+            Source::None => None,
         }
     }
 
     fn drain(&self) {
-        drain_fd(self.fd());
+        if let Some(fd) = self.fd() {
+            drain_fd(fd);
+        }
+    }
+
+    /// The helper is gone (its pipe hung up): watch in-process from now on.
+    fn replace_helper(&mut self) {
+        let dir = self.done.parent().unwrap_or(Path::new("/")).to_path_buf();
+        self.source = inotify_on(&dir).map_or(Source::None, Source::Inline);
     }
 
     pub fn done(&self) -> bool {
@@ -230,7 +242,7 @@ fn timespec(d: Duration) -> Timespec {
 /// events resolve the same way every time: a signal, then the summary, then the
 /// launcher's end, then the deadline.
 pub fn wait(
-    watch: &Watch,
+    watch: &mut Watch,
     launcher: &Launcher,
     deadline: Option<Instant>,
     signals: &Signals,
@@ -246,7 +258,7 @@ pub fn wait(
             return Event::Ended;
         }
         let now = Instant::now();
-        let mut step = if launcher.pidfd.is_some() {
+        let mut step = if launcher.pidfd.is_some() && watch.fd().is_some() {
             SAFETY_POLL
         } else {
             FALLBACK_POLL
@@ -257,15 +269,23 @@ pub fn wait(
             }
             step = step.min(d - now);
         }
-        let mut fds = vec![
-            PollFd::new(watch.fd(), PollFlags::IN),
-            PollFd::from_borrowed_fd(signals.fd(), PollFlags::IN),
-        ];
+        let mut fds = vec![PollFd::from_borrowed_fd(signals.fd(), PollFlags::IN)];
         if let Some(pidfd) = &launcher.pidfd {
             fds.push(PollFd::from_borrowed_fd(pidfd.as_fd(), PollFlags::IN));
         }
+        if let Some(fd) = watch.fd() {
+            fds.push(PollFd::new(fd, PollFlags::IN));
+        }
         // EINTR and friends just mean "look again".
         let _ = poll(&mut fds, Some(&timespec(step)));
+        let helper_gone = matches!(watch.source, Source::Helper { .. })
+            && fds
+                .last()
+                .is_some_and(|f| f.revents().intersects(PollFlags::HUP | PollFlags::ERR));
+        drop(fds);
+        if helper_gone {
+            watch.replace_helper();
+        }
         watch.drain();
     }
 }

@@ -453,3 +453,36 @@ fn a_window_too_small_to_split_gets_a_new_window() {
     assert_eq!(String::from_utf8_lossy(&output.stdout), "in a window\n");
     assert_eq!(server.panes(), vec![server.caller.clone()]);
 }
+
+#[test]
+fn completion_is_still_seen_when_the_watch_helper_dies() {
+    let (t, _server) = setup(
+        "d=$AGENT_OFFLOAD_RUN_DIR; touch \"$d/../../started\"\n\
+         while [ ! -e \"$d/../../go\" ]; do sleep 0.02; done\n\
+         publish 'seen anyway'; exec sleep 7784",
+        "",
+    );
+    let t = t.arg("x");
+    let child = t.spawn();
+    wait_for_file(&t.path().join("state/agent-offload/started"));
+    let run_dir = t.run_dirs().pop().unwrap();
+    let needle = format!("__watch\0{}", run_dir.display());
+    let helper = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .find(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle))
+        })
+        .expect("a watch helper runs for the run directory");
+    let pid = helper.file_name().to_string_lossy().into_owned();
+    std::process::Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    std::fs::write(t.path().join("state/agent-offload/go"), "").unwrap();
+    let output = crate::harness::wait_bounded(child, Duration::from_secs(10));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "seen anyway\n");
+}
