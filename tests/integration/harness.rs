@@ -380,6 +380,15 @@ pub fn recorded_var(dir: &Path, name: &str) -> Option<String> {
         .find_map(|kv| kv.strip_prefix(&prefix).map(str::to_owned))
 }
 
+/// The mode bits (`0o777`) of `path`.
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .mode()
+        & 0o777
+}
+
 /// Sends `signal` (e.g. "TERM") to `pid` with kill(1).
 pub fn send_signal(pid: u32, signal: &str) {
     let status = Command::new("kill")
