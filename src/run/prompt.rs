@@ -47,6 +47,13 @@ pub fn read(words: &[String], file: Option<&Path>, stdin: Option<&mut dyn Read>)
     if text.trim().is_empty() {
         return Err(usage(format!("the prompt from {from} is empty")));
     }
+    if text.contains('\0') {
+        // No command-line argument can carry a NUL, and the shell would drop it
+        // silently from an argument read from prompt.md: refuse rather than alter.
+        return Err(usage(format!(
+            "the prompt from {from} contains a NUL byte, which cannot be passed to an agent"
+        )));
+    }
     Ok(text)
 }
 
@@ -116,6 +123,16 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .starts_with("no prompt")
+        );
+    }
+
+    #[test]
+    fn nul_bytes_are_refused() {
+        let mut stdin: &[u8] = b"a\0b";
+        let err = read(&[], None, Some(&mut stdin)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the prompt from stdin contains a NUL byte, which cannot be passed to an agent"
         );
     }
 
