@@ -190,3 +190,33 @@ fn the_control_case_launches() {
     out.status(0).stdout_is("ok\n");
     assert!(out.test.path().join("agent-ran").exists());
 }
+
+/// A NUL cannot be in an argument; the prompt is refused rather than altered.
+#[test]
+fn nul_bytes_in_the_prompt_are_refused() {
+    let out = marking(true).stdin(b"before\0after".to_vec()).run();
+    out.status(2);
+    assert_eq!(
+        out.stderr(),
+        "agent-offload: the prompt from stdin contains a NUL byte, which cannot be passed to \
+         an agent\n"
+    );
+    assert_nothing_launched(&out);
+}
+
+/// Words win over stdin.
+#[test]
+fn words_win_over_stdin() {
+    let t = Test::new();
+    let body = crate::harness::recorder(t.path());
+    let t = t.agent("rec", &body);
+    let cfg = format!(
+        "profiles:\n  p:\n    command: {}\n    headless: true\n    prompt: stdin\n",
+        t.agent_path("rec")
+    );
+    let out = t.config(&cfg).stdin("from stdin").arg("from words").run();
+    out.status(0);
+    let got = std::fs::read_to_string(out.test.path().join("stdin")).unwrap();
+    assert!(got.starts_with("from words\n"), "{got}");
+    assert!(!got.contains("from stdin"));
+}
