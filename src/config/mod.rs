@@ -301,34 +301,36 @@ impl Ctx<'_> {
         }
 
         let mut env = Vec::new();
-        for (key, value) in raw.env.unwrap_or_default() {
-            if !is_shell_identifier(&key.value) {
+        // Keys are plain strings so that a value's error names its variable (serde's
+        // path records string keys only); positions come from the value.
+        for (key, spanned) in raw.env.unwrap_or_default() {
+            let at = spanned.referenced;
+            if !is_shell_identifier(&key) {
                 return Err(self.err_at(
-                    key.referenced,
+                    at,
                     &format!(
-                        "profile \"{name}\": env \"{}\": not a valid variable name \
-                         (letters, digits and '_', not starting with a digit)",
-                        key.value
+                        "profile \"{name}\": env \"{key}\": not a valid variable name \
+                         (letters, digits and '_', not starting with a digit)"
                     ),
                 ));
             }
-            let value = match value {
+            let value = match spanned.value {
                 RawEnvValue::Literal(s) => EnvValue::Literal(s),
                 RawEnvValue::FromEnv(var) => {
                     if !is_shell_identifier(&var) {
                         return Err(self.err_at(
-                            key.referenced,
+                            at,
                             &format!(
-                                "profile \"{name}\": env \"{}\": from_env \"{var}\" is not a valid \
-                                 variable name",
-                                key.value
+                                "profile \"{name}\": env \"{key}\": from_env \"{var}\" is not a \
+                                 valid variable name (letters, digits and '_', not starting with a \
+                                 digit)"
                             ),
                         ));
                     }
                     EnvValue::FromEnv(var)
                 }
             };
-            env.push((key.value, value));
+            env.push((key, value));
         }
 
         let timeout = match raw.timeout {
