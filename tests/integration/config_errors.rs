@@ -40,7 +40,7 @@ fn unknown_fields() {
     );
     assert_config_error(
         "profiles:\n  a:\n    command: x\n    env:\n      A: {from_env: B, other: C}\n",
-        ":5:10: profile \"a\": field \"env\": unknown key \"other\" (expected {from_env: NAME})",
+        ":5:10: profile \"a\": env \"A\": unknown key \"other\" (expected {from_env: NAME})",
     );
 }
 
@@ -68,18 +68,22 @@ fn wrong_types() {
     );
     assert_config_error(
         "profiles:\n  a:\n    command: x\n    env:\n      A: [1]\n",
-        ":5:7: profile \"a\": field \"env\": invalid type: sequence, expected a string, number \
+        ":5:7: profile \"a\": env \"A\": invalid type: sequence, expected a string, number \
          or bool, or {from_env: NAME}",
     );
     assert_config_error(
         "profiles:\n  a:\n    command: x\n    env:\n      A:\n",
-        ":5:8: profile \"a\": field \"env\": empty value (expected a string, number or bool, or \
+        ":5:8: profile \"a\": env \"A\": empty value (expected a string, number or bool, or \
          {from_env: NAME})",
     );
 }
 
 #[test]
 fn duplicate_keys() {
+    assert_config_error(
+        "profiles:\n  a:\n    command: x\n    env:\n      A: 1\n      A: 2\n",
+        ":6:7: profile \"a\": field \"env\": duplicate key \"A\" (each key may appear once)",
+    );
     assert_config_error(
         "profiles:\n  a:\n    command: x\n    command: y\n",
         ":4:5: profile \"a\": duplicate key \"command\" (each key may appear once)",
@@ -110,18 +114,22 @@ fn env_names_must_be_shell_identifiers() {
         assert_config_error(
             &format!("profiles:\n  a:\n    command: x\n    env:\n      {bad}: 1\n"),
             &format!(
-                ":5:7: profile \"a\": env \"{bad}\": not a valid variable name (letters, digits \
-                 and '_', not starting with a digit)"
+                ":5:{}: profile \"a\": env \"{bad}\": not a valid variable name (letters, \
+                 digits and '_', not starting with a digit)",
+                // The position of the value: `      NAME: 1`.
+                7 + bad.len() + 2
             ),
         );
     }
     assert_config_error(
         "profiles:\n  a:\n    command: x\n    env:\n      GOOD: {from_env: 1BAD}\n",
-        ":5:7: profile \"a\": env \"GOOD\": from_env \"1BAD\" is not a valid variable name",
+        ":5:13: profile \"a\": env \"GOOD\": from_env \"1BAD\" is not a valid variable name \
+         (letters, digits and '_', not starting with a digit)",
     );
     assert_config_error(
         "profiles:\n  a:\n    command: x\n    env:\n      GOOD: {from_env: \"A B\"}\n",
-        ":5:7: profile \"a\": env \"GOOD\": from_env \"A B\" is not a valid variable name",
+        ":5:13: profile \"a\": env \"GOOD\": from_env \"A B\" is not a valid variable name \
+         (letters, digits and '_', not starting with a digit)",
     );
 }
 
