@@ -91,11 +91,14 @@ fn parse(text: &str) -> Result<RawConfig, String> {
     });
     result.map_err(|e| {
         let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-        let context = context_from_path(&segments.borrow());
-        format!(
-            "{line}:{column}: {context}{}",
-            tidy_message(&e.without_snippet().to_string())
-        )
+        let message = tidy_message(&e.without_snippet().to_string());
+        let mut path = segments.borrow().clone();
+        // "unknown field" names the field itself; the path's last segment is that field.
+        if message.starts_with("unknown field") {
+            path.pop();
+        }
+        let context = context_from_path(&path);
+        format!("{line}:{column}: {context}{message}")
     })
 }
 
@@ -137,6 +140,13 @@ fn context_from_path(path: &[String]) -> String {
 fn tidy_message(raw: &str) -> String {
     let first = raw.lines().next().unwrap_or(raw).trim();
     let first = first.strip_prefix("error: ").unwrap_or(first);
+    // The position is already at the front of our message: drop serde-saphyr's
+    // trailing " at line L, column C", which would otherwise land inside the
+    // parentheses and quotes written below.
+    let first = match first.rfind(" at line ") {
+        Some(i) if is_location_suffix(&first[i + " at line ".len()..]) => &first[..i],
+        _ => first,
+    };
     let msg = match first.find(": ") {
         Some(i) if first.starts_with("line ") => &first[i + 2..],
         _ => first,
@@ -163,7 +173,22 @@ fn tidy_message(raw: &str) -> String {
             .trim();
         return format!("duplicate key \"{key}\" (each key may appear once)");
     }
-    msg.replace('`', "\"")
+    match msg {
+        "invalid boolean" => "invalid boolean (expected true or false)".to_owned(),
+        "expected sequence start" => "expected a list (e.g. [\"--flag\", \"value\"])".to_owned(),
+        "expected mapping start" => "expected a mapping (name: value lines)".to_owned(),
+        _ => msg.replace('`', "\""),
+    }
+}
+
+/// Whether `s` is `L, column C` (the rest of serde-saphyr's location suffix).
+fn is_location_suffix(s: &str) -> bool {
+    s.split_once(", column ").is_some_and(|(l, c)| {
+        !l.is_empty()
+            && !c.is_empty()
+            && l.bytes().all(|b| b.is_ascii_digit())
+            && c.bytes().all(|b| b.is_ascii_digit())
+    })
 }
 
 struct Ctx<'a> {
@@ -276,34 +301,36 @@ impl Ctx<'_> {
         }
 
         let mut env = Vec::new();
-        for (key, value) in raw.env.unwrap_or_default() {
-            if !is_shell_identifier(&key.value) {
+        // Keys are plain strings so that a value's error names its variable (serde's
+        // path records string keys only); positions come from the value.
+        for (key, spanned) in raw.env.unwrap_or_default() {
+            let at = spanned.referenced;
+            if !is_shell_identifier(&key) {
                 return Err(self.err_at(
-                    key.referenced,
+                    at,
                     &format!(
-                        "profile \"{name}\": env \"{}\": not a valid variable name \
-                         (letters, digits and '_', not starting with a digit)",
-                        key.value
+                        "profile \"{name}\": env \"{key}\": not a valid variable name \
+                         (letters, digits and '_', not starting with a digit)"
                     ),
                 ));
             }
-            let value = match value {
+            let value = match spanned.value {
                 RawEnvValue::Literal(s) => EnvValue::Literal(s),
                 RawEnvValue::FromEnv(var) => {
                     if !is_shell_identifier(&var) {
                         return Err(self.err_at(
-                            key.referenced,
+                            at,
                             &format!(
-                                "profile \"{name}\": env \"{}\": from_env \"{var}\" is not a valid \
-                                 variable name",
-                                key.value
+                                "profile \"{name}\": env \"{key}\": from_env \"{var}\" is not a \
+                                 valid variable name (letters, digits and '_', not starting with a \
+                                 digit)"
                             ),
                         ));
                     }
                     EnvValue::FromEnv(var)
                 }
             };
-            env.push((key.value, value));
+            env.push((key, value));
         }
 
         let timeout = match raw.timeout {
@@ -395,6 +422,21 @@ mod tests {
             "profile \"spark\": "
         );
         assert_eq!(context_from_path(&p("headless")), "field \"headless\": ");
+    }
+
+    #[test]
+    fn messages_lose_the_trailing_location() {
+        assert_eq!(
+            tidy_message("missing field `command` at line 3, column 5"),
+            "missing required field \"command\""
+        );
+        assert_eq!(
+            tidy_message(
+                "unknown field `comand`, expected `command` or `args` at line 4, column 5"
+            ),
+            "unknown field \"comand\" (expected command or args)"
+        );
+        assert_eq!(tidy_message("a value at line one"), "a value at line one");
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub struct RawProfile {
     pub command: Spanned<String>,
     pub interface: Option<Interface>,
     pub args: Option<Spanned<Vec<String>>>,
-    pub env: Option<IndexMap<Spanned<String>, RawEnvValue>>,
+    pub env: Option<IndexMap<String, Spanned<RawEnvValue>>>,
     pub prompt: Option<RawDelivery>,
     pub headless: Option<bool>,
     pub timeout: Option<Spanned<String>>,

@@ -14,6 +14,9 @@ use crate::run::launcher::quote;
 /// the terminating NUL). A longer prompt cannot be an argument.
 pub const MAX_ARG_BYTES: usize = 128 * 1024 - 1;
 
+const NO_PROMPT: &str = "no prompt: give it as words (agent-offload \"fix the bug\"), with \
+                         --prompt-file PATH, or on stdin (agent-offload < plan.md)";
+
 /// The prompt from the first source that has one: the words, `--prompt-file`, or stdin
 /// when stdin is not a terminal.
 pub fn read(words: &[String], file: Option<&Path>, stdin: Option<&mut dyn Read>) -> Result<String> {
@@ -30,17 +33,26 @@ pub fn read(words: &[String], file: Option<&Path>, stdin: Option<&mut dyn Read>)
         stdin
             .read_to_end(&mut bytes)
             .context("cannot read the prompt from stdin")?;
+        if bytes.is_empty() {
+            // Host agents run commands with stdin at /dev/null: an empty stdin usually
+            // means no prompt was given at all, so say how to give one.
+            return Err(usage(format!("{NO_PROMPT} (stdin was empty)")));
+        }
         let text =
             String::from_utf8(bytes).map_err(|_| usage("the prompt on stdin is not UTF-8 text"))?;
         (text, "stdin")
     } else {
-        return Err(usage(
-            "no prompt: give it as words (agent-offload \"fix the bug\"), with --prompt-file \
-             PATH, or on stdin (agent-offload < plan.md)",
-        ));
+        return Err(usage(NO_PROMPT));
     };
     if text.trim().is_empty() {
         return Err(usage(format!("the prompt from {from} is empty")));
+    }
+    if text.contains('\0') {
+        // No command-line argument can carry a NUL, and the shell would drop it
+        // silently from an argument read from prompt.md: refuse rather than alter.
+        return Err(usage(format!(
+            "the prompt from {from} contains a NUL byte, which cannot be passed to an agent"
+        )));
     }
     Ok(text)
 }
@@ -99,11 +111,28 @@ mod tests {
         let mut stdin: &[u8] = b"  \n\t";
         let err = read(&[], None, Some(&mut stdin)).unwrap_err();
         assert_eq!(err.to_string(), "the prompt from stdin is empty");
+        let mut empty: &[u8] = b"";
+        assert!(
+            read(&[], None, Some(&mut empty))
+                .unwrap_err()
+                .to_string()
+                .ends_with("(stdin was empty)")
+        );
         assert!(
             read(&[], None, None)
                 .unwrap_err()
                 .to_string()
                 .starts_with("no prompt")
+        );
+    }
+
+    #[test]
+    fn nul_bytes_are_refused() {
+        let mut stdin: &[u8] = b"a\0b";
+        let err = read(&[], None, Some(&mut stdin)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the prompt from stdin contains a NUL byte, which cannot be passed to an agent"
         );
     }
 

@@ -5,7 +5,7 @@
 //! or process group, plus descendants that moved to a session of their own. Processes
 //! that ignore SIGHUP or SIGTERM are still found and killed; nothing is left behind.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal, kill_process};
@@ -20,6 +20,9 @@ struct Proc {
     pgrp: i32,
     session: i32,
     zombie: bool,
+    /// Start time in clock ticks since boot: with the pid, names one process even if
+    /// the pid is reused later.
+    start: u64,
 }
 
 fn read_proc(pid: i32) -> Option<Proc> {
@@ -31,12 +34,15 @@ fn read_proc(pid: i32) -> Option<Proc> {
     let ppid = f.next()?.parse().ok()?;
     let pgrp = f.next()?.parse().ok()?;
     let session = f.next()?.parse().ok()?;
+    // Field 22 (starttime); `state` was field 3 and `session` field 6.
+    let start = f.nth(15)?.parse().ok()?;
     Some(Proc {
         pid,
         ppid,
         pgrp,
         session,
         zombie: state == "Z" || state == "X",
+        start,
     })
 }
 
@@ -61,7 +67,7 @@ pub fn alive(pid: i32) -> bool {
 }
 
 /// The live processes belonging to the agent whose launcher is `leader`.
-pub fn members(leader: i32) -> Vec<i32> {
+fn members(leader: i32) -> Vec<Proc> {
     let me = i32::try_from(std::process::id()).unwrap_or(0);
     let procs = all_procs();
     let mut set: HashSet<i32> = procs
@@ -82,10 +88,32 @@ pub fn members(leader: i32) -> Vec<i32> {
         }
     }
     procs
-        .iter()
+        .into_iter()
         .filter(|p| set.contains(&p.pid) && !p.zombie && p.pid != me)
-        .map(|p| p.pid)
         .collect()
+}
+
+/// Every process ever seen as a member during one stop, so that a descendant in a
+/// session of its own is not lost when its parent exits (it is then reparented and
+/// no longer reachable from the leader). Identified by pid and start time.
+struct Seen(HashMap<i32, u64>);
+
+impl Seen {
+    /// Adds the current members; returns those seen so far that are still alive.
+    fn refresh(&mut self, leader: i32) -> Vec<i32> {
+        for p in members(leader) {
+            self.0.insert(p.pid, p.start);
+        }
+        self.prune()
+    }
+
+    /// Forgets the processes that have ended; returns those still alive.
+    fn prune(&mut self) -> Vec<i32> {
+        self.0.retain(|&pid, &mut start| {
+            read_proc(pid).is_some_and(|p| !p.zombie && p.start == start)
+        });
+        self.0.keys().copied().collect()
+    }
 }
 
 fn signal_all(pids: &[i32], sig: Signal) {
@@ -99,22 +127,23 @@ fn signal_all(pids: &[i32], sig: Signal) {
 /// Sends TERM to every member, waits up to `grace` for them to go, then KILLs the rest.
 /// Returns once none is left (or after a bounded final wait).
 pub fn terminate(leader: i32, grace: Duration) {
-    let first = members(leader);
+    let mut seen = Seen(HashMap::new());
+    let first = seen.refresh(leader);
     if !first.is_empty() {
         signal_all(&first, Signal::TERM);
         let deadline = Instant::now() + grace;
         // Most agents are gone within a millisecond or two: look early, then back off.
-        // Only the processes found are checked here (cheap); the full scan below also
-        // catches any started meanwhile.
+        // Only the processes already seen are checked here (cheap: no /proc scan); the
+        // full scan below also catches any started meanwhile.
         let mut pause = Duration::from_micros(200);
-        while first.iter().any(|&p| alive(p)) && Instant::now() < deadline {
+        while !seen.prune().is_empty() && Instant::now() < deadline {
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(20));
         }
     }
     let end = Instant::now() + Duration::from_secs(2);
     loop {
-        let left = members(leader);
+        let left = seen.refresh(leader);
         if left.is_empty() || Instant::now() >= end {
             return;
         }

@@ -326,3 +326,96 @@ pub fn process_running(needle: &str) -> bool {
     }
     false
 }
+
+/// A string no other test (or earlier run) uses: for markers in command lines and
+/// secret values.
+pub fn unique() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "{}{:09}{}",
+        std::process::id(),
+        nanos,
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// A fake-agent body that records what it received into `dir`: `argv` (each argument
+/// followed by a NUL), `stdin`, `env` (`env -0`) and `pwd`, then publishes `recorded`.
+pub fn recorder(dir: &Path) -> String {
+    let d = dir.display();
+    format!(
+        r#"for a in "$@"; do printf '%s\0' "$a"; done >'{d}/argv'
+cat >'{d}/stdin'
+env -0 >'{d}/env'
+pwd >'{d}/pwd'
+publish recorded"#
+    )
+}
+
+/// The NUL-separated words written by [`recorder`].
+pub fn read_nul_list(path: &Path) -> Vec<String> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut words: Vec<String> = bytes
+        .split(|&b| b == 0)
+        .map(|w| String::from_utf8(w.to_vec()).unwrap())
+        .collect();
+    // Every word ends with a NUL: the last split is the empty rest.
+    assert_eq!(words.pop().as_deref(), Some(""), "{}", path.display());
+    words
+}
+
+/// The environment written by [`recorder`], as `NAME=value` strings.
+pub fn recorded_env(dir: &Path) -> Vec<String> {
+    read_nul_list(&dir.join("env"))
+}
+
+/// The value of `name` in the environment written by [`recorder`].
+pub fn recorded_var(dir: &Path, name: &str) -> Option<String> {
+    let prefix = format!("{name}=");
+    recorded_env(dir)
+        .into_iter()
+        .find_map(|kv| kv.strip_prefix(&prefix).map(str::to_owned))
+}
+
+/// The mode bits (`0o777`) of `path`.
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .mode()
+        & 0o777
+}
+
+/// Sends `signal` (e.g. "TERM") to `pid` with kill(1).
+pub fn send_signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{signal} {pid} failed");
+}
+
+/// The processes whose command line contains `needle` (pid, command line with NULs
+/// shown as spaces), zombies excluded.
+pub fn processes_with(needle: &[u8]) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        let Ok(cmdline) = std::fs::read(p.join("cmdline")) else {
+            continue;
+        };
+        if cmdline.windows(needle.len()).any(|w| w == needle) {
+            let shown = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            found.push((e.file_name().to_string_lossy().into_owned(), shown));
+        }
+    }
+    found
+}

@@ -1,6 +1,11 @@
 //! Headless mode end to end.
 
-use crate::harness::Test;
+use std::collections::HashSet;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::harness::{Test, recorder, wait_bounded};
 
 fn headless_profile(t: &Test, agent: &str) -> String {
     format!(
@@ -21,4 +26,162 @@ fn publishes_summary_and_exits_zero() {
     assert_eq!(m["mode"], "headless");
     let log = std::fs::read_to_string(out.run_dir().join("output.log")).unwrap();
     assert_eq!(log, "working\n");
+}
+
+/// 20 runs at once against one state directory: every one gets its own directory and
+/// prints its own summary.
+#[test]
+fn twenty_concurrent_runs() {
+    let t = Test::new().agent(
+        "fake",
+        // The first line of the prompt is the run's name: publish it back.
+        "name=$(printf '%s\\n' \"$last\" | head -n 1)\nsleep 0.2\npublish \"summary of $name\"",
+    );
+    let cfg = headless_profile(&t, "fake");
+    let t = t.config(&cfg);
+    let children: Vec<_> = (0..20)
+        .map(|i| {
+            let mut cmd = t.command();
+            cmd.arg(format!("task-{i:02}"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            (i, cmd.spawn().unwrap())
+        })
+        .collect();
+    let mut dirs = HashSet::new();
+    for (i, child) in children {
+        let out = wait_bounded(child, Duration::from_secs(60));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "run {i}: {stderr}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("summary of task-{i:02}\n"),
+            "run {i}"
+        );
+        // The run directory it reported is the one holding its own prompt.
+        let dir = stderr
+            .lines()
+            .find_map(|l| l.split("; directory ").nth(1))
+            .unwrap_or_else(|| panic!("no directory in {stderr}"))
+            .to_owned();
+        let prompt = std::fs::read_to_string(Path::new(&dir).join("prompt.md")).unwrap();
+        assert!(prompt.starts_with(&format!("task-{i:02}\n")), "{dir}");
+        assert!(dirs.insert(dir), "run {i} reused a directory");
+    }
+    assert_eq!(dirs.len(), 20);
+    assert_eq!(t.run_dirs().len(), 20);
+}
+
+/// `--cwd` decides where the agent runs, and it is recorded.
+#[test]
+fn cwd_option_sets_the_agents_directory() {
+    let t = Test::new();
+    let body = recorder(t.path());
+    let t = t.agent("rec", &body);
+    let cfg = headless_profile(&t, "rec");
+    std::fs::create_dir_all(t.path().join("elsewhere/sub dir")).unwrap();
+    let target = t.path().join("elsewhere/sub dir").canonicalize().unwrap();
+    let out = t
+        .config(&cfg)
+        .args(["--cwd", "../elsewhere/sub dir", "go"])
+        .run();
+    out.status(0);
+    assert_eq!(
+        std::fs::read_to_string(out.test.path().join("pwd")).unwrap(),
+        format!("{}\n", target.display())
+    );
+    assert_eq!(out.manifest()["cwd"], target.display().to_string());
+
+    // Without --cwd: the current directory.
+    let t = Test::new();
+    let body = recorder(t.path());
+    let t = t.agent("rec", &body);
+    let cfg = headless_profile(&t, "rec");
+    let out = t.config(&cfg).arg("go").run();
+    out.status(0);
+    let work = out.test.work().canonicalize().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(out.test.path().join("pwd")).unwrap(),
+        format!("{}\n", work.display())
+    );
+}
+
+/// The agent's output goes to output.log only, unless --stream copies it to stderr;
+/// stdout carries the summary only either way.
+#[test]
+fn output_is_streamed_only_when_asked() {
+    let t = Test::new().agent("fake", "echo 'transcript line'; publish 'the summary'");
+    let cfg = headless_profile(&t, "fake");
+    let out = t.config(&cfg).arg("go").run();
+    out.status(0).stdout_is("the summary\n");
+    assert!(
+        !out.stderr().contains("transcript line"),
+        "{}",
+        out.stderr()
+    );
+
+    let t = Test::new().agent("fake", "echo 'transcript line'; publish 'the summary'");
+    let cfg = headless_profile(&t, "fake");
+    let out = t.config(&cfg).args(["--stream", "go"]).run();
+    out.status(0)
+        .stdout_is("the summary\n")
+        .stderr_contains("transcript line\n");
+}
+
+/// The agent's stdin is /dev/null for argument delivery: an agent that reads stdin to
+/// EOF (as codex does) does not hang.
+#[test]
+fn stdin_is_closed_for_argument_delivery() {
+    let t = Test::new().agent("fake", "n=$(cat | wc -c); publish \"read $n bytes\"");
+    let cfg = headless_profile(&t, "fake");
+    let out = t
+        .config(&cfg)
+        .stdin("caller's stdin is not the agent's")
+        .arg("go")
+        .run();
+    out.status(0).stdout_is("read 0 bytes\n");
+}
+
+/// The explicit `run` subcommand and `-p` select the profile.
+#[test]
+fn run_subcommand_and_profile_flag() {
+    let t = Test::new()
+        .agent("one", "publish one")
+        .agent("two", "publish two");
+    let cfg = format!(
+        "default_profile: one\nheadless: true\nprofiles:\n  one:\n    command: {}\n  two:\n    \
+         command: {}\n",
+        t.agent_path("one"),
+        t.agent_path("two")
+    );
+    let t = t.config(&cfg);
+    let out = t.command().arg("go").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "one\n");
+    let out = t
+        .command()
+        .args(["run", "-p", "two", "go"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "two\n");
+    let out = t
+        .command()
+        .args(["--profile", "two", "go"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "two\n");
+    assert_eq!(t.run_dirs().len(), 3);
+    let profiles: Vec<String> = t
+        .run_dirs()
+        .iter()
+        .map(|d| {
+            let m: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(d.join("run.json")).unwrap())
+                    .unwrap();
+            m["profile"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let mut sorted = profiles.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["one", "two", "two"]);
 }

@@ -1,9 +1,14 @@
 //! Integration tests: the real binary, real processes and signals, a real tmux server
 //! per tmux test, fake agents.
 
-// Not every test file uses every helper.
-#[allow(dead_code)]
+mod config_errors;
+mod files;
 mod harness;
 mod headless;
+mod lifecycle;
+mod profiles;
+mod prompts;
+mod secrets;
 mod tmux;
 mod tmux_server;
+mod usage;

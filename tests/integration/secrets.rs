@@ -1,0 +1,160 @@
+//! The agent's environment: `from_env` secrets reach it without touching a file or an
+//! argv, literal env reaches it, nesting guards do not.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::harness::{
+    Test, eventually, processes_with, recorded_var, recorder, unique, wait_bounded,
+};
+
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn from_env_secret_reaches_the_agent_but_no_file_and_no_argv() {
+    let secret = format!("s3cr3t-{}", unique());
+    let t = Test::new();
+    let started = t.path().join("started");
+    let go = t.path().join("go");
+    // The agent records its environment, says it started, and waits to be told to
+    // finish, so the test can look at every process's argv meanwhile.
+    let body = format!(
+        "{}\ntouch '{}'\nwhile [ ! -e '{}' ]; do sleep 0.02; done\necho \"token length ${{#TOKEN}}\"\n",
+        recorder(t.path()).replace("publish recorded", ""),
+        started.display(),
+        go.display()
+    ) + "publish finished";
+    let t = t.agent("fake", &body);
+    let cfg = format!(
+        "profiles:\n  fake:\n    command: {}\n    headless: true\n    args: [--verbose]\n    \
+         env:\n      TOKEN: {{from_env: SECRET_SRC}}\n      PLAIN: \"it's $HOME `x`\"\n      \
+         NUM: 42\n      FLAG: true\n",
+        t.agent_path("fake")
+    );
+    let t = t
+        .config(&cfg)
+        .env("SECRET_SRC", &secret)
+        .env("CLAUDECODE", "1")
+        .env("CLAUDE_CODE_ENTRYPOINT", "cli")
+        .arg("do the secret thing");
+    let child = t.spawn();
+    eventually(Duration::from_secs(10), "the agent to start", || {
+        started.exists()
+    });
+    let leaks = processes_with(secret.as_bytes());
+    std::fs::write(&go, "").unwrap();
+    let output = wait_bounded(child, Duration::from_secs(30));
+    assert!(
+        leaks.is_empty(),
+        "the secret is in a command line: {leaks:?}"
+    );
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "finished\n");
+
+    let rec = t.path();
+    assert_eq!(recorded_var(rec, "TOKEN").as_deref(), Some(secret.as_str()));
+    assert_eq!(
+        recorded_var(rec, "PLAIN").as_deref(),
+        Some("it's $HOME `x`")
+    );
+    assert_eq!(recorded_var(rec, "NUM").as_deref(), Some("42"));
+    assert_eq!(recorded_var(rec, "FLAG").as_deref(), Some("true"));
+    // The caller's environment reaches the agent, minus the nesting guards.
+    assert_eq!(
+        recorded_var(rec, "SECRET_SRC").as_deref(),
+        Some(secret.as_str())
+    );
+    assert_eq!(recorded_var(rec, "CLAUDECODE"), None);
+    assert_eq!(recorded_var(rec, "CLAUDE_CODE_ENTRYPOINT"), None);
+    assert!(recorded_var(rec, "AGENT_OFFLOAD_RUN_DIR").is_some());
+
+    let dirs = t.run_dirs();
+    assert_eq!(dirs.len(), 1);
+    let files = files_under(&dirs[0]);
+    for name in [
+        "prompt.md",
+        "launch.sh",
+        "run.json",
+        "output.log",
+        "exit",
+        "done.md",
+    ] {
+        assert!(
+            files.iter().any(|f| f.file_name().unwrap() == name),
+            "{name} missing from {files:?}"
+        );
+    }
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "the secret is written in {}",
+            f.display()
+        );
+    }
+    // The log shows the agent had the value; run.json names its source instead.
+    let log = std::fs::read_to_string(dirs[0].join("output.log")).unwrap();
+    assert_eq!(log, format!("token length {}\n", secret.len()));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dirs[0].join("run.json")).unwrap()).unwrap();
+    assert_eq!(
+        manifest["env"],
+        serde_json::json!([
+            ["TOKEN", "<from $SECRET_SRC>"],
+            ["PLAIN", "it's $HOME `x`"],
+            ["NUM", "42"],
+            ["FLAG", "true"]
+        ])
+    );
+}
+
+/// Values with quotes, newlines and shell syntax arrive unchanged.
+#[test]
+fn hostile_secret_values_arrive_exactly() {
+    let secret = format!("a'b\"c $(touch pwned) `x` \\ \n\nend {}", unique());
+    let t = Test::new();
+    let body = recorder(t.path());
+    let t = t.agent("fake", &body);
+    let cfg = format!(
+        "profiles:\n  fake:\n    command: {}\n    headless: true\n    env:\n      TOKEN: \
+         {{from_env: SECRET_SRC}}\n",
+        t.agent_path("fake")
+    );
+    let out = t.config(&cfg).env("SECRET_SRC", &secret).arg("go").run();
+    out.status(0);
+    assert_eq!(
+        recorded_var(out.test.path(), "TOKEN").as_deref(),
+        Some(secret.as_str())
+    );
+    assert!(!out.test.work().join("pwned").exists());
+}
+
+/// A profile env literal overrides the caller's variable of the same name.
+#[test]
+fn profile_env_overrides_the_callers() {
+    let t = Test::new();
+    let body = recorder(t.path());
+    let t = t.agent("fake", &body);
+    let cfg = format!(
+        "profiles:\n  fake:\n    command: {}\n    headless: true\n    env:\n      MODEL: \
+         from-profile\n",
+        t.agent_path("fake")
+    );
+    let out = t.config(&cfg).env("MODEL", "from-caller").arg("go").run();
+    out.status(0);
+    assert_eq!(
+        recorded_var(out.test.path(), "MODEL").as_deref(),
+        Some("from-profile")
+    );
+}

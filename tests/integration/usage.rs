@@ -1,0 +1,222 @@
+//! Usage errors: exit 2, a clear message, and nothing launched.
+
+use crate::harness::Test;
+
+/// A test whose agent leaves a marker when it runs at all.
+fn marking(headless: bool) -> Test {
+    let t = Test::new();
+    let marker = t.path().join("agent-ran");
+    let t = t.agent("fake", &format!("touch '{}'; publish ok", marker.display()));
+    let cfg = format!(
+        "profiles:\n  fake:\n    command: {}\n    headless: {headless}\n    env:\n      TOKEN: \
+         {{from_env: SECRET_SRC}}\n",
+        t.agent_path("fake")
+    );
+    t.config(&cfg).env("SECRET_SRC", "s3cret")
+}
+
+#[track_caller]
+fn assert_nothing_launched(out: &crate::harness::Outcome) {
+    assert!(
+        !out.test.path().join("agent-ran").exists(),
+        "the agent ran: {}",
+        out.stderr()
+    );
+    assert!(
+        !out.test.runs_root().exists(),
+        "a run directory was created: {}",
+        out.stderr()
+    );
+}
+
+const NO_PROMPT: &str = "agent-offload: no prompt: give it as words (agent-offload \"fix the \
+                         bug\"), with --prompt-file PATH, or on stdin (agent-offload < plan.md)";
+
+/// stdin is /dev/null: not a terminal, but empty. That is "no prompt", said as such.
+#[test]
+fn no_prompt_with_stdin_at_dev_null() {
+    let out = marking(true).run();
+    out.status(2).stdout_is("");
+    assert_eq!(out.stderr(), format!("{NO_PROMPT} (stdin was empty)\n"));
+    assert_nothing_launched(&out);
+}
+
+#[test]
+fn whitespace_only_prompts_are_refused() {
+    let out = marking(true).arg(" \n\t ").run();
+    out.status(2);
+    assert_eq!(
+        out.stderr(),
+        "agent-offload: the prompt from the command line is empty\n"
+    );
+    assert_nothing_launched(&out);
+
+    let out = marking(true).stdin(" \n\n").run();
+    out.status(2);
+    assert_eq!(
+        out.stderr(),
+        "agent-offload: the prompt from stdin is empty\n"
+    );
+    assert_nothing_launched(&out);
+
+    let t = marking(true).file("blank.md", "\n   \n");
+    let blank = t.path().join("blank.md");
+    let out = t.arg("-f").arg(&blank).run();
+    out.status(2);
+    assert_eq!(
+        out.stderr(),
+        "agent-offload: the prompt from the prompt file is empty\n"
+    );
+    assert_nothing_launched(&out);
+}
+
+#[test]
+fn unreadable_prompt_file() {
+    let t = marking(true);
+    let missing = t.path().join("missing.md");
+    let out = t.arg("-f").arg(&missing).run();
+    out.status(2);
+    assert_eq!(
+        out.stderr(),
+        format!(
+            "agent-offload: cannot read prompt file {}: No such file or directory (os error 2)\n",
+            missing.display()
+        )
+    );
+    assert_nothing_launched(&out);
+
+    let t = marking(true);
+    let binary = t.path().join("binary.md");
+    std::fs::write(&binary, b"\xff\xfe not utf-8").unwrap();
+    let out = t.arg("-f").arg(&binary).run();
+    out.status(2);
+    out.stderr_contains("is not UTF-8 text");
+    assert_nothing_launched(&out);
+}
+
+#[test]
+fn unknown_profile() {
+    let out = marking(true).args(["-p", "nope", "do it"]).run();
+    out.status(2).stdout_is("");
+    assert_eq!(
+        out.stderr(),
+        format!(
+            "agent-offload: no profile named \"nope\" in {} (profiles: fake)\n",
+            out.test.config_path().display()
+        )
+    );
+    assert_nothing_launched(&out);
+}
+
+#[test]
+fn timeout_without_unit() {
+    let out = marking(true).args(["--timeout", "90", "do it"]).run();
+    out.status(2).stdout_is("");
+    out.stderr_contains(
+        "invalid value '90' for '--timeout <DURATION>': invalid duration \"90\": missing unit \
+         (did you mean 90s or 90m?)",
+    );
+    assert_nothing_launched(&out);
+}
+
+#[test]
+fn tmux_mode_outside_tmux() {
+    let expected = "agent-offload: not inside tmux ($TMUX and $TMUX_PANE are not set): run \
+                    agent-offload from a tmux pane, or add -H to run the agent headless\n";
+    // The profile says tmux (the default).
+    let out = marking(false)
+        .env_remove("TMUX")
+        .env_remove("TMUX_PANE")
+        .arg("do it")
+        .run();
+    out.status(2).stdout_is("");
+    assert_eq!(out.stderr(), expected);
+    assert_nothing_launched(&out);
+    // --tmux forces it over a headless profile; TMUX alone is not enough.
+    let out = marking(true)
+        .env("TMUX", "/tmp/nonexistent-socket,1,0")
+        .env_remove("TMUX_PANE")
+        .args(["--tmux", "do it"])
+        .run();
+    out.status(2);
+    assert_eq!(out.stderr(), expected);
+    assert_nothing_launched(&out);
+}
+
+#[test]
+fn headless_and_tmux_conflict() {
+    let out = marking(true).args(["-H", "--tmux", "do it"]).run();
+    out.status(2);
+    out.stderr_contains("cannot be used with");
+    assert_nothing_launched(&out);
+}
+
+#[test]
+fn bad_cwd() {
+    let t = marking(true);
+    let missing = t.path().join("no-such-dir");
+    let out = t.arg("--cwd").arg(&missing).arg("do it").run();
+    out.status(2);
+    out.stderr_contains(&format!("--cwd {}: ", missing.display()));
+    assert_nothing_launched(&out);
+
+    let t = marking(true).file("a-file", "x");
+    let file = t.path().join("a-file");
+    let out = t.arg("--cwd").arg(&file).arg("do it").run();
+    out.status(2);
+    out.stderr_contains(&format!("--cwd {}: not a directory", file.display()));
+    assert_nothing_launched(&out);
+}
+
+#[test]
+fn missing_from_env_variable() {
+    let out = marking(true).env_remove("SECRET_SRC").arg("do it").run();
+    out.status(2).stdout_is("");
+    assert_eq!(
+        out.stderr(),
+        format!(
+            "agent-offload: profile \"fake\": env \"TOKEN\" takes its value from $SECRET_SRC, \
+             which is not set (export SECRET_SRC before running agent-offload, or change {})\n",
+            out.test.config_path().display()
+        )
+    );
+    assert_nothing_launched(&out);
+}
+
+/// The control: the same setup with a prompt and the variable set does launch.
+#[test]
+fn the_control_case_launches() {
+    let out = marking(true).arg("do it").run();
+    out.status(0).stdout_is("ok\n");
+    assert!(out.test.path().join("agent-ran").exists());
+}
+
+/// A NUL cannot be in an argument; the prompt is refused rather than altered.
+#[test]
+fn nul_bytes_in_the_prompt_are_refused() {
+    let out = marking(true).stdin(b"before\0after".to_vec()).run();
+    out.status(2);
+    assert_eq!(
+        out.stderr(),
+        "agent-offload: the prompt from stdin contains a NUL byte, which cannot be passed to \
+         an agent\n"
+    );
+    assert_nothing_launched(&out);
+}
+
+/// Words win over stdin.
+#[test]
+fn words_win_over_stdin() {
+    let t = Test::new();
+    let body = crate::harness::recorder(t.path());
+    let t = t.agent("rec", &body);
+    let cfg = format!(
+        "profiles:\n  p:\n    command: {}\n    headless: true\n    prompt: stdin\n",
+        t.agent_path("rec")
+    );
+    let out = t.config(&cfg).stdin("from stdin").arg("from words").run();
+    out.status(0);
+    let got = std::fs::read_to_string(out.test.path().join("stdin")).unwrap();
+    assert!(got.starts_with("from words\n"), "{got}");
+    assert!(!got.contains("from stdin"));
+}
