@@ -40,6 +40,7 @@ pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
     let root = dir::runs_root(env)?;
 
     let say = |m: &str| eprintln!("{m}");
+    let observer = Stderr;
     say(&format!(
         "agent-offload: config {} ({})",
         config.path.display(),
@@ -57,7 +58,7 @@ pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
         focus: profile.focus.unwrap_or(config.focus),
         path: env("PATH"),
     };
-    let report = run::execute(&request, &root, &signals, &say)?;
+    let report = run::execute(&request, &root, &signals, &observer)?;
 
     let log = report.dir.file(dir::OUTPUT);
     let took = crate::duration::human(report.elapsed);
@@ -120,4 +121,22 @@ fn working_dir(args: &RunArgs) -> Result<PathBuf> {
         return Err(usage(format!("--cwd {}: not a directory", dir.display())));
     }
     Ok(dir)
+}
+
+/// Progress on stderr, one line per event.
+struct Stderr;
+
+impl run::Observer for Stderr {
+    fn note(&self, message: &str) {
+        eprintln!("{message}");
+    }
+
+    fn started(&self, run: &run::dir::RunDir, profile: &str, mode: Mode, target: &str) {
+        eprintln!(
+            "agent-offload: run {} started ({profile}, {}, {target}); directory {}",
+            run.id,
+            mode.as_str(),
+            run.path.display()
+        );
+    }
 }

@@ -103,14 +103,25 @@ impl Agent {
     }
 }
 
-/// Runs the request to its end. `say` receives progress notes meant for stderr.
+/// What a run reports while it goes, for the command to show on stderr.
+pub trait Observer {
+    /// A note for the person or host reading stderr.
+    fn note(&self, message: &str);
+    /// The agent has started: where it runs (`pane %3` or `pid 1234`) and its directory.
+    fn started(&self, _run: &RunDir, _profile: &str, _mode: Mode, _target: &str) {}
+    /// The run is over (called before the final report is printed).
+    fn finished(&self) {}
+}
+
+/// Runs the request to its end, reporting progress to `observer`.
 pub fn execute(
     req: &Request<'_>,
     runs_root: &Path,
     signals: &Signals,
-    say: &dyn Fn(&str),
+    observer: &dyn Observer,
 ) -> Result<Report> {
     let started = Instant::now();
+    let say = &|m: &str| observer.note(m);
     let (run, mut manifest) = prepare(req, runs_root, say)?;
 
     // The watch exists before the agent does: no event can be missed.
@@ -136,17 +147,11 @@ pub fn execute(
         }
     };
     manifest.save(&run)?;
-    say(&format!(
-        "agent-offload: run {} started ({}, {}{}); directory {}",
-        run.id,
-        req.profile.name,
-        req.mode.as_str(),
-        match &agent {
-            Agent::Headless(c) => format!(", pid {}", c.id()),
-            Agent::Pane(_, p) => format!(", pane {}", p.id),
-        },
-        run.path.display()
-    ));
+    let target = match &agent {
+        Agent::Headless(c) => format!("pid {}", c.id()),
+        Agent::Pane(_, p) => format!("pane {}", p.id),
+    };
+    observer.started(&run, &req.profile.name, req.mode, &target);
 
     let handover = match &agent {
         Agent::Pane(..) => {
@@ -176,6 +181,7 @@ pub fn execute(
         t.finish();
     }
     record(&run, &mut manifest, &outcome)?;
+    observer.finished();
     Ok(Report {
         dir: run,
         manifest,
