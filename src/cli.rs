@@ -12,10 +12,14 @@ Examples:
   agent-offload -p spark < plan.md                     the plan on stdin
   agent-offload --timeout 30m -f plan.md               from a file, at most 30 minutes
   agent-offload -- run the tests and fix what fails    words after -- are all prompt
+  agent-offload --detach-after 8m -p spark < plan.md   exit 75 after 8 minutes if still running
+  agent-offload wait                                   wait again for the newest run from here
+  agent-offload runs                                   recent runs
   agent-offload profiles                               list the configured profiles
 
 Exit codes: 0 done (summary on stdout), 1 the agent failed or wrote no summary,
-2 usage or config error, 124 timed out, 128+n ended by signal n.";
+2 usage or config error, 75 still running (detached: agent-offload wait RUN),
+124 timed out, 128+n ended by signal n.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -44,14 +48,33 @@ pub enum Command {
     /// Delegate a task (the default when no subcommand is given).
     #[command(after_help = EXAMPLES)]
     Run(RunArgs),
+    /// Wait for a run again: the same summary and exit code as the first wait.
+    #[command(
+        after_help = "RUN is a run id, a unique prefix of one, or `last`. Without RUN: the newest run started from this directory."
+    )]
+    Wait(WaitArgs),
+    /// List recent runs, newest first.
+    Runs(RunsArgs),
+    /// Everything about one run, including its summary.
+    Show(ShowArgs),
+    /// Print a run's output log.
+    Logs(LogsArgs),
+    /// Stop a run (pane closed, or TERM, grace, KILL) and record it as cancelled.
+    Cancel(CancelArgs),
+    /// Remove the directories of finished runs.
+    Prune(PruneArgs),
     /// List the configured profiles.
     Profiles(ProfilesArgs),
     /// Internal: the run-directory watch helper (see `run::waiter::Watch`).
     #[command(name = "__watch", hide = true)]
     Watch { dir: PathBuf },
+    /// Internal: finishes a detached run (see `run::ensure_guard`).
+    #[command(name = "__guard", hide = true)]
+    Guard { dir: PathBuf },
 }
 
 #[derive(Debug, Args, Default)]
+#[allow(clippy::struct_excessive_bools)] // command-line flags
 pub struct RunArgs {
     /// Profile to use (default: the config's `default_profile`).
     #[arg(short, long, value_name = "NAME")]
@@ -76,6 +99,15 @@ pub struct RunArgs {
     /// Stop the agent after this long (90s, 20m, 1h30m); exit 124.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
+
+    /// Stop waiting after this long and leave the agent running: exit 75 with the
+    /// command that resumes waiting (`agent-offload wait RUN`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub detach_after: Option<std::time::Duration>,
+
+    /// Print the result as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
 
     /// Working directory for the agent (default: the current directory).
     #[arg(long, value_name = "DIR")]
@@ -104,6 +136,76 @@ pub struct ProfilesArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// The run (id, unique prefix, or `last`; default: the newest from this directory).
+    #[arg(value_name = "RUN")]
+    pub run: Option<String>,
+
+    /// Stop the agent if it has not finished this long from now; exit 124.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+
+    /// Stop waiting after this long and leave the agent running; exit 75.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub detach_after: Option<std::time::Duration>,
+
+    /// Print the result as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// Every run, not only the 20 newest.
+    #[arg(long)]
+    pub all: bool,
+
+    /// Print JSON (an array) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The run (id, unique prefix, or `last`).
+    #[arg(value_name = "RUN")]
+    pub run: String,
+
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The run (id, unique prefix, or `last`).
+    #[arg(value_name = "RUN")]
+    pub run: String,
+
+    /// Keep printing new output until the run ends.
+    #[arg(short, long)]
+    pub follow: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    /// The run (id, unique prefix, or `last`).
+    #[arg(value_name = "RUN")]
+    pub run: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Remove finished runs older than this (default 7d).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "7d")]
+    pub older_than: std::time::Duration,
+
+    /// Show what would be removed without removing anything.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

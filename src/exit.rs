@@ -9,6 +9,9 @@ pub const DONE: u8 = 0;
 pub const FAILED: u8 = 1;
 /// The command line or the config file is wrong; nothing was started.
 pub const USAGE: u8 = 2;
+/// The run is still going; agent-offload stopped waiting (`--detach-after`, or a signal
+/// while re-attached). Resume with `agent-offload wait RUN`. (`EX_TEMPFAIL`.)
+pub const DETACHED: u8 = 75;
 /// `--timeout` passed; the agent was stopped.
 pub const TIMED_OUT: u8 = 124;
 /// agent-offload received signal `n` and stopped the agent: the code is 128 + n.

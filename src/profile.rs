@@ -49,6 +49,8 @@ pub struct Profile {
     pub prompt: PromptDelivery,
     pub headless: Option<bool>,
     pub timeout: Option<Duration>,
+    /// Stop waiting after this long and leave the agent running (exit 75).
+    pub detach_after: Option<Duration>,
     pub focus: Option<bool>,
     /// Where the profile was defined, for messages.
     pub defined_in: PathBuf,

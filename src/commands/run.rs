@@ -1,6 +1,6 @@
 //! `agent-offload [run]`: delegate a task and wait for its summary.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -10,7 +10,7 @@ use crate::cli::RunArgs;
 use crate::config;
 use crate::exit::usage;
 use crate::interface::Mode;
-use crate::run::{self, Outcome, Request, dir, prompt, signals::Signals};
+use crate::run::{self, Request, dir, prompt, signals::Signals};
 
 pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
     let cwd = working_dir(args)?;
@@ -52,59 +52,18 @@ pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
         prompt: text,
         cwd,
         timeout: args.timeout.or(profile.timeout),
+        detach_after: args
+            .detach_after
+            .or(profile.detach_after)
+            .or(config.detach_after),
         secrets,
         stream: args.stream || std::io::stderr().is_terminal(),
         tmux: caller,
         focus: profile.focus.unwrap_or(config.focus),
         path: env("PATH"),
     };
-    let report = run::execute(&request, &root, &signals, &observer)?;
-
-    let log = report.dir.file(dir::OUTPUT);
-    let took = crate::duration::human(report.elapsed);
-    let mut stdout = std::io::stdout().lock();
-    match &report.outcome {
-        Outcome::Done { summary } => {
-            stdout.write_all(summary.as_bytes())?;
-            if !summary.ends_with('\n') {
-                stdout.write_all(b"\n")?;
-            }
-            say(&format!(
-                "agent-offload: run {} done in {took}; directory {}",
-                report.dir.id,
-                report.dir.path.display()
-            ));
-        }
-        other => {
-            let tail = run::output_tail(&report.dir, 20);
-            if !tail.is_empty() {
-                writeln!(stdout, "{tail}")?;
-            }
-            let what = match other {
-                Outcome::TimedOut { .. } => "timed out",
-                Outcome::Cancelled { .. } => "cancelled",
-                _ => "failed",
-            };
-            let mut msg = format!(
-                "agent-offload: run {} {what} after {took}: {}\n  log: {}\n  directory: {}",
-                report.dir.id,
-                report.manifest.reason.as_deref().unwrap_or("no summary"),
-                log.display(),
-                report.dir.path.display()
-            );
-            let short_tail = run::output_tail(&report.dir, 10);
-            if !short_tail.is_empty() {
-                msg.push_str("\n  last lines of the log:");
-                for line in short_tail.lines() {
-                    msg.push_str("\n    ");
-                    msg.push_str(line);
-                }
-            }
-            say(&msg);
-        }
-    }
-    stdout.flush()?;
-    Ok(report.outcome.exit_code())
+    let finish = run::execute(&request, &root, &signals, &observer)?;
+    super::report::print(&finish, args.json, false)
 }
 
 fn working_dir(args: &RunArgs) -> Result<PathBuf> {

@@ -28,6 +28,8 @@ pub struct Config {
     pub headless: bool,
     /// Config-wide `focus`; a profile's own setting wins.
     pub focus: bool,
+    /// Config-wide `detach_after`; a profile's own setting wins.
+    pub detach_after: Option<std::time::Duration>,
     pub profiles: IndexMap<String, Profile>,
 }
 
@@ -241,10 +243,18 @@ impl Ctx<'_> {
                 )));
             }
         };
+        let detach_after =
+            match raw.detach_after {
+                Some(t) => Some(duration::parse(&t.value).map_err(|e| {
+                    self.err_at(t.referenced, &format!("field \"detach_after\": {e}"))
+                })?),
+                None => None,
+            };
         Ok(Config {
             path: self.path.to_path_buf(),
             origin,
             default_profile,
+            detach_after,
             headless: raw.headless.unwrap_or(false),
             focus: raw.focus.unwrap_or(false),
             profiles,
@@ -333,12 +343,14 @@ impl Ctx<'_> {
             env.push((key, value));
         }
 
-        let timeout = match raw.timeout {
-            Some(t) => {
-                Some(duration::parse(&t.value).map_err(|e| here("timeout", t.referenced, &e))?)
-            }
-            None => None,
+        let duration_field = |field: &str, value: Option<Spanned<String>>| match value {
+            Some(t) => duration::parse(&t.value)
+                .map(Some)
+                .map_err(|e| here(field, t.referenced, &e)),
+            None => Ok(None),
         };
+        let timeout = duration_field("timeout", raw.timeout)?;
+        let detach_after = duration_field("detach_after", raw.detach_after)?;
 
         Ok(Profile {
             name: name.to_owned(),
@@ -349,6 +361,7 @@ impl Ctx<'_> {
             prompt,
             headless: raw.headless,
             timeout,
+            detach_after,
             focus: raw.focus,
             defined_in: self.path.to_path_buf(),
         })

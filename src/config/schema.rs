@@ -16,6 +16,7 @@ pub struct RawConfig {
     pub default_profile: Option<Spanned<String>>,
     pub headless: Option<bool>,
     pub focus: Option<bool>,
+    pub detach_after: Option<Spanned<String>>,
     pub profiles: IndexMap<String, Spanned<RawProfile>>,
 }
 
@@ -29,6 +30,7 @@ pub struct RawProfile {
     pub prompt: Option<RawDelivery>,
     pub headless: Option<bool>,
     pub timeout: Option<Spanned<String>>,
+    pub detach_after: Option<Spanned<String>>,
     pub focus: Option<bool>,
 }
 

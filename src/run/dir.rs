@@ -123,6 +123,26 @@ pub enum Status {
     Failed,
     TimedOut,
     Cancelled,
+    /// The launcher ended without anything recording how (machine restarted, the
+    /// waiting process and the pane or process killed).
+    Lost,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Running => "running",
+            Status::Done => "done",
+            Status::Failed => "failed",
+            Status::TimedOut => "timed_out",
+            Status::Cancelled => "cancelled",
+            Status::Lost => "lost",
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        self != Status::Running
+    }
 }
 
 /// `run.json`. Field names are part of the interface: tools read them.
@@ -148,6 +168,34 @@ pub struct Manifest {
     pub reason: Option<String>,
     /// The code agent-offload exited with.
     pub agent_offload_exit: Option<u8>,
+    /// tmux mode: the server's socket, so any later process can close the pane.
+    #[serde(default)]
+    pub tmux_socket: Option<String>,
+    /// The launcher process (pane's first process, or the headless `sh launch.sh`).
+    #[serde(default)]
+    pub launcher: Option<ProcessId>,
+    /// The background process that finishes a detached run (closes the pane when the
+    /// summary appears, enforces the deadline, records the outcome).
+    #[serde(default)]
+    pub guard: Option<ProcessId>,
+    /// When the run's `--timeout` expires (RFC 3339).
+    #[serde(default)]
+    pub deadline_at: Option<String>,
+    /// The working tree when the run started (in a git repository).
+    #[serde(default)]
+    pub git: Option<crate::run::changes::Snapshot>,
+    /// What the run changed, computed when it ended.
+    #[serde(default)]
+    pub changes: Option<crate::run::changes::Changes>,
+}
+
+/// A process named so that it cannot be confused with a later one that reuses its pid
+/// (start time) or with anything from before a reboot (boot id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessId {
+    pub pid: i32,
+    pub start: u64,
+    pub boot_id: String,
 }
 
 impl Manifest {
@@ -155,6 +203,91 @@ impl Manifest {
         let mut json = serde_json::to_vec_pretty(self).context("cannot encode run.json")?;
         json.push(b'\n');
         dir.write_atomic(MANIFEST, &json, 0o600)
+    }
+
+    pub fn load(dir: &RunDir) -> Result<Manifest> {
+        let path = dir.file(MANIFEST);
+        let text =
+            fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a valid run.json", path.display()))
+    }
+
+    /// The deadline, if any, as an instant of this process's clock.
+    pub fn deadline(&self) -> Option<std::time::Instant> {
+        let at: jiff::Timestamp = self.deadline_at.as_deref()?.parse().ok()?;
+        let left = at.duration_since(jiff::Timestamp::now());
+        let left = std::time::Duration::try_from(left).unwrap_or(std::time::Duration::ZERO);
+        Some(std::time::Instant::now() + left)
+    }
+
+    /// Seconds from start to finish (or to now, while running).
+    pub fn duration(&self) -> Option<std::time::Duration> {
+        let start: jiff::Timestamp = self.started_at.parse().ok()?;
+        let end: jiff::Timestamp = match &self.finished_at {
+            Some(f) => f.parse().ok()?,
+            None => jiff::Timestamp::now(),
+        };
+        std::time::Duration::try_from(end.duration_since(start)).ok()
+    }
+}
+
+impl RunDir {
+    pub fn open(path: PathBuf) -> RunDir {
+        let id = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        RunDir { id, path }
+    }
+}
+
+/// Every run directory under `root`, newest first. Entries that are not run
+/// directories (no `run.json`) are skipped.
+pub fn list(root: &Path) -> Vec<RunDir> {
+    let Ok(entries) = fs::read_dir(root) else {
+        return Vec::new();
+    };
+    let mut runs: Vec<RunDir> = entries
+        .filter_map(|e| {
+            let e = e.ok()?;
+            e.file_type().ok()?.is_dir().then(|| RunDir::open(e.path()))
+        })
+        .filter(|r| r.file(MANIFEST).is_file())
+        .collect();
+    runs.sort_by(|a, b| b.id.cmp(&a.id));
+    runs
+}
+
+/// Finds a run by id, unique id prefix, or `last` (the newest).
+pub fn resolve(root: &Path, spec: &str) -> Result<RunDir> {
+    let runs = list(root);
+    if spec == "last" {
+        return runs
+            .into_iter()
+            .next()
+            .ok_or_else(|| crate::exit::usage(format!("no runs yet in {}", root.display())));
+    }
+    if let Some(exact) = runs.iter().find(|r| r.id == spec) {
+        return Ok(exact.clone());
+    }
+    let matches: Vec<&RunDir> = runs.iter().filter(|r| r.id.starts_with(spec)).collect();
+    match matches.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(crate::exit::usage(format!(
+            "no run matches \"{spec}\" in {} (see agent-offload runs)",
+            root.display()
+        ))),
+        many => Err(crate::exit::usage(format!(
+            "\"{spec}\" matches {} runs: {}{}",
+            many.len(),
+            many.iter()
+                .take(5)
+                .map(|r| r.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if many.len() > 5 { ", ..." } else { "" }
+        ))),
     }
 }
 

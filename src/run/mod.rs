@@ -1,10 +1,16 @@
-//! The run lifecycle: create the run directory, write the prompt and the launcher,
-//! start the agent (headless or in a tmux pane), wait for the first decisive event,
-//! stop whatever is left, and record the outcome in `run.json`.
+//! The run lifecycle. A run is a directory (see `dir`) whose launcher records the
+//! agent's exit status itself, so the process that waits can differ from the one that
+//! started it: `execute` starts a run and waits; `attach` waits on a run started
+//! earlier; a run left behind (`--detach-after`) is finished by a background guard.
+//! Whoever sees the decisive event first records the outcome (`finish::conclude`).
 
+pub mod agent;
+pub mod changes;
 pub mod dir;
+pub mod finish;
 pub mod headless;
 pub mod launcher;
+pub mod prepare;
 pub mod prompt;
 pub mod signals;
 pub mod stop;
@@ -12,23 +18,27 @@ pub mod tmux;
 pub mod waiter;
 
 use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Child;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
-use crate::exit;
 use crate::interface::Mode;
-use crate::profile::{EnvValue, PROMPT_FILE_PLACEHOLDER, Profile, PromptDelivery};
-use dir::{Manifest, RunDir, Status};
-use launcher::{Launch, Word};
+use crate::profile::Profile;
+use agent::Agent;
+use dir::{Manifest, RunDir};
+use finish::{Ending, Outcome};
 use signals::Signals;
 use waiter::{Event, Launcher, Watch};
 
 /// After `done.md` appears, how long a headless agent may take to exit by itself
 /// before it is stopped (some CLIs keep running after they answer).
 pub const DONE_GRACE: Duration = Duration::from_secs(3);
+
+/// The hidden subcommand that runs a detached run's guard.
+pub const GUARD_COMMAND: &str = "__guard";
 
 /// Everything needed to start one run; built by the `run` command from checked input.
 pub struct Request<'a> {
@@ -38,6 +48,8 @@ pub struct Request<'a> {
     pub prompt: String,
     pub cwd: PathBuf,
     pub timeout: Option<Duration>,
+    /// Stop waiting (exit 75) after this long, leaving the agent running.
+    pub detach_after: Option<Duration>,
     /// `from_env` values, resolved from our environment.
     pub secrets: Vec<(String, OsString)>,
     /// Copy a headless agent's output to stderr while it runs.
@@ -49,452 +61,382 @@ pub struct Request<'a> {
     pub path: Option<OsString>,
 }
 
-#[derive(Debug)]
-pub enum Outcome {
-    Done { summary: String },
-    Failed { reason: String },
-    TimedOut { after: Duration },
-    Cancelled { signal: i32 },
-}
-
-impl Outcome {
-    pub fn status(&self) -> Status {
-        match self {
-            Outcome::Done { .. } => Status::Done,
-            Outcome::Failed { .. } => Status::Failed,
-            Outcome::TimedOut { .. } => Status::TimedOut,
-            Outcome::Cancelled { .. } => Status::Cancelled,
-        }
-    }
-
-    /// The one mapping from an outcome to agent-offload's exit code.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Outcome::Done { .. } => exit::DONE,
-            Outcome::Failed { .. } => exit::FAILED,
-            Outcome::TimedOut { .. } => exit::TIMED_OUT,
-            Outcome::Cancelled { signal } => {
-                exit::SIGNAL_BASE.saturating_add(u8::try_from(*signal).unwrap_or(0))
-            }
-        }
-    }
-}
-
-pub struct Report {
-    pub dir: RunDir,
-    pub manifest: Manifest,
-    pub outcome: Outcome,
-    pub elapsed: Duration,
-}
-
-/// The agent once started.
-enum Agent {
-    Headless(Child),
-    Pane(tmux::Caller, tmux::Pane),
-}
-
-impl Agent {
-    /// Stops the agent and everything it started; closes its pane.
-    fn stop(&self, launcher: &Launcher) {
-        if let Agent::Pane(caller, pane) = self {
-            tmux::close(caller, pane);
-        }
-        stop::terminate(launcher.pid(), stop::GRACE);
-    }
-}
-
 /// What a run reports while it goes, for the command to show on stderr.
 pub trait Observer {
     /// A note for the person or host reading stderr.
     fn note(&self, message: &str);
     /// The agent has started: where it runs (`pane %3` or `pid 1234`) and its directory.
     fn started(&self, _run: &RunDir, _profile: &str, _mode: Mode, _target: &str) {}
-    /// The run is over (called before the final report is printed).
+    /// The run is over, or we stopped waiting (called before the result is printed).
     fn finished(&self) {}
 }
 
-/// Runs the request to its end, reporting progress to `observer`.
+/// How waiting ended for this process.
+pub enum Finish {
+    /// The run is over; the manifest holds its outcome.
+    Over { run: RunDir, manifest: Manifest },
+    /// The run goes on without us: the detach limit passed (`signal: None`), or a
+    /// signal ended a re-attached wait. A guard finishes the run.
+    LeftRunning {
+        run: RunDir,
+        manifest: Manifest,
+        signal: Option<i32>,
+    },
+}
+
+/// What to do when a signal reaches the waiting process.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OnSignal {
+    /// Stop the agent, record `cancelled` (the process that started the run).
+    Cancel,
+    /// Stop waiting and leave the run to its guard (`wait`).
+    Leave,
+    /// Stop waiting, nothing else (the guard itself).
+    Quit,
+}
+
+/// Starts the run and waits for it.
 pub fn execute(
     req: &Request<'_>,
     runs_root: &Path,
     signals: &Signals,
     observer: &dyn Observer,
-) -> Result<Report> {
+) -> Result<Finish> {
     let started = Instant::now();
     let say = &|m: &str| observer.note(m);
-    let (run, mut manifest) = prepare(req, runs_root, say)?;
+    let (run, mut manifest) = prepare::prepare(req, runs_root, say)?;
 
     // The watch exists before the agent does: no event can be missed.
     let mut watch = Watch::new(&run.path)?;
-    let (mut agent, launcher) = match req.mode {
+    let mut agent = match req.mode {
         Mode::Headless => {
             let child = headless::spawn(&run, &req.secrets)?;
             let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
-            manifest.pid = Some(child.id());
-            (Agent::Headless(child), Launcher::new(pid))
+            Agent::Process {
+                pid,
+                child: Some(child),
+            }
         }
         Mode::Tmux => {
             let caller = req
                 .tmux
                 .clone()
-                .ok_or_else(|| anyhow::anyhow!("tmux mode needs $TMUX and $TMUX_PANE"))?;
+                .context("tmux mode needs $TMUX and $TMUX_PANE")?;
             tmux::make_fifo(&run)?;
             let pane = tmux::open_pane(&caller, &run, &req.cwd, req.focus)?;
-            manifest.pid = u32::try_from(pane.pid).ok();
             manifest.pane = Some(pane.id.clone());
-            let launcher = Launcher::new(pane.pid);
-            (Agent::Pane(caller, pane), launcher)
+            manifest.tmux_socket = caller.socket().map(|s| s.to_string_lossy().into_owned());
+            Agent::Pane { caller, pane }
         }
     };
+    let pid = agent.launcher_pid();
+    let launcher = Launcher::new(pid);
+    manifest.pid = u32::try_from(pid).ok();
+    manifest.launcher = stop::identify(pid);
     manifest.save(&run)?;
-    let target = match &agent {
-        Agent::Headless(c) => format!("pid {}", c.id()),
-        Agent::Pane(_, p) => format!("pane {}", p.id),
-    };
-    observer.started(&run, &req.profile.name, req.mode, &target);
+    observer.started(&run, &req.profile.name, req.mode, &agent.describe());
 
     let handover = match &agent {
-        Agent::Pane(..) => {
+        Agent::Pane { .. } => {
             let mut vars: Vec<(String, OsString)> = req
                 .path
                 .iter()
                 .map(|p| ("PATH".to_owned(), p.clone()))
                 .collect();
             vars.extend(req.secrets.iter().cloned());
-            tmux::hand_over(&run, launcher.pid(), &vars).err()
+            tmux::hand_over(&run, pid, &vars).err()
         }
-        Agent::Headless(_) => None,
+        Agent::Process { .. } => None,
     };
     let tail = (req.stream && req.mode == Mode::Headless).then(|| headless::Tail::start(&run));
-    let outcome = if let Some(err) = handover {
-        agent.stop(&launcher);
-        Outcome::Failed {
-            reason: format!("{err:#}"),
-        }
+    let finish = if let Some(err) = handover {
+        let manifest = finish::stop_and_record(
+            &run,
+            &agent,
+            &Outcome::Failed {
+                reason: format!("{err:#}"),
+            },
+        )?;
+        Finish::Over { run, manifest }
     } else {
-        let deadline = req.timeout.map(|t| started + t);
-        let event = waiter::wait(&mut watch, &launcher, deadline, signals);
-        settle(event, req, &run, &watch, &launcher, &mut agent)
+        let timeout_reason = req.timeout.map_or_else(String::new, |t| {
+            format!(
+                "timed out after {}; the agent was stopped",
+                crate::duration::human(t)
+            )
+        });
+        Waiting {
+            run,
+            watch: &mut watch,
+            launcher: &launcher,
+            agent: &mut agent,
+            deadline: req.timeout.map(|t| started + t),
+            detach_at: req.detach_after.map(|d| started + d),
+            timeout_reason,
+            on_signal: OnSignal::Cancel,
+        }
+        .wait(signals)?
     };
-    reap(&mut agent);
     if let Some(t) = tail {
         t.finish();
     }
-    record(&run, &mut manifest, &outcome)?;
     observer.finished();
-    Ok(Report {
-        dir: run,
-        manifest,
-        outcome,
-        elapsed: started.elapsed(),
+    Ok(finish)
+}
+
+/// Waits on a run started earlier, by this or another process (`wait`, the guard).
+/// `timeout` stops the agent like `run --timeout` would, counted from now; the run's
+/// own deadline applies too. `detach_after` stops waiting and leaves it running.
+pub fn attach(
+    run: RunDir,
+    signals: &Signals,
+    timeout: Option<Duration>,
+    detach_after: Option<Duration>,
+    guard: bool,
+) -> Result<Finish> {
+    let manifest = Manifest::load(&run)?;
+    if manifest.status.is_final() {
+        return Ok(Finish::Over { run, manifest });
+    }
+    let now = Instant::now();
+    let own_deadline = manifest.deadline();
+    let wait_deadline = timeout.map(|t| now + t);
+    let deadline = match (own_deadline, wait_deadline) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let timeout_reason = match (wait_deadline, own_deadline) {
+        (Some(w), o) if o.is_none_or(|o| w <= o) => format!(
+            "timed out after {} of waiting (wait --timeout); the agent was stopped",
+            crate::duration::human(timeout.unwrap_or_default())
+        ),
+        _ => format!(
+            "timed out (deadline {}); the agent was stopped",
+            manifest.deadline_at.as_deref().unwrap_or("?")
+        ),
+    };
+    let Some(identity) = manifest.launcher.clone() else {
+        // Started but never got as far as recording its launcher: nothing runs.
+        let manifest = finish::stop_and_record(
+            &run,
+            &Agent::Process {
+                pid: 0,
+                child: None,
+            },
+            &Outcome::Lost,
+        )?;
+        return Ok(Finish::Over { run, manifest });
+    };
+    let Some(mut agent) = Agent::from_manifest(&manifest) else {
+        anyhow::bail!(
+            "{} does not say how to reach the agent",
+            run.file(dir::MANIFEST).display()
+        );
+    };
+    let mut watch = Watch::new(&run.path)?;
+    let launcher = Launcher::attach(&identity);
+    if !launcher.alive() {
+        // Nothing saw it end: unless it left a summary or an exit status, it is lost.
+        let manifest = finish::conclude(Ending {
+            event: Event::Ended,
+            run: &run,
+            watch: &watch,
+            launcher: &launcher,
+            agent: &mut agent,
+            timeout_reason,
+            observed: false,
+        })?;
+        return Ok(Finish::Over { run, manifest });
+    }
+    Waiting {
+        run,
+        watch: &mut watch,
+        launcher: &launcher,
+        agent: &mut agent,
+        deadline,
+        detach_at: detach_after.map(|d| now + d),
+        timeout_reason,
+        on_signal: if guard {
+            OnSignal::Quit
+        } else {
+            OnSignal::Leave
+        },
+    }
+    .wait(signals)
+}
+
+/// The run's manifest, brought up to date: a run marked `running` whose launcher is
+/// gone and that no process is finishing is concluded now (done, failed or lost), so
+/// no run shows as running forever.
+pub fn refresh(run: &RunDir) -> Result<Manifest> {
+    let manifest = Manifest::load(run)?;
+    if manifest.status.is_final()
+        || manifest.launcher.as_ref().is_some_and(stop::is_alive)
+        || finish::RunLock::is_held(run)
+    {
+        return Ok(manifest);
+    }
+    let Some(mut agent) = Agent::from_manifest(&manifest) else {
+        return finish::stop_and_record(
+            run,
+            &Agent::Process {
+                pid: 0,
+                child: None,
+            },
+            &Outcome::Lost,
+        );
+    };
+    let identity = manifest.launcher.clone().context("no launcher recorded")?;
+    let watch = Watch::new(&run.path)?;
+    finish::conclude(Ending {
+        event: Event::Ended,
+        run,
+        watch: &watch,
+        launcher: &Launcher::attach(&identity),
+        agent: &mut agent,
+        timeout_reason: String::new(),
+        observed: false,
     })
 }
 
-/// Creates the run directory with `prompt.md`, `launch.sh` and a first `run.json`.
-fn prepare(req: &Request<'_>, runs_root: &Path, say: &dyn Fn(&str)) -> Result<(RunDir, Manifest)> {
-    let run = RunDir::create(runs_root)?;
-    let (argv, delivered, stdin_from_prompt) = command_line(req, &run.path, say);
-    run.write_atomic(dir::PROMPT, delivered.as_bytes(), 0o600)?;
-    let literal_env: Vec<(String, String)> = req
-        .profile
-        .env
-        .iter()
-        .filter_map(|(k, v)| match v {
-            EnvValue::Literal(s) => Some((k.clone(), s.clone())),
-            EnvValue::FromEnv(_) => None,
-        })
-        .collect();
-    let script = Launch {
-        run_id: &run.id,
-        run_dir: &run.path,
-        cwd: &req.cwd,
-        argv: argv.clone(),
-        stdin_from_prompt,
-        literal_env: &literal_env,
-        env_from_fifo: req.mode == Mode::Tmux,
+/// Stops a run as a timeout would and records it as cancelled.
+pub fn cancel(run: &RunDir) -> Result<Manifest> {
+    let manifest = Manifest::load(run)?;
+    if manifest.status.is_final() {
+        return Ok(manifest);
     }
-    .render();
-    run.write_atomic(dir::LAUNCHER, script.as_bytes(), 0o700)?;
-    let manifest = Manifest {
-        version: 1,
-        id: run.id.clone(),
-        profile: req.profile.name.clone(),
-        mode: req.mode,
-        cwd: req.cwd.clone(),
-        command: launcher::display_argv(&argv),
-        env: req
-            .profile
-            .env
-            .iter()
-            .map(|(k, v)| match v {
-                EnvValue::Literal(s) => (k.clone(), s.clone()),
-                EnvValue::FromEnv(var) => (k.clone(), format!("<from ${var}>")),
-            })
-            .collect(),
-        pid: None,
-        pane: None,
-        started_at: dir::now_rfc3339(),
-        finished_at: None,
-        status: Status::Running,
-        exit_code: None,
-        reason: None,
-        agent_offload_exit: None,
+    let agent = Agent::from_manifest(&manifest).unwrap_or(Agent::Process {
+        pid: 0,
+        child: None,
+    });
+    let alive = manifest.launcher.as_ref().is_some_and(stop::is_alive);
+    let outcome = if alive {
+        Outcome::Cancelled {
+            signal: signals::SIGTERM,
+        }
+    } else {
+        Outcome::Lost
     };
-    manifest.save(&run)?;
-    Ok((run, manifest))
+    finish::stop_and_record(run, &agent, &outcome)
 }
 
-/// Turns the first event into an outcome, stopping whatever of the agent is left.
-fn settle(
-    event: Event,
-    req: &Request<'_>,
-    run: &RunDir,
-    watch: &Watch,
-    launcher: &Launcher,
-    agent: &mut Agent,
-) -> Outcome {
-    let done = || Outcome::Done {
-        summary: read_summary(run),
-    };
-    match event {
-        Event::Done => {
-            // An interactive agent never exits by itself: close its pane at once. A
-            // headless one may still be writing its final answer: give it a moment.
-            let exited = matches!(agent, Agent::Headless(_)) && launcher.wait_exit(DONE_GRACE);
-            if !exited {
-                agent.stop(launcher);
+struct Waiting<'a> {
+    run: RunDir,
+    watch: &'a mut Watch,
+    launcher: &'a Launcher,
+    agent: &'a mut Agent,
+    deadline: Option<Instant>,
+    detach_at: Option<Instant>,
+    timeout_reason: String,
+    on_signal: OnSignal,
+}
+
+impl Waiting<'_> {
+    fn wait(self, signals: &Signals) -> Result<Finish> {
+        let Waiting {
+            run,
+            watch,
+            launcher,
+            agent,
+            deadline,
+            detach_at,
+            timeout_reason,
+            on_signal,
+        } = self;
+        let until = match (deadline, detach_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let manifest_path = run.file(dir::MANIFEST);
+        let recorded = || {
+            std::fs::read_to_string(&manifest_path)
+                .ok()
+                .and_then(|t| serde_json::from_str::<Manifest>(&t).ok())
+                .is_some_and(|m| m.status.is_final())
+        };
+        let event = waiter::wait(watch, launcher, until, signals, &recorded);
+        let detaching = match event {
+            Event::TimedOut => {
+                detach_at.is_some_and(|d| Instant::now() >= d)
+                    && deadline.is_none_or(|d| Instant::now() < d)
             }
-            done()
-        }
-        Event::Ended => {
-            // Whatever the agent left behind goes too (and a remain-on-exit pane).
-            agent.stop(launcher);
-            // An agent can publish and exit in the same instant: look once more.
-            if watch.done() {
-                done()
-            } else {
-                Outcome::Failed {
-                    reason: ended_reason(run, agent),
-                }
+            Event::Signal(_) => on_signal != OnSignal::Cancel,
+            _ => false,
+        };
+        if detaching {
+            if on_signal != OnSignal::Quit {
+                ensure_guard(&run)?;
             }
+            let manifest = Manifest::load(&run)?;
+            let signal = match event {
+                Event::Signal(s) => Some(s),
+                _ => None,
+            };
+            return Ok(Finish::LeftRunning {
+                run,
+                manifest,
+                signal,
+            });
         }
-        Event::TimedOut => {
-            agent.stop(launcher);
-            Outcome::TimedOut {
-                after: req.timeout.unwrap_or_default(),
-            }
-        }
-        Event::Signal(signal) => {
-            agent.stop(launcher);
-            Outcome::Cancelled { signal }
-        }
+        let manifest = if event == Event::Recorded {
+            agent.reap();
+            Manifest::load(&run)?
+        } else {
+            finish::conclude(Ending {
+                event,
+                run: &run,
+                watch,
+                launcher,
+                agent,
+                timeout_reason,
+                observed: true,
+            })?
+        };
+        Ok(Finish::Over { run, manifest })
     }
 }
 
-/// Writes the final state to `run.json`.
-fn record(run: &RunDir, manifest: &mut Manifest, outcome: &Outcome) -> Result<()> {
-    manifest.finished_at = Some(dir::now_rfc3339());
-    manifest.status = outcome.status();
-    manifest.exit_code = read_exit_code(run);
-    manifest.reason = match outcome {
-        Outcome::Done { .. } => None,
-        Outcome::Failed { reason } => Some(reason.clone()),
-        Outcome::TimedOut { after } => Some(format!(
-            "timed out after {}; the agent was stopped",
-            crate::duration::human(*after)
-        )),
-        Outcome::Cancelled { signal } => Some(format!(
-            "agent-offload received signal {signal} ({}); the agent was stopped",
-            signal_name(*signal)
-        )),
-    };
-    manifest.agent_offload_exit = Some(outcome.exit_code());
+/// Makes sure a guard process will finish the run: closes the pane when the summary
+/// appears, enforces the deadline, records the outcome. It runs in a session of its
+/// own with no terminal and none of our file descriptors, so the host's pipes close
+/// when we exit.
+fn ensure_guard(run: &RunDir) -> Result<()> {
+    let _lock = finish::RunLock::take(run);
+    let mut manifest = Manifest::load(run)?;
+    if manifest.status.is_final() || manifest.guard.as_ref().is_some_and(stop::is_alive) {
+        return Ok(());
+    }
+    let exe = std::env::current_exe().context("cannot find agent-offload's own executable")?;
+    let mut cmd = Command::new(exe);
+    cmd.arg(GUARD_COMMAND)
+        .arg(&run.path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    #[allow(unsafe_code)]
+    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            rustix::process::setsid()
+                .map(drop)
+                .map_err(std::io::Error::from)
+        });
+    }
+    let child = cmd.spawn().context("cannot start the run's guard")?;
+    let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
+    manifest.guard = stop::identify(pid);
     manifest.save(run)
 }
 
-/// The agent's command line, the prompt as it will be delivered, and whether it goes
-/// on stdin.
-fn command_line(
-    req: &Request<'_>,
-    run_dir: &Path,
-    say: &dyn Fn(&str),
-) -> (Vec<Word>, String, bool) {
-    let p = req.profile;
-    let mut delivered = prompt::augment(&req.prompt, run_dir);
-    let prompt_file = run_dir.join(dir::PROMPT);
-    let mut argv = vec![Word::Literal(p.command.clone())];
-    argv.extend(
-        p.interface
-            .mode_args(req.mode)
-            .iter()
-            .map(|a| Word::Literal((*a).to_owned())),
-    );
-    let file = prompt_file.to_string_lossy();
-    argv.extend(p.args.iter().map(|a| {
-        Word::Literal(if p.prompt == PromptDelivery::PromptFileArg {
-            a.replace(PROMPT_FILE_PLACEHOLDER, &file)
-        } else {
-            a.clone()
-        })
-    }));
-    let mut stdin = false;
-    match p.prompt {
-        PromptDelivery::Argument => {
-            let form = p.interface.prompt_argument(req.mode);
-            argv.extend(form.prefix.iter().map(|a| Word::Literal((*a).to_owned())));
-            if form.guard_leading_dash && delivered.starts_with('-') {
-                // No `--` in this CLI: a leading newline keeps the prompt from being
-                // read as an option.
-                delivered.insert(0, '\n');
-            }
-            if delivered.len() > prompt::MAX_ARG_BYTES {
-                say(&format!(
-                    "agent-offload: the prompt is {} KiB, more than one command-line argument may \
-                     hold; the agent is asked to read it from {}",
-                    delivered.len() / 1024,
-                    prompt_file.display()
-                ));
-                argv.push(Word::Literal(prompt::pointer_to(&prompt_file)));
-            } else {
-                argv.push(Word::PromptText);
-            }
-        }
-        PromptDelivery::Stdin => stdin = true,
-        PromptDelivery::PromptFileArg => {}
-    }
-    (argv, delivered, stdin)
-}
-
-fn read_summary(run: &RunDir) -> String {
-    std::fs::read(run.file(dir::DONE))
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default()
-}
-
-fn read_exit_code(run: &RunDir) -> Option<i32> {
-    std::fs::read_to_string(run.file(dir::EXIT))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-}
-
-fn reap(agent: &mut Agent) {
-    match agent {
-        Agent::Pane(..) => {}
-        Agent::Headless(child) => {
-            // Bounded: the launcher has ended or been killed by now.
-            for _ in 0..200 {
-                if !matches!(child.try_wait(), Ok(None)) {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
-    }
-}
-
-/// Why a run ended without a summary, in words.
-fn ended_reason(run: &RunDir, agent: &mut Agent) -> String {
-    if let Some(code) = read_exit_code(run) {
-        return match code {
-            127 => "the agent's command was not found (exit status 127) and no summary was written"
-                .to_owned(),
-            126 => "the launcher could not start the agent (exit status 126) and no summary was written"
-                .to_owned(),
-            c => format!("the agent exited with status {c} without writing a summary"),
-        };
-    }
-    match agent {
-        Agent::Headless(child) => {
-            use std::os::unix::process::ExitStatusExt;
-            match child.wait().ok().and_then(|s| s.signal()) {
-                Some(sig) => format!(
-                    "the launcher was killed by signal {sig} ({}) before the agent finished",
-                    signal_name(sig)
-                ),
-                None => "the launcher ended without recording the agent's exit status".to_owned(),
-            }
-        }
-        Agent::Pane(_, pane) => format!(
-            "pane {} was closed, or the tmux server ended, before the agent published a summary",
-            pane.id
-        ),
-    }
-}
-
-pub fn signal_name(sig: i32) -> &'static str {
-    match sig {
-        1 => "SIGHUP",
-        2 => "SIGINT",
-        9 => "SIGKILL",
-        15 => "SIGTERM",
-        _ => "signal",
-    }
-}
-
-/// The last `lines` lines of the run's output log (at most 8 KiB), for messages.
-pub fn output_tail(run: &RunDir, lines: usize) -> String {
-    let Ok(bytes) = std::fs::read(run.file(dir::OUTPUT)) else {
-        return String::new();
-    };
-    let start = bytes.len().saturating_sub(8 * 1024);
-    let text = strip_terminal_codes(&String::from_utf8_lossy(&bytes[start..]));
-    let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-/// Removes terminal control sequences (a pane's transcript is full of them) and
-/// carriage returns, so a log tail reads as text.
-fn strip_terminal_codes(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\u{1b}' => match chars.next() {
-                // CSI: parameters, then one final byte in @..~
-                Some('[') => {
-                    for c in chars.by_ref() {
-                        if ('@'..='~').contains(&c) {
-                            break;
-                        }
-                    }
-                }
-                // OSC and friends: up to BEL or ST (ESC \\)
-                Some(']' | 'P' | '_' | '^') => {
-                    while let Some(c) = chars.next() {
-                        if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
-                            break;
-                        }
-                    }
-                }
-                // Two-byte sequences such as ESC ( B
-                Some('(' | ')') => {
-                    chars.next();
-                }
-                _ => {}
-            },
-            '\r' => {
-                if chars.peek() != Some(&'\n') {
-                    out.push('\n');
-                }
-            }
-            c if c.is_control() && c != '\n' && c != '\t' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn terminal_codes_are_stripped() {
-        assert_eq!(
-            strip_terminal_codes("\u{1b}[1;32mok\u{1b}[0m\r\n\u{1b}]0;title\u{7}next\u{1b}(B"),
-            "ok\nnext"
-        );
-    }
+/// The guard: waits on a detached run until it ends and records the outcome.
+pub fn guard_main(run_dir: &Path) -> Result<u8> {
+    let signals = Signals::install()?;
+    let _ = attach(
+        RunDir::open(run_dir.to_path_buf()),
+        &signals,
+        None,
+        None,
+        true,
+    )?;
+    Ok(0)
 }

@@ -18,9 +18,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, Result};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT};
 
 pub const HANDLED: [i32; 3] = [SIGINT, SIGTERM, SIGHUP];
+pub use signal_hook::consts::SIGTERM;
 
 pub struct Signals {
     read: UnixStream,

@@ -151,3 +151,35 @@ pub fn terminate(leader: i32, grace: Duration) {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// This boot's id (Linux), so a process recorded before a reboot is never mistaken
+/// for a live one.
+fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// Names a live process unambiguously, for `run.json`.
+pub fn identify(pid: i32) -> Option<crate::run::dir::ProcessId> {
+    let p = read_proc(pid)?;
+    Some(crate::run::dir::ProcessId {
+        pid,
+        start: p.start,
+        boot_id: boot_id(),
+    })
+}
+
+/// Whether the process recorded as `id` is still running (the same process: same boot,
+/// same start time; not a zombie).
+pub fn is_alive(id: &crate::run::dir::ProcessId) -> bool {
+    if id.boot_id != boot_id() {
+        return false;
+    }
+    match read_proc(id.pid) {
+        Some(p) => !p.zombie && p.start == id.start,
+        // No /proc (macOS): the pid alone is the best we have.
+        None if !std::path::Path::new("/proc/self/stat").exists() => alive(id.pid),
+        None => false,
+    }
+}

@@ -44,6 +44,19 @@ impl Caller {
         Some(Caller { socket, pane })
     }
 
+    /// A server known only by its socket (a run started by another process): enough to
+    /// close panes, not to place new ones.
+    pub fn for_socket(socket: Option<OsString>) -> Caller {
+        Caller {
+            socket,
+            pane: String::new(),
+        }
+    }
+
+    pub fn socket(&self) -> Option<&std::ffi::OsStr> {
+        self.socket.as_deref()
+    }
+
     fn tmux(&self) -> Command {
         let mut cmd = Command::new("tmux");
         if let Some(s) = &self.socket {

@@ -16,7 +16,7 @@ use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::fs::inotify;
 use rustix::process::{Pid, PidfdFlags, pidfd_open};
 
-use crate::run::dir;
+use crate::run::dir::{self, ProcessId};
 use crate::run::signals::Signals;
 use crate::run::stop;
 
@@ -177,21 +177,39 @@ pub fn helper_main(dir: &Path) -> Result<u8> {
 /// The launcher process, watched through a pidfd where the kernel offers one.
 pub struct Launcher {
     pid: i32,
+    /// For a launcher started by another process: its full identity, so a reused pid
+    /// is never taken for it.
+    identity: Option<ProcessId>,
     pidfd: Option<OwnedFd>,
 }
 
 impl Launcher {
     pub fn new(pid: i32) -> Launcher {
         let pidfd = Pid::from_raw(pid).and_then(|p| pidfd_open(p, PidfdFlags::empty()).ok());
-        Launcher { pid, pidfd }
+        Launcher {
+            pid,
+            identity: None,
+            pidfd,
+        }
     }
 
-    pub fn pid(&self) -> i32 {
-        self.pid
+    /// A launcher recorded in `run.json` by another process.
+    pub fn attach(identity: &ProcessId) -> Launcher {
+        let mut l = Launcher::new(identity.pid);
+        // The pidfd was opened after the identity check could have changed: check
+        // again now that it is held (a pidfd cannot follow a reused pid).
+        if !stop::is_alive(identity) {
+            l.pidfd = None;
+        }
+        l.identity = Some(identity.clone());
+        l
     }
 
     pub fn alive(&self) -> bool {
-        stop::alive(self.pid)
+        match &self.identity {
+            Some(id) => stop::is_alive(id),
+            None => stop::alive(self.pid),
+        }
     }
 
     /// Waits up to `limit` for the launcher to end; true if it did.
@@ -227,8 +245,11 @@ pub enum Event {
     Done,
     /// The launcher ended (the agent exited, the pane or server is gone).
     Ended,
+    /// The deadline given to [`wait`] passed.
     TimedOut,
     Signal(i32),
+    /// Another process recorded the run's outcome.
+    Recorded,
 }
 
 fn timespec(d: Duration) -> Timespec {
@@ -246,10 +267,14 @@ pub fn wait(
     launcher: &Launcher,
     deadline: Option<Instant>,
     signals: &Signals,
+    recorded: &dyn Fn() -> bool,
 ) -> Event {
     loop {
         if let Some(sig) = signals.pending() {
             return Event::Signal(sig);
+        }
+        if recorded() {
+            return Event::Recorded;
         }
         if watch.done() {
             return Event::Done;

@@ -31,12 +31,12 @@ fn unknown_fields() {
     assert_config_error(
         "profiles:\n  a:\n    command: x\nbogus: 1\n",
         ":4:1: unknown field \"bogus\" (expected one of default_profile, headless, focus, \
-         profiles)",
+         detach_after, profiles)",
     );
     assert_config_error(
         "profiles:\n  a:\n    command: x\n    comand: y\n",
         ":4:5: profile \"a\": unknown field \"comand\" (expected one of command, interface, \
-         args, env, prompt, headless, timeout, focus)",
+         args, env, prompt, headless, timeout, detach_after, focus)",
     );
     assert_config_error(
         "profiles:\n  a:\n    command: x\n    env:\n      A: {from_env: B, other: C}\n",

@@ -1,0 +1,32 @@
+//! `agent-offload cancel RUN`: stop a run as a timeout would, status `cancelled`.
+
+use anyhow::Result;
+
+use super::Env;
+use crate::cli::CancelArgs;
+use crate::run::{self, dir};
+
+pub fn cancel(args: &CancelArgs, env: Env<'_>) -> Result<u8> {
+    let root = dir::runs_root(env)?;
+    let run_dir = dir::resolve(&root, &args.run)?;
+    let before = dir::Manifest::load(&run_dir)?;
+    let after = run::cancel(&run_dir)?;
+    if before.status.is_final() {
+        eprintln!(
+            "agent-offload: run {} had already ended ({}); nothing to cancel",
+            run_dir.id,
+            after.status.as_str()
+        );
+    } else {
+        eprintln!(
+            "agent-offload: run {} {}",
+            run_dir.id,
+            match after.status {
+                dir::Status::Cancelled => "cancelled; the agent was stopped",
+                dir::Status::Lost => "was already gone (lost); recorded as such",
+                _ => "ended on its own before it could be cancelled",
+            }
+        );
+    }
+    Ok(0)
+}

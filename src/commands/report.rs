@@ -1,0 +1,172 @@
+//! How a run's result is shown: the summary (or the log's tail) on stdout, what happened
+//! on stderr; or with `--json`, one object on stdout. Shared by `run` and `wait`, so
+//! re-attaching returns exactly what the first wait would have.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::exit;
+use crate::run::changes::{self, Changes};
+use crate::run::dir::{self, Manifest, RunDir, Status};
+use crate::run::{Finish, finish};
+
+/// The `--json` result. Field names are a contract: host agents parse them.
+#[derive(Serialize)]
+pub struct Envelope<'a> {
+    pub id: &'a str,
+    pub run_dir: &'a std::path::Path,
+    pub profile: &'a str,
+    pub mode: &'static str,
+    pub status: &'static str,
+    /// The agent's own exit status, when it exited by itself.
+    pub exit_code: Option<i32>,
+    /// The exit code of this agent-offload command.
+    pub agent_offload_exit: u8,
+    pub started_at: &'a str,
+    pub finished_at: Option<&'a str>,
+    pub duration_seconds: Option<f64>,
+    /// The agent's summary (done.md), when it published one.
+    pub summary: Option<String>,
+    pub reason: Option<&'a str>,
+    pub log: PathBuf,
+    pub cwd: &'a std::path::Path,
+    pub pane: Option<&'a str>,
+    pub pid: Option<u32>,
+    /// Files changed and commits made during the run (in a git repository).
+    pub changes: Option<&'a Changes>,
+    /// While the run goes on: the command that waits for it.
+    pub resume: Option<String>,
+}
+
+pub fn envelope<'a>(run: &'a RunDir, m: &'a Manifest, code: u8) -> Envelope<'a> {
+    let summary = run
+        .file(dir::DONE)
+        .is_file()
+        .then(|| finish::read_summary(run));
+    Envelope {
+        id: &m.id,
+        run_dir: &run.path,
+        profile: &m.profile,
+        mode: m.mode.as_str(),
+        status: m.status.as_str(),
+        exit_code: m.exit_code,
+        agent_offload_exit: code,
+        started_at: &m.started_at,
+        finished_at: m.finished_at.as_deref(),
+        duration_seconds: m
+            .duration()
+            .map(|d| (d.as_secs_f64() * 1000.0).round() / 1000.0),
+        summary,
+        reason: m.reason.as_deref(),
+        log: run.file(dir::OUTPUT),
+        cwd: &m.cwd,
+        pane: m.pane.as_deref(),
+        pid: m.pid,
+        changes: m.changes.as_ref(),
+        resume: (m.status == Status::Running).then(|| resume_command(&m.id)),
+    }
+}
+
+pub fn resume_command(id: &str) -> String {
+    format!("agent-offload wait {id}")
+}
+
+/// Prints the result and returns the exit code.
+pub fn print(finish: &Finish, json: bool, quiet: bool) -> Result<u8> {
+    let mut stdout = std::io::stdout().lock();
+    let say = |m: &str| {
+        if !quiet {
+            eprintln!("{m}");
+        }
+    };
+    let (run, manifest, code) = match finish {
+        Finish::Over { run, manifest } => (run, manifest, finish::exit_code_of(manifest)),
+        Finish::LeftRunning {
+            run,
+            manifest,
+            signal,
+        } => {
+            let code = signal.map_or(exit::DETACHED, |s| {
+                exit::SIGNAL_BASE.saturating_add(u8::try_from(s).unwrap_or(0))
+            });
+            (run, manifest, code)
+        }
+    };
+    if json {
+        serde_json::to_writer_pretty(&mut stdout, &envelope(run, manifest, code))?;
+        writeln!(stdout)?;
+        stdout.flush()?;
+        return Ok(code);
+    }
+    let took = manifest.duration().map_or_else(String::new, |d| {
+        format!(" after {}", crate::duration::human(d))
+    });
+    match finish {
+        Finish::LeftRunning { signal, .. } => {
+            writeln!(stdout, "still running: {}", resume_command(&run.id))?;
+            let why = match signal {
+                Some(s) => format!("stopped waiting on signal {s}"),
+                None => "stopped waiting (--detach-after)".to_owned(),
+            };
+            say(&format!(
+                "agent-offload: run {} is still running{took}; {why}. It goes on by itself \
+                 (output in {}); resume with: {}  (or: agent-offload cancel {})",
+                run.id,
+                run.file(dir::OUTPUT).display(),
+                resume_command(&run.id),
+                run.id
+            ));
+        }
+        Finish::Over { .. } if manifest.status == Status::Done => {
+            let summary = finish::read_summary(run);
+            stdout.write_all(summary.as_bytes())?;
+            if !summary.ends_with('\n') {
+                stdout.write_all(b"\n")?;
+            }
+            say(&format!(
+                "agent-offload: run {} done{took}; directory {}",
+                run.id,
+                run.path.display()
+            ));
+            if let Some(c) = &manifest.changes {
+                say(&format!("agent-offload: {}", changes::describe(c)));
+            }
+        }
+        Finish::Over { .. } => {
+            let tail = finish::output_tail(run, 20);
+            if !tail.is_empty() {
+                writeln!(stdout, "{tail}")?;
+            }
+            let mut msg = format!(
+                "agent-offload: run {} {}{took}: {}\n  log: {}\n  directory: {}",
+                run.id,
+                manifest.status.as_str().replace('_', " "),
+                manifest.reason.as_deref().unwrap_or("no summary"),
+                run.file(dir::OUTPUT).display(),
+                run.path.display()
+            );
+            let short_tail = finish::output_tail(run, 10);
+            if !short_tail.is_empty() {
+                msg.push_str("\n  last lines of the log:");
+                for line in short_tail.lines() {
+                    msg.push_str("\n    ");
+                    msg.push_str(line);
+                }
+            }
+            if let Some(c) = manifest
+                .changes
+                .as_ref()
+                .filter(|c| !c.files.is_empty() || !c.commits.is_empty())
+            {
+                msg.push_str("\nagent-offload: ");
+                msg.push_str(&changes::describe(c));
+            }
+            say(&msg);
+        }
+    }
+    stdout.flush()?;
+    Ok(code)
+}

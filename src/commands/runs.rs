@@ -1,0 +1,126 @@
+//! `agent-offload runs`: recent runs, newest first.
+
+use std::fmt::Write as _;
+
+use anyhow::Result;
+
+use super::{Env, report};
+use crate::cli::RunsArgs;
+use crate::run::{self, dir, finish};
+
+/// How many runs are listed without `--all`.
+const RECENT: usize = 20;
+
+pub fn runs(args: &RunsArgs, env: Env<'_>) -> Result<u8> {
+    let root = dir::runs_root(env)?;
+    let mut all = dir::list(&root);
+    if !args.all {
+        all.truncate(RECENT);
+    }
+    let runs: Vec<(dir::RunDir, dir::Manifest)> = all
+        .into_iter()
+        .filter_map(|r| run::refresh(&r).ok().map(|m| (r, m)))
+        .collect();
+    if args.json {
+        let list: Vec<_> = runs
+            .iter()
+            .map(|(r, m)| report::envelope(r, m, finish::exit_code_of(m)))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(0);
+    }
+    if runs.is_empty() {
+        eprintln!("agent-offload: no runs yet ({})", root.display());
+        return Ok(0);
+    }
+    let home = env("HOME").map(std::path::PathBuf::from);
+    let rows: Vec<[String; 8]> = runs
+        .iter()
+        .map(|(r, m)| {
+            [
+                r.id.clone(),
+                m.profile.clone(),
+                m.mode.as_str().to_owned(),
+                m.status.as_str().to_owned(),
+                age(&m.started_at),
+                m.duration().map(crate::duration::human).unwrap_or_default(),
+                tilde(&m.cwd, home.as_deref()),
+                first_line(&finish::read_summary(r), 60),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(
+            &[
+                "ID", "PROFILE", "MODE", "STATUS", "AGE", "DURATION", "CWD", "SUMMARY"
+            ],
+            &rows
+        )
+    );
+    Ok(0)
+}
+
+/// Left-aligned columns separated by two spaces; the last column is not padded.
+pub fn table<const N: usize>(headers: &[&str; N], rows: &[[String; N]]) -> String {
+    let mut widths = headers.map(|h| h.chars().count());
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == N {
+                s.push_str(cell);
+            } else {
+                let _ = write!(s, "{cell:<w$}  ", w = widths[i]);
+            }
+        }
+        out.push_str(s.trim_end());
+        out.push('\n');
+    };
+    line(headers.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+/// `3m`, `2h`, `5d` since an RFC 3339 time.
+fn age(since: &str) -> String {
+    let Ok(t) = since.parse::<jiff::Timestamp>() else {
+        return String::new();
+    };
+    let secs = jiff::Timestamp::now().duration_since(t).as_secs().max(0);
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m", secs / 60),
+        3600..86_400 => format!("{}h", secs / 3600),
+        _ => format!("{}d", secs / 86_400),
+    }
+}
+
+pub fn tilde(path: &std::path::Path, home: Option<&std::path::Path>) -> String {
+    match home.and_then(|h| path.strip_prefix(h).ok()) {
+        Some(rest) if rest.as_os_str().is_empty() => "~".to_owned(),
+        Some(rest) => format!("~/{}", rest.display()),
+        None => path.display().to_string(),
+    }
+}
+
+fn first_line(text: &str, max: usize) -> String {
+    let line = text
+        .lines()
+        .map(|l| l.trim().trim_start_matches('#').trim())
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    if line.chars().count() > max {
+        let cut: String = line.chars().take(max - 1).collect();
+        format!("{cut}…")
+    } else {
+        line.to_owned()
+    }
+}

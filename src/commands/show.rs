@@ -1,0 +1,71 @@
+//! `agent-offload show RUN`: everything about one run.
+
+use anyhow::Result;
+
+use super::{Env, report};
+use crate::cli::ShowArgs;
+use crate::run::{self, changes, dir, finish};
+
+pub fn show(args: &ShowArgs, env: Env<'_>) -> Result<u8> {
+    let root = dir::runs_root(env)?;
+    let run_dir = dir::resolve(&root, &args.run)?;
+    let m = run::refresh(&run_dir)?;
+    let code = finish::exit_code_of(&m);
+    if args.json {
+        let mut value = serde_json::to_value(report::envelope(&run_dir, &m, code))?;
+        value["command"] = serde_json::to_value(&m.command)?;
+        value["env"] = serde_json::to_value(&m.env)?;
+        value["prompt_file"] = serde_json::to_value(run_dir.file(dir::PROMPT))?;
+        value["deadline_at"] = serde_json::to_value(&m.deadline_at)?;
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(0);
+    }
+    let field = |k: &str, v: &str| println!("{k:<10} {v}");
+    field("id", &m.id);
+    field("status", m.status.as_str());
+    if let Some(reason) = &m.reason {
+        field("reason", reason);
+    }
+    field("profile", &m.profile);
+    field("mode", m.mode.as_str());
+    match (&m.pane, m.pid) {
+        (Some(p), _) => field("pane", p),
+        (None, Some(pid)) => field("pid", &pid.to_string()),
+        _ => {}
+    }
+    field("cwd", &m.cwd.display().to_string());
+    field("command", &shell_words(&m.command));
+    for (k, v) in &m.env {
+        field("env", &format!("{k}={v}"));
+    }
+    field("started", &m.started_at);
+    if let Some(f) = &m.finished_at {
+        field("finished", f);
+    }
+    if let Some(d) = m.duration() {
+        field("duration", &crate::duration::human(d));
+    }
+    if let Some(deadline) = &m.deadline_at {
+        field("deadline", deadline);
+    }
+    if let Some(c) = m.exit_code {
+        field("exit code", &c.to_string());
+    }
+    field("directory", &run_dir.path.display().to_string());
+    field("log", &run_dir.file(dir::OUTPUT).display().to_string());
+    if let Some(c) = &m.changes {
+        println!("\n{}", changes::describe(c));
+    }
+    if run_dir.file(dir::DONE).is_file() {
+        println!("\nsummary:\n{}", finish::read_summary(&run_dir).trim_end());
+    }
+    Ok(0)
+}
+
+fn shell_words(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| crate::run::launcher::quote(w))
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -1,0 +1,45 @@
+//! `agent-offload wait [RUN]`: wait for a run again, exactly as `run` would have.
+
+use anyhow::Result;
+
+use super::{Env, report};
+use crate::cli::WaitArgs;
+use crate::exit::usage;
+use crate::run::dir::{self, Manifest};
+use crate::run::signals::Signals;
+
+pub fn run(args: &WaitArgs, env: Env<'_>) -> Result<u8> {
+    let root = dir::runs_root(env)?;
+    let run = match &args.run {
+        Some(spec) => dir::resolve(&root, spec)?,
+        None => newest_from_here(&root)?,
+    };
+    let signals = Signals::install()?;
+    let manifest = Manifest::load(&run)?;
+    if !manifest.status.is_final() {
+        eprintln!(
+            "agent-offload: waiting for run {} ({}, {}); directory {}",
+            run.id,
+            manifest.profile,
+            manifest.mode.as_str(),
+            run.path.display()
+        );
+    }
+    let finish = crate::run::attach(run, &signals, args.timeout, args.detach_after, false)?;
+    report::print(&finish, args.json, false)
+}
+
+/// The newest run started from the current directory.
+fn newest_from_here(root: &std::path::Path) -> Result<dir::RunDir> {
+    let cwd = std::env::current_dir()?;
+    let cwd = cwd.canonicalize().unwrap_or(cwd);
+    dir::list(root)
+        .into_iter()
+        .find(|r| Manifest::load(r).is_ok_and(|m| m.cwd == cwd))
+        .ok_or_else(|| {
+            usage(format!(
+                "no run was started from {}; name one (agent-offload runs lists them)",
+                cwd.display()
+            ))
+        })
+}

@@ -1,0 +1,123 @@
+//! The running agent, however it was started: a headless process (our child, or one
+//! we re-attached to) or a tmux pane. Stopping it means the same everywhere: close the
+//! pane if there is one, then TERM, grace, KILL to everything in its session.
+
+use std::process::Child;
+use std::time::Duration;
+
+use crate::interface::Mode;
+use crate::run::dir::{self, Manifest, RunDir};
+use crate::run::{finish, stop, tmux};
+
+pub enum Agent {
+    Process {
+        pid: i32,
+        child: Option<Child>,
+    },
+    Pane {
+        caller: tmux::Caller,
+        pane: tmux::Pane,
+    },
+}
+
+impl Agent {
+    /// The agent of a run started by another process, from its `run.json`.
+    pub fn from_manifest(m: &Manifest) -> Option<Agent> {
+        let pid = m.launcher.as_ref()?.pid;
+        Some(match m.mode {
+            Mode::Headless => Agent::Process { pid, child: None },
+            Mode::Tmux => Agent::Pane {
+                caller: tmux::Caller::for_socket(m.tmux_socket.clone().map(Into::into)),
+                pane: tmux::Pane {
+                    id: m.pane.clone()?,
+                    pid,
+                },
+            },
+        })
+    }
+
+    pub fn launcher_pid(&self) -> i32 {
+        match self {
+            Agent::Process { pid, .. } => *pid,
+            Agent::Pane { pane, .. } => pane.pid,
+        }
+    }
+
+    /// `pid 1234` or `pane %3`, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Agent::Process { pid, .. } => format!("pid {pid}"),
+            Agent::Pane { pane, .. } => format!("pane {}", pane.id),
+        }
+    }
+
+    /// Whether the agent sits in a pane (interactive agents never exit by themselves).
+    pub fn is_pane(&self) -> bool {
+        matches!(self, Agent::Pane { .. })
+    }
+
+    /// Stops the agent and everything it started; closes its pane.
+    pub fn stop(&self) {
+        let closing = match self {
+            Agent::Pane { caller, pane } => tmux::close(caller, pane),
+            Agent::Process { .. } => None,
+        };
+        stop::terminate(self.launcher_pid(), stop::GRACE);
+        if let Some(mut client) = closing {
+            let _ = client.wait();
+        }
+    }
+
+    /// Collects our child's exit status, if it is our child. Bounded: by now the
+    /// launcher has ended or been killed.
+    pub fn reap(&mut self) {
+        if let Agent::Process {
+            child: Some(child), ..
+        } = self
+        {
+            for _ in 0..200 {
+                if !matches!(child.try_wait(), Ok(None)) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+
+    /// Why a run ended without a summary, in words.
+    pub fn ended_reason(&mut self, run: &RunDir) -> String {
+        if let Some(code) = finish::read_exit_code(run) {
+            return match code {
+                127 => "the agent's command was not found (exit status 127) and no summary was written"
+                    .to_owned(),
+                126 => "the launcher could not start the agent (exit status 126) and no summary was written"
+                    .to_owned(),
+                c => format!("the agent exited with status {c} without writing a summary"),
+            };
+        }
+        match self {
+            Agent::Process {
+                child: Some(child), ..
+            } => {
+                use std::os::unix::process::ExitStatusExt;
+                match child.wait().ok().and_then(|s| s.signal()) {
+                    Some(sig) => format!(
+                        "the launcher was killed by signal {sig} ({}) before the agent finished",
+                        finish::signal_name(sig)
+                    ),
+                    None => {
+                        "the launcher ended without recording the agent's exit status".to_owned()
+                    }
+                }
+            }
+            Agent::Process { .. } => format!(
+                "the launcher ended without recording the agent's exit status (see {})",
+                run.file(dir::OUTPUT).display()
+            ),
+            Agent::Pane { pane, .. } => format!(
+                "pane {} was closed, or the tmux server ended, before the agent published a summary",
+                pane.id
+            ),
+        }
+    }
+}

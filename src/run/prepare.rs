@@ -1,0 +1,135 @@
+//! Creating a run: the directory, `prompt.md`, `launch.sh` and the first `run.json`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::interface::Mode;
+use crate::profile::{EnvValue, PROMPT_FILE_PLACEHOLDER, PromptDelivery};
+use crate::run::dir::{self, Manifest, RunDir, Status};
+use crate::run::launcher::{self, Launch, Word};
+use crate::run::{Request, changes, prompt};
+
+/// Creates the run directory with `prompt.md`, `launch.sh` and a first `run.json`.
+pub fn prepare(
+    req: &Request<'_>,
+    runs_root: &Path,
+    say: &dyn Fn(&str),
+) -> Result<(RunDir, Manifest)> {
+    let run = RunDir::create(runs_root)?;
+    let (argv, delivered, stdin_from_prompt) = command_line(req, &run.path, say);
+    run.write_atomic(dir::PROMPT, delivered.as_bytes(), 0o600)?;
+    let literal_env: Vec<(String, String)> = req
+        .profile
+        .env
+        .iter()
+        .filter_map(|(k, v)| match v {
+            EnvValue::Literal(s) => Some((k.clone(), s.clone())),
+            EnvValue::FromEnv(_) => None,
+        })
+        .collect();
+    let script = Launch {
+        run_id: &run.id,
+        run_dir: &run.path,
+        cwd: &req.cwd,
+        argv: argv.clone(),
+        stdin_from_prompt,
+        literal_env: &literal_env,
+        env_from_fifo: req.mode == Mode::Tmux,
+    }
+    .render();
+    run.write_atomic(dir::LAUNCHER, script.as_bytes(), 0o700)?;
+    let manifest = Manifest {
+        version: 1,
+        id: run.id.clone(),
+        profile: req.profile.name.clone(),
+        mode: req.mode,
+        cwd: req.cwd.clone(),
+        command: launcher::display_argv(&argv),
+        env: req
+            .profile
+            .env
+            .iter()
+            .map(|(k, v)| match v {
+                EnvValue::Literal(s) => (k.clone(), s.clone()),
+                EnvValue::FromEnv(var) => (k.clone(), format!("<from ${var}>")),
+            })
+            .collect(),
+        pid: None,
+        pane: None,
+        started_at: dir::now_rfc3339(),
+        finished_at: None,
+        status: Status::Running,
+        exit_code: None,
+        reason: None,
+        agent_offload_exit: None,
+        tmux_socket: None,
+        launcher: None,
+        guard: None,
+        deadline_at: req.timeout.and_then(deadline_from_now),
+        git: changes::snapshot(&req.cwd),
+        changes: None,
+    };
+    manifest.save(&run)?;
+    Ok((run, manifest))
+}
+
+fn deadline_from_now(timeout: Duration) -> Option<String> {
+    let span = jiff::SignedDuration::try_from(timeout).ok()?;
+    let at = jiff::Timestamp::now().checked_add(span).ok()?;
+    Some(at.round(jiff::Unit::Millisecond).unwrap_or(at).to_string())
+}
+
+/// The agent's command line, the prompt as it will be delivered, and whether it goes
+/// on stdin.
+fn command_line(
+    req: &Request<'_>,
+    run_dir: &Path,
+    say: &dyn Fn(&str),
+) -> (Vec<Word>, String, bool) {
+    let p = req.profile;
+    let mut delivered = prompt::augment(&req.prompt, run_dir);
+    let prompt_file = run_dir.join(dir::PROMPT);
+    let mut argv = vec![Word::Literal(p.command.clone())];
+    argv.extend(
+        p.interface
+            .mode_args(req.mode)
+            .iter()
+            .map(|a| Word::Literal((*a).to_owned())),
+    );
+    let file = prompt_file.to_string_lossy();
+    argv.extend(p.args.iter().map(|a| {
+        Word::Literal(if p.prompt == PromptDelivery::PromptFileArg {
+            a.replace(PROMPT_FILE_PLACEHOLDER, &file)
+        } else {
+            a.clone()
+        })
+    }));
+    let mut stdin = false;
+    match p.prompt {
+        PromptDelivery::Argument => {
+            let form = p.interface.prompt_argument(req.mode);
+            argv.extend(form.prefix.iter().map(|a| Word::Literal((*a).to_owned())));
+            if form.guard_leading_dash && delivered.starts_with('-') {
+                // No `--` in this CLI: a leading newline keeps the prompt from being
+                // read as an option.
+                delivered.insert(0, '\n');
+            }
+            if delivered.len() > prompt::MAX_ARG_BYTES {
+                say(&format!(
+                    "agent-offload: the prompt is {} KiB, more than one command-line argument may \
+                     hold; the agent is asked to read it from {}",
+                    delivered.len() / 1024,
+                    prompt_file.display()
+                ));
+                argv.push(Word::Literal(prompt::pointer_to(&prompt_file)));
+            } else {
+                argv.push(Word::PromptText);
+            }
+        }
+        PromptDelivery::Stdin => stdin = true,
+        PromptDelivery::PromptFileArg => {}
+    }
+    (argv, delivered, stdin)
+}
