@@ -163,6 +163,27 @@ impl Test {
         cmd
     }
 
+    /// Runs the binary again in this test's environment with other arguments (`wait`,
+    /// `runs`, ...), bounded like [`Test::run`].
+    pub fn exec<I, S>(&self, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .env_clear()
+            .envs(&self.env)
+            .current_dir(self.work())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        wait_bounded(
+            cmd.spawn().expect("spawn agent-offload"),
+            Duration::from_secs(60),
+        )
+    }
+
     /// Starts the command without waiting (stdin as given, else /dev/null).
     pub fn spawn(&self) -> Child {
         let mut cmd = self.command();
@@ -306,7 +327,8 @@ pub fn eventually(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-/// Whether any live process has `needle` in its command line.
+/// Whether any live process has `needle` in its command line (arguments joined with
+/// single spaces).
 pub fn process_running(needle: &str) -> bool {
     let Ok(rd) = std::fs::read_dir("/proc") else {
         return false;
@@ -320,7 +342,9 @@ pub fn process_running(needle: &str) -> bool {
         let zombie = stat
             .rfind(')')
             .is_some_and(|i| stat[i + 2..].starts_with('Z'));
-        if !zombie && String::from_utf8_lossy(&cmdline).contains(needle) {
+        // Arguments are NUL-separated: compare with spaces, as `ps` shows them.
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if !zombie && cmdline.contains(needle) {
             return true;
         }
     }

@@ -8,6 +8,7 @@ mod headless;
 mod lifecycle;
 mod profiles;
 mod prompts;
+mod runs;
 mod secrets;
 mod tmux;
 mod tmux_server;

@@ -63,6 +63,10 @@ fn done_while_the_agent_stays_open_closes_the_pane() {
         !process_running("sleep 7771"),
         "no process of the agent survives"
     );
+    let watch_helper = format!("__watch {}", out.run_dir().display());
+    eventually(Duration::from_secs(5), "the watch helper to exit", || {
+        !process_running(&watch_helper)
+    });
     let m = out.manifest();
     assert_eq!(m["mode"], "tmux");
     assert_eq!(m["status"], "done");
