@@ -490,3 +490,50 @@ fn completion_is_still_seen_when_the_watch_helper_dies() {
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&output.stdout), "seen anyway\n");
 }
+
+#[test]
+fn detach_in_tmux_then_wait() {
+    // A TUI-like agent that finishes after the detach limit and then stays open.
+    let (t, server) = setup(
+        "sleep 1.5; publish 'pane summary'; exec sleep 7785",
+        "    detach_after: 500ms\n",
+    );
+    let out = t.arg("x").run();
+    out.status(75);
+    let id = out
+        .stdout()
+        .strip_prefix("still running: agent-offload wait ")
+        .map(|s| s.trim().to_owned())
+        .expect("a detach line on stdout");
+    // The agent goes on in its pane.
+    assert_eq!(server.panes().len(), 2, "the run's pane is still open");
+    let waited = out.test.exec(["wait", &id]);
+    assert_eq!(
+        waited.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&waited.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&waited.stdout), "pane summary\n");
+    eventually(Duration::from_secs(5), "the pane to close", || {
+        server.panes().len() == 1
+    });
+    assert!(!process_running("sleep 7785"));
+}
+
+#[test]
+fn the_guard_closes_a_detached_pane_when_the_summary_appears() {
+    let (t, server) = setup("sleep 1; publish 'nobody waited'; exec sleep 7786", "");
+    let out = t.args(["--detach-after", "300ms", "x"]).run();
+    out.status(75);
+    eventually(
+        Duration::from_secs(10),
+        "the guard to close the pane",
+        || server.panes().len() == 1,
+    );
+    let dir = out.run_dir();
+    eventually(Duration::from_secs(5), "the outcome to be recorded", || {
+        std::fs::read_to_string(dir.join("run.json")).is_ok_and(|s| s.contains("\"done\""))
+    });
+    assert!(!process_running("sleep 7786"));
+}
