@@ -6,34 +6,58 @@ use std::process::Child;
 use std::time::Duration;
 
 use crate::interface::Mode;
-use crate::run::dir::{self, Manifest, RunDir};
+use crate::run::dir::{self, Manifest, ProcessId, RunDir};
 use crate::run::{finish, stop, tmux};
 
 pub enum Agent {
     Process {
         pid: i32,
         child: Option<Child>,
+        /// For a launcher started by another process: what `run.json` recorded.
+        identity: Option<ProcessId>,
     },
     Pane {
         caller: tmux::Caller,
         pane: tmux::Pane,
+        identity: Option<ProcessId>,
     },
 }
 
 impl Agent {
     /// The agent of a run started by another process, from its `run.json`.
     pub fn from_manifest(m: &Manifest) -> Option<Agent> {
-        let pid = m.launcher.as_ref()?.pid;
+        let identity = m.launcher.clone()?;
+        let pid = identity.pid;
         Some(match m.mode {
-            Mode::Headless => Agent::Process { pid, child: None },
+            Mode::Headless => Agent::Process {
+                pid,
+                child: None,
+                identity: Some(identity),
+            },
             Mode::Tmux => Agent::Pane {
                 caller: tmux::Caller::for_socket(m.tmux_socket.clone().map(Into::into)),
                 pane: tmux::Pane {
                     id: m.pane.clone()?,
                     pid,
                 },
+                identity: Some(identity),
             },
         })
+    }
+
+    /// An agent that never got started (nothing to stop).
+    pub fn none() -> Agent {
+        Agent::Process {
+            pid: 0,
+            child: None,
+            identity: None,
+        }
+    }
+
+    fn identity(&self) -> Option<&ProcessId> {
+        match self {
+            Agent::Process { identity, .. } | Agent::Pane { identity, .. } => identity.as_ref(),
+        }
     }
 
     pub fn launcher_pid(&self) -> i32 {
@@ -57,12 +81,37 @@ impl Agent {
     }
 
     /// Stops the agent and everything it started; closes its pane.
+    ///
+    /// For an agent started by another process, nothing is touched unless it is
+    /// certainly still ours: after a reboot, or once the launcher's pid belongs to
+    /// another process, its pid, session id and pane id may name someone else's.
     pub fn stop(&self) {
+        let pid = self.launcher_pid();
+        if pid <= 0 {
+            return;
+        }
+        let ours = self.identity().is_none_or(stop::still_ours);
+        if !ours {
+            return;
+        }
         let closing = match self {
-            Agent::Pane { caller, pane } => tmux::close(caller, pane),
+            Agent::Pane {
+                caller,
+                pane,
+                identity,
+            } => {
+                // A pane id is only unique within one server's life: check that the
+                // pane still runs our launcher before closing it.
+                let same = identity.is_none() || tmux::pane_pid(caller, &pane.id) == Some(pane.pid);
+                if same {
+                    tmux::close(caller, pane)
+                } else {
+                    None
+                }
+            }
             Agent::Process { .. } => None,
         };
-        stop::terminate(self.launcher_pid(), stop::GRACE);
+        stop::terminate(pid, stop::GRACE);
         if let Some(mut client) = closing {
             let _ = client.wait();
         }

@@ -108,25 +108,18 @@ pub fn execute(
 
     // The watch exists before the agent does: no event can be missed.
     let mut watch = Watch::new(&run.path)?;
-    let mut agent = match req.mode {
-        Mode::Headless => {
-            let child = headless::spawn(&run, &req.secrets)?;
-            let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
-            Agent::Process {
-                pid,
-                child: Some(child),
-            }
-        }
-        Mode::Tmux => {
-            let caller = req
-                .tmux
-                .clone()
-                .context("tmux mode needs $TMUX and $TMUX_PANE")?;
-            tmux::make_fifo(&run)?;
-            let pane = tmux::open_pane(&caller, &run, &req.cwd, req.focus)?;
-            manifest.pane = Some(pane.id.clone());
-            manifest.tmux_socket = caller.socket().map(|s| s.to_string_lossy().into_owned());
-            Agent::Pane { caller, pane }
+    let mut agent = match start_agent(req, &run, &mut manifest) {
+        Ok(agent) => agent,
+        Err(err) => {
+            // Keep the directory and say what happened in it.
+            let _ = finish::stop_and_record(
+                &run,
+                &Agent::none(),
+                &Outcome::Failed {
+                    reason: format!("could not start the agent: {err:#}"),
+                },
+            );
+            return Err(err);
         }
     };
     let pid = agent.launcher_pid();
@@ -184,6 +177,36 @@ pub fn execute(
     Ok(finish)
 }
 
+/// Starts the launcher headless or in a pane; records the pane in the manifest.
+fn start_agent(req: &Request<'_>, run: &RunDir, manifest: &mut Manifest) -> Result<Agent> {
+    Ok(match req.mode {
+        Mode::Headless => {
+            let child = headless::spawn(run, &req.secrets)?;
+            let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
+            Agent::Process {
+                pid,
+                child: Some(child),
+                identity: None,
+            }
+        }
+        Mode::Tmux => {
+            let caller = req
+                .tmux
+                .clone()
+                .context("tmux mode needs $TMUX and $TMUX_PANE")?;
+            tmux::make_fifo(run)?;
+            let pane = tmux::open_pane(&caller, run, &req.cwd, req.focus)?;
+            manifest.pane = Some(pane.id.clone());
+            manifest.tmux_socket = caller.socket().map(|s| s.to_string_lossy().into_owned());
+            Agent::Pane {
+                caller,
+                pane,
+                identity: None,
+            }
+        }
+    })
+}
+
 /// Waits on a run started earlier, by this or another process (`wait`, the guard).
 /// `timeout` stops the agent like `run --timeout` would, counted from now; the run's
 /// own deadline applies too. `detach_after` stops waiting and leaves it running.
@@ -217,14 +240,7 @@ pub fn attach(
     };
     let Some(identity) = manifest.launcher.clone() else {
         // Started but never got as far as recording its launcher: nothing runs.
-        let manifest = finish::stop_and_record(
-            &run,
-            &Agent::Process {
-                pid: 0,
-                child: None,
-            },
-            &Outcome::Lost,
-        )?;
+        let manifest = finish::stop_and_record(&run, &Agent::none(), &Outcome::Lost)?;
         return Ok(Finish::Over { run, manifest });
     };
     let Some(mut agent) = Agent::from_manifest(&manifest) else {
@@ -277,14 +293,7 @@ pub fn refresh(run: &RunDir) -> Result<Manifest> {
         return Ok(manifest);
     }
     let Some(mut agent) = Agent::from_manifest(&manifest) else {
-        return finish::stop_and_record(
-            run,
-            &Agent::Process {
-                pid: 0,
-                child: None,
-            },
-            &Outcome::Lost,
-        );
+        return finish::stop_and_record(run, &Agent::none(), &Outcome::Lost);
     };
     let identity = manifest.launcher.clone().context("no launcher recorded")?;
     let watch = Watch::new(&run.path)?;
@@ -305,10 +314,7 @@ pub fn cancel(run: &RunDir) -> Result<Manifest> {
     if manifest.status.is_final() {
         return Ok(manifest);
     }
-    let agent = Agent::from_manifest(&manifest).unwrap_or(Agent::Process {
-        pid: 0,
-        child: None,
-    });
+    let agent = Agent::from_manifest(&manifest).unwrap_or_else(Agent::none);
     let alive = manifest.launcher.as_ref().is_some_and(stop::is_alive);
     let outcome = if alive {
         Outcome::Cancelled {

@@ -183,3 +183,16 @@ pub fn is_alive(id: &crate::run::dir::ProcessId) -> bool {
         None => false,
     }
 }
+
+/// Whether the processes of the launcher recorded as `id` can be looked for and stopped
+/// without hitting anyone else's: same boot, and its pid is either free or still the
+/// same process (then its session id cannot have been reused either).
+pub fn still_ours(id: &crate::run::dir::ProcessId) -> bool {
+    if id.boot_id != boot_id() {
+        return false;
+    }
+    match read_proc(id.pid) {
+        Some(p) => p.start == id.start,
+        None => true,
+    }
+}

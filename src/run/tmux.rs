@@ -296,6 +296,16 @@ pub fn hand_over(run: &RunDir, launcher_pid: i32, vars: &[(String, OsString)]) -
     Ok(())
 }
 
+/// The first process of pane `id`, if the pane exists.
+pub fn pane_pid(caller: &Caller, id: &str) -> Option<i32> {
+    caller
+        .output(&["display-message", "-p", "-t", id, "#{pane_pid}"])
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// Starts closing the pane (tmux sends SIGHUP to what runs in it) and returns the
 /// tmux client to wait for, so the caller can sweep the pane's processes meanwhile.
 /// Errors are ignored: the pane or the whole server may already be gone, which is

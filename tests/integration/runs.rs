@@ -484,3 +484,33 @@ fn outside_git_there_is_no_change_list() {
     assert!(json(&out.output)["changes"].is_null());
     assert!(!out.stderr().contains("changes:"));
 }
+
+#[test]
+fn a_launcher_from_another_boot_is_never_signalled() {
+    // A run recorded before a reboot: its pid (and session id) may now belong to
+    // someone else. Simulated by rewriting the recorded boot id of a live run.
+    let marker = format!("59.{}", unique());
+    let t = headless(Test::new(), &format!("exec sleep {marker}"));
+    let out = t.args(["--detach-after", "300ms", "task"]).run();
+    out.status(75);
+    let dir = out.run_dir();
+    let mut m = manifest(&dir);
+    let guard = m["guard"]["pid"].as_i64().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-KILL", &guard])
+        .status()
+        .unwrap();
+    m["launcher"]["boot_id"] = "another-boot".into();
+    std::fs::write(dir.join("run.json"), serde_json::to_string(&m).unwrap()).unwrap();
+    let runs = json(&out.test.exec(["runs", "--json"]));
+    assert_eq!(runs[0]["status"], "lost");
+    assert!(
+        process_running(&format!("sleep {marker}")),
+        "a process that may not be ours was signalled"
+    );
+    let launcher = u32::try_from(m["launcher"]["pid"].as_u64().unwrap()).unwrap();
+    send_signal(launcher, "KILL");
+    let _ = std::process::Command::new("pkill")
+        .args(["-KILL", "-f", &format!("sleep {marker}")])
+        .status();
+}

@@ -537,3 +537,29 @@ fn the_guard_closes_a_detached_pane_when_the_summary_appears() {
     });
     assert!(!process_running("sleep 7786"));
 }
+
+#[test]
+fn an_unreachable_tmux_server_fails_and_keeps_the_run() {
+    let t = Test::new().agent("agent", "publish never");
+    let cfg = format!(
+        "profiles:\n  fake:\n    command: {}\n",
+        t.agent_path("agent")
+    );
+    let gone = t.path().join("no-such.sock");
+    let out = t
+        .config(&cfg)
+        .env("TMUX", format!("{},1,0", gone.display()))
+        .env("TMUX_PANE", "%0")
+        .arg("x")
+        .run();
+    out.status(1).stderr_contains("tmux");
+    let m = out.manifest();
+    assert_eq!(m["status"], "failed");
+    assert!(
+        m["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("could not start the agent"),
+        "{m}"
+    );
+}
