@@ -1,5 +1,6 @@
 //! agent-offload: hand a task to another coding agent CLI and wait for its summary.
 
+mod atomic;
 mod cli;
 mod commands;
 mod config;
@@ -8,6 +9,7 @@ mod exit;
 mod interface;
 mod profile;
 mod run;
+mod skill;
 
 use std::process::ExitCode;
 

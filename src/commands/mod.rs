@@ -1,6 +1,7 @@
 //! One file per subcommand: each turns arguments into calls on the modules below and
 //! returns the exit code.
 
+mod install_skill;
 mod profiles;
 mod run;
 
@@ -17,6 +18,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         None => run::run(&cli.run, &env),
         Some(Command::Run(args)) => run::run(&args, &env),
         Some(Command::Profiles(args)) => profiles::run(&args, &env),
+        Some(Command::InstallSkill(args)) => install_skill::install(&args, &env),
+        Some(Command::UninstallSkill(args)) => install_skill::uninstall(&args, &env),
         Some(Command::Watch { dir }) => crate::run::waiter::helper_main(&dir),
     }
 }
