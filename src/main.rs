@@ -4,6 +4,7 @@ mod atomic;
 mod cli;
 mod commands;
 mod config;
+mod cursor;
 mod duration;
 mod exit;
 mod interface;

@@ -50,6 +50,8 @@ pub struct Profile {
     pub headless: Option<bool>,
     pub timeout: Option<Duration>,
     pub focus: Option<bool>,
+    /// `interface: cursor`: write Cursor's workspace trust marker before each launch.
+    pub trust_workspace: bool,
     /// Where the profile was defined, for messages.
     pub defined_in: PathBuf,
 }

@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, anyhow};
 
 use super::Env;
+use super::tilde;
 use crate::cli::{InstallSkillArgs, UninstallSkillArgs};
 use crate::exit;
 use crate::skill::install::{self, Action, Options};
-use crate::skill::providers::{Location, Provider, Source, tilde};
+use crate::skill::providers::{Location, Provider, Source};
 
 pub fn install(args: &InstallSkillArgs, env: Env<'_>) -> Result<u8> {
     let locations = if args.all {

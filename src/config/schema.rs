@@ -30,6 +30,7 @@ pub struct RawProfile {
     pub headless: Option<bool>,
     pub timeout: Option<Spanned<String>>,
     pub focus: Option<bool>,
+    pub trust_workspace: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]

@@ -4,7 +4,7 @@
 
 use std::ffi::OsString;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Result;
 
@@ -153,23 +153,10 @@ impl fmt::Display for Provider {
     }
 }
 
-/// `path` with the home directory shown as `~`, for messages.
-pub fn tilde(path: &Path, home: Option<&Path>) -> String {
-    if let Some(home) = home.filter(|h| h.is_absolute() && *h != Path::new("/"))
-        && let Ok(rest) = path.strip_prefix(home)
-    {
-        return if rest.as_os_str().is_empty() {
-            "~".to_owned()
-        } else {
-            format!("~/{}", rest.display())
-        };
-    }
-    path.display().to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
         let pairs: Vec<(String, String)> = pairs
@@ -261,16 +248,5 @@ mod tests {
             "HOME is not set to an absolute path: cannot find the gemini configuration \
              directory (set HOME)"
         );
-    }
-
-    #[test]
-    fn tilde_only_for_paths_under_home() {
-        let home = Some(Path::new("/home/u"));
-        assert_eq!(tilde(Path::new("/home/u/.claude"), home), "~/.claude");
-        assert_eq!(tilde(Path::new("/home/u"), home), "~");
-        assert_eq!(tilde(Path::new("/home/user2/x"), home), "/home/user2/x");
-        assert_eq!(tilde(Path::new("/etc/x"), home), "/etc/x");
-        assert_eq!(tilde(Path::new("/etc/x"), Some(Path::new("/"))), "/etc/x");
-        assert_eq!(tilde(Path::new("/etc/x"), None), "/etc/x");
     }
 }
