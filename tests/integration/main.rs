@@ -2,6 +2,7 @@
 //! per tmux test, fake agents.
 
 mod config_errors;
+mod cursor;
 mod files;
 mod harness;
 mod headless;
@@ -9,6 +10,7 @@ mod lifecycle;
 mod profiles;
 mod prompts;
 mod secrets;
+mod skill;
 mod tmux;
 mod tmux_server;
 mod usage;
