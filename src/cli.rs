@@ -53,12 +53,12 @@ pub enum Command {
     /// Install the agent-offload skill for host agent CLIs (claude, codex, ...).
     #[command(
         long_about = "Install the agent-offload skill, which teaches a host agent when and how \
-            to delegate with agent-offload, into each agent CLI's user skill directory \
-            (<config dir>/skills/agent-offload/SKILL.md).\n\n\
-            Without --provider or --all: every provider whose configuration directory \
-            exists. Prints one line per provider: installed, updated, up-to-date, or \
-            skipped: modified locally (use --force). A copy someone edited is never \
-            overwritten without --force.",
+            to delegate with agent-offload, as <dir>/skills/agent-offload/SKILL.md for each \
+            agent CLI (directories below).\n\n\
+            With neither --provider nor --all, it installs for every provider whose \
+            directory exists (none: exit 1). One line per provider on stdout: installed, \
+            updated, up-to-date, or skipped: modified locally (use --force). A copy someone \
+            edited is never overwritten without --force.",
         after_help = PROVIDERS
     )]
     InstallSkill(InstallSkillArgs),
