@@ -614,3 +614,22 @@ fn symlinked_copy_is_respected() {
     );
     assert_eq!(read(&real), BUNDLED);
 }
+
+/// One provider failing does not stop the others; the error names the path; exit 1.
+#[test]
+fn a_failing_provider_does_not_stop_the_others() {
+    let t = Test::new();
+    let home = t.path().join("home");
+    // A file where the skills directory should be.
+    mkdir(&home.join(".claude"));
+    std::fs::write(home.join(".claude/skills"), "not a directory").unwrap();
+    mkdir(&home.join(".agents"));
+    let out = t.arg("install-skill").run();
+    out.status(1)
+        .stdout_is(&at("agents", "installed"))
+        .stderr_contains(&format!(
+            "agent-offload: claude: cannot read {}/.claude/skills/agent-offload/SKILL.md: ",
+            home.display()
+        ));
+    assert_eq!(read(&home.join(".agents").join(SKILL)), BUNDLED);
+}
