@@ -3,7 +3,10 @@
 
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
+
+use crate::skill::providers::Provider;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -16,6 +19,7 @@ Examples:
   agent-offload wait                                   wait again for the newest run from here
   agent-offload runs                                   recent runs
   agent-offload profiles                               list the configured profiles
+  agent-offload install-skill                          teach your agent CLIs to delegate
 
 Exit codes: 0 done (summary on stdout), 1 the agent failed or wrote no summary,
 2 usage or config error, 75 still running (detached: agent-offload wait RUN),
@@ -65,6 +69,26 @@ pub enum Command {
     Prune(PruneArgs),
     /// List the configured profiles.
     Profiles(ProfilesArgs),
+    /// Install the agent-offload skill for host agent CLIs (claude, codex, ...).
+    #[command(
+        long_about = "Install the agent-offload skill, which teaches a host agent when and how \
+            to delegate with agent-offload, as <dir>/skills/agent-offload/SKILL.md for each \
+            agent CLI (directories below).\n\n\
+            With neither --provider nor --all, it installs for every provider whose \
+            directory exists (none: exit 1). One line per provider on stdout: installed, \
+            updated, up-to-date, or skipped: modified locally (use --force). A copy someone \
+            edited is never overwritten without --force.",
+        after_help = PROVIDERS
+    )]
+    InstallSkill(InstallSkillArgs),
+    /// Remove the agent-offload skill installed by install-skill.
+    #[command(
+        long_about = "Remove the agent-offload skill from each agent CLI's user skill \
+            directory. Without --provider: wherever it is installed. Only an unmodified \
+            copy is removed; an edited one needs --force (exit 1 when one is kept).",
+        after_help = PROVIDERS
+    )]
+    UninstallSkill(UninstallSkillArgs),
     /// Internal: the run-directory watch helper (see `run::waiter::Watch`).
     #[command(name = "__watch", hide = true)]
     Watch { dir: PathBuf },
@@ -208,6 +232,66 @@ pub struct PruneArgs {
     pub dry_run: bool,
 }
 
+const PROVIDERS: &str = "\
+Providers and their configuration directories (the skill goes in <dir>/skills/agent-offload/):
+  claude    $CLAUDE_CONFIG_DIR, else ~/.claude
+  codex     $CODEX_HOME, else ~/.codex
+  opencode  $OPENCODE_CONFIG_DIR, else $XDG_CONFIG_HOME/opencode (~/.config/opencode)
+  pi        $PI_CODING_AGENT_DIR, else ~/.pi/agent
+  gemini    ~/.gemini
+  agents    ~/.agents (also read by codex, pi, gemini, qwen, opencode, amp, ...)";
+
+#[derive(Debug, Args)]
+pub struct InstallSkillArgs {
+    /// Install for this provider (repeatable, or comma-separated), even when its
+    /// configuration directory does not exist yet.
+    #[arg(
+        long = "provider",
+        value_name = "NAME",
+        value_delimiter = ',',
+        value_parser = provider_parser(),
+        conflicts_with = "all"
+    )]
+    pub providers: Vec<Provider>,
+
+    /// Install for every provider, creating the directories.
+    #[arg(long)]
+    pub all: bool,
+
+    /// Say what would happen; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Overwrite a copy that was modified locally.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UninstallSkillArgs {
+    /// Remove it for this provider only (repeatable, or comma-separated).
+    #[arg(
+        long = "provider",
+        value_name = "NAME",
+        value_delimiter = ',',
+        value_parser = provider_parser()
+    )]
+    pub providers: Vec<Provider>,
+
+    /// Say what would happen; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Also remove a copy that was modified locally.
+    #[arg(long)]
+    pub force: bool,
+}
+
+fn provider_parser() -> impl clap::builder::TypedValueParser<Value = Provider> {
+    clap::builder::PossibleValuesParser::new(Provider::NAMES)
+        .map(|name| Provider::from_name(&name).expect("a possible value"))
+}
+
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     crate::duration::parse(s)
 }
@@ -235,5 +319,15 @@ mod tests {
 
         let cli = Cli::try_parse_from(["ao", "profiles"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Profiles(_))));
+
+        let cli = Cli::try_parse_from(["ao", "install-skill", "--provider", "codex,pi"]).unwrap();
+        match cli.command {
+            Some(Command::InstallSkill(a)) => {
+                assert_eq!(a.providers, [Provider::Codex, Provider::Pi]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["ao", "install-skill", "--provider", "vim"]).is_err());
+        assert!(Cli::try_parse_from(["ao", "install-skill", "--all", "--provider", "pi"]).is_err());
     }
 }

@@ -1,13 +1,16 @@
 //! agent-offload: hand a task to another coding agent CLI and wait for its summary.
 
+mod atomic;
 mod cli;
 mod commands;
 mod config;
+mod cursor;
 mod duration;
 mod exit;
 mod interface;
 mod profile;
 mod run;
+mod skill;
 
 use std::process::ExitCode;
 

@@ -52,6 +52,8 @@ pub struct Profile {
     /// Stop waiting after this long and leave the agent running (exit 75).
     pub detach_after: Option<Duration>,
     pub focus: Option<bool>,
+    /// `interface: cursor`: write Cursor's workspace trust marker before each launch.
+    pub trust_workspace: bool,
     /// Where the profile was defined, for messages.
     pub defined_in: PathBuf,
 }

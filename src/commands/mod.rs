@@ -2,6 +2,7 @@
 //! returns the exit code.
 
 mod cancel;
+mod install_skill;
 mod logs;
 mod profiles;
 mod prune;
@@ -12,6 +13,7 @@ mod show;
 mod wait;
 
 use std::ffi::OsString;
+use std::path::Path;
 
 use crate::cli::{Cli, Command};
 
@@ -30,7 +32,39 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Some(Command::Cancel(args)) => cancel::cancel(&args, &env),
         Some(Command::Prune(args)) => prune::prune(&args, &env),
         Some(Command::Profiles(args)) => profiles::run(&args, &env),
+        Some(Command::InstallSkill(args)) => install_skill::install(&args, &env),
+        Some(Command::UninstallSkill(args)) => install_skill::uninstall(&args, &env),
         Some(Command::Watch { dir }) => crate::run::waiter::helper_main(&dir),
         Some(Command::Guard { dir }) => crate::run::guard_main(&dir),
+    }
+}
+
+/// `path` with the home directory shown as `~`, for messages.
+pub fn tilde(path: &Path, home: Option<&Path>) -> String {
+    if let Some(home) = home.filter(|h| h.is_absolute() && *h != Path::new("/"))
+        && let Ok(rest) = path.strip_prefix(home)
+    {
+        return if rest.as_os_str().is_empty() {
+            "~".to_owned()
+        } else {
+            format!("~/{}", rest.display())
+        };
+    }
+    path.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tilde_only_for_paths_under_home() {
+        let home = Some(Path::new("/home/u"));
+        assert_eq!(tilde(Path::new("/home/u/.claude"), home), "~/.claude");
+        assert_eq!(tilde(Path::new("/home/u"), home), "~");
+        assert_eq!(tilde(Path::new("/home/user2/x"), home), "/home/user2/x");
+        assert_eq!(tilde(Path::new("/etc/x"), home), "/etc/x");
+        assert_eq!(tilde(Path::new("/etc/x"), Some(Path::new("/"))), "/etc/x");
+        assert_eq!(tilde(Path::new("/etc/x"), None), "/etc/x");
     }
 }

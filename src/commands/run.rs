@@ -1,7 +1,7 @@
 //! `agent-offload [run]`: delegate a task and wait for its summary.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
@@ -9,7 +9,8 @@ use super::Env;
 use crate::cli::RunArgs;
 use crate::config;
 use crate::exit::usage;
-use crate::interface::Mode;
+use crate::interface::{Interface, Mode};
+use crate::profile::Profile;
 use crate::run::{self, Request, dir, prompt, signals::Signals};
 
 pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
@@ -46,6 +47,7 @@ pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
         config.path.display(),
         config.origin.describe()
     ));
+    trust_cursor_workspace(profile, &cwd, env)?;
     let request = Request {
         profile,
         mode,
@@ -64,6 +66,24 @@ pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
     };
     let finish = run::execute(&request, &root, &signals, &observer)?;
     super::report::print(&finish, args.json, false)
+}
+
+/// Cursor asks before working in a directory it does not trust, which would stall the
+/// run: write its trust marker first (every launch), and say so.
+fn trust_cursor_workspace(profile: &Profile, cwd: &Path, env: Env<'_>) -> Result<()> {
+    if profile.interface != Interface::Cursor || !profile.trust_workspace {
+        return Ok(());
+    }
+    let marker = crate::cursor::trust(cwd, env)?;
+    let home = env("HOME").map(PathBuf::from);
+    eprintln!(
+        "agent-offload: marked {} as a trusted Cursor workspace ({}); set trust_workspace: \
+         false in profile \"{}\" to stop",
+        cwd.display(),
+        super::tilde(&marker, home.as_deref()),
+        profile.name
+    );
+    Ok(())
 }
 
 fn working_dir(args: &RunArgs) -> Result<PathBuf> {

@@ -44,7 +44,7 @@ pub fn runs(args: &RunsArgs, env: Env<'_>) -> Result<u8> {
                 m.status.as_str().to_owned(),
                 age(&m.started_at),
                 m.duration().map(crate::duration::human).unwrap_or_default(),
-                tilde(&m.cwd, home.as_deref()),
+                super::tilde(&m.cwd, home.as_deref()),
                 first_line(&finish::read_summary(r), 60),
             ]
         })
@@ -100,14 +100,6 @@ fn age(since: &str) -> String {
         60..3600 => format!("{}m", secs / 60),
         3600..86_400 => format!("{}h", secs / 3600),
         _ => format!("{}d", secs / 86_400),
-    }
-}
-
-pub fn tilde(path: &std::path::Path, home: Option<&std::path::Path>) -> String {
-    match home.and_then(|h| path.strip_prefix(h).ok()) {
-        Some(rest) if rest.as_os_str().is_empty() => "~".to_owned(),
-        Some(rest) => format!("~/{}", rest.display()),
-        None => path.display().to_string(),
     }
 }
 

@@ -17,6 +17,7 @@ use schema::{RawConfig, RawDelivery, RawEnvValue, RawProfile};
 
 use crate::duration;
 use crate::exit::usage;
+use crate::interface::Interface;
 use crate::profile::{EnvValue, PROMPT_FILE_PLACEHOLDER, Profile, PromptDelivery};
 
 #[derive(Debug)]
@@ -352,10 +353,13 @@ impl Ctx<'_> {
         let timeout = duration_field("timeout", raw.timeout)?;
         let detach_after = duration_field("detach_after", raw.detach_after)?;
 
+        let interface = raw.interface.unwrap_or_default();
+        let trust_workspace = self.trust_workspace(name, interface, raw.trust_workspace)?;
+
         Ok(Profile {
             name: name.to_owned(),
             command,
-            interface: raw.interface.unwrap_or_default(),
+            interface,
             args,
             env,
             prompt,
@@ -363,8 +367,32 @@ impl Ctx<'_> {
             timeout,
             detach_after,
             focus: raw.focus,
+            trust_workspace,
             defined_in: self.path.to_path_buf(),
         })
+    }
+
+    /// `trust_workspace` (default true). Only Cursor has a trust marker: on any other
+    /// interface the setting would do nothing, which is more likely a mistake than an
+    /// intention, so it is refused.
+    fn trust_workspace(
+        &self,
+        name: &str,
+        interface: Interface,
+        raw: Option<Spanned<bool>>,
+    ) -> anyhow::Result<bool> {
+        match raw {
+            None => Ok(true),
+            Some(t) if interface == Interface::Cursor => Ok(t.value),
+            Some(t) => Err(self.err_at(
+                t.referenced,
+                &format!(
+                    "profile \"{name}\": field \"trust_workspace\": only applies to interface: \
+                     cursor (this profile's interface is {})",
+                    interface.name()
+                ),
+            )),
+        }
     }
 
     /// `./agent.sh` and `bin/agent` are relative to the config file's directory, `~/x`

@@ -32,6 +32,7 @@ pub struct RawProfile {
     pub timeout: Option<Spanned<String>>,
     pub detach_after: Option<Spanned<String>>,
     pub focus: Option<bool>,
+    pub trust_workspace: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]

@@ -36,7 +36,7 @@ fn unknown_fields() {
     assert_config_error(
         "profiles:\n  a:\n    command: x\n    comand: y\n",
         ":4:5: profile \"a\": unknown field \"comand\" (expected one of command, interface, \
-         args, env, prompt, headless, timeout, detach_after, focus)",
+         args, env, prompt, headless, timeout, detach_after, focus, trust_workspace)",
     );
     assert_config_error(
         "profiles:\n  a:\n    command: x\n    env:\n      A: {from_env: B, other: C}\n",
@@ -75,6 +75,30 @@ fn wrong_types() {
         "profiles:\n  a:\n    command: x\n    env:\n      A:\n",
         ":5:8: profile \"a\": env \"A\": empty value (expected a string, number or bool, or \
          {from_env: NAME})",
+    );
+}
+
+#[test]
+fn trust_workspace_is_a_bool_for_cursor_profiles_only() {
+    assert_config_error(
+        "profiles:\n  a:\n    command: x\n    interface: cursor\n    trust_workspace: maybe\n",
+        ":5:22: profile \"a\": field \"trust_workspace\": invalid boolean (expected true or \
+         false)",
+    );
+    assert_config_error(
+        "profiles:\n  a:\n    command: x\n    trust_workspace: false\n",
+        ":4:22: profile \"a\": field \"trust_workspace\": only applies to interface: cursor \
+         (this profile's interface is generic)",
+    );
+    assert_config_error(
+        "profiles:\n  a:\n    command: x\n    interface: codex\n    trust_workspace: true\n",
+        ":5:22: profile \"a\": field \"trust_workspace\": only applies to interface: cursor \
+         (this profile's interface is codex)",
+    );
+    assert_config_error(
+        "trust_workspace: false\nprofiles:\n  a:\n    command: x\n",
+        ":1:1: unknown field \"trust_workspace\" (expected one of default_profile, headless, \
+         focus, profiles)",
     );
 }
 

@@ -2,6 +2,7 @@
 //! per tmux test, fake agents.
 
 mod config_errors;
+mod cursor;
 mod files;
 mod harness;
 mod headless;
@@ -10,6 +11,7 @@ mod profiles;
 mod prompts;
 mod runs;
 mod secrets;
+mod skill;
 mod tmux;
 mod tmux_server;
 mod usage;

@@ -1,0 +1,164 @@
+//! Cursor Agent's workspace trust marker. cursor-agent asks whether to trust a
+//! directory the first time it runs there, which would stall a delegated run; the
+//! answer is kept in `${CURSOR_DATA_DIR:-~/.cursor}/projects/<key>/.workspace-trusted`.
+//! agent-offload writes that file before every launch of an `interface: cursor`
+//! profile, unless the profile says `trust_workspace: false`. (Facts from Cursor's
+//! docs, see `../shared/AGENT-CLIS.md`: not yet checked against a real cursor-agent.)
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::atomic;
+use crate::exit::usage;
+
+pub const TRUST_FILE: &str = ".workspace-trusted";
+
+/// The marker's content, with Cursor's field names.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Marker<'a> {
+    trusted_at: String,
+    workspace_path: &'a str,
+    trust_method: &'static str,
+}
+
+/// Cursor's per-workspace directory name: the absolute path with each run of
+/// characters other than ASCII letters and digits replaced by one `-`, and leading
+/// and trailing `-` removed (`/home/u/my_repo` → `home-u-my-repo`).
+///
+/// Unverified, so not implemented: keys are reportedly cut to 84 characters plus a
+/// short hash suffix when the path is long; the hash function is not documented.
+/// Also an assumption: "alphanumeric" is ASCII (a JavaScript `[^a-zA-Z0-9]` class), so
+/// `é` or `日` count as separators. Working on bytes keeps non-UTF-8 paths exact.
+pub fn workspace_key(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut key = String::new();
+    let mut pending_dash = false;
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() {
+            if pending_dash && !key.is_empty() {
+                key.push('-');
+            }
+            pending_dash = false;
+            key.push(char::from(b));
+        } else {
+            pending_dash = true;
+        }
+    }
+    key
+}
+
+/// `${CURSOR_DATA_DIR:-~/.cursor}`; an empty variable counts as unset.
+pub fn data_dir(env: &dyn Fn(&str) -> Option<OsString>) -> Result<PathBuf> {
+    let set = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(dir) = set("CURSOR_DATA_DIR") {
+        if !dir.is_absolute() {
+            return Err(usage(format!(
+                "$CURSOR_DATA_DIR is {:?}, not an absolute path: set it to an absolute path, \
+                 unset it, or set trust_workspace: false in the profile",
+                dir.display().to_string()
+            )));
+        }
+        return Ok(dir);
+    }
+    set("HOME")
+        .filter(|h| h.is_absolute())
+        .map(|h| h.join(".cursor"))
+        .ok_or_else(|| {
+            usage(
+                "cannot find Cursor's data directory: neither CURSOR_DATA_DIR nor HOME is set \
+                 (set one, or set trust_workspace: false in the profile)",
+            )
+        })
+}
+
+/// The trust marker for `workspace` (an absolute, canonical path).
+pub fn trust_file(workspace: &Path, env: &dyn Fn(&str) -> Option<OsString>) -> Result<PathBuf> {
+    Ok(data_dir(env)?
+        .join("projects")
+        .join(workspace_key(workspace))
+        .join(TRUST_FILE))
+}
+
+/// Marks `workspace` as trusted, replacing any earlier marker (Cursor has been seen to
+/// ask again with an old one), and returns the marker's path.
+pub fn trust(workspace: &Path, env: &dyn Fn(&str) -> Option<OsString>) -> Result<PathBuf> {
+    let file = trust_file(workspace, env)?;
+    let marker = Marker {
+        trusted_at: rfc3339_now(),
+        workspace_path: &workspace.to_string_lossy(),
+        trust_method: "cli-flag",
+    };
+    let mut json = serde_json::to_vec(&marker).context("cannot encode the trust marker")?;
+    json.push(b'\n');
+    if let Some(dir) = file.parent() {
+        atomic::create_dir_all(dir)?;
+    }
+    atomic::write(&file, &json, 0o644)?;
+    Ok(file)
+}
+
+/// Now, to the millisecond, as JavaScript's `toISOString` writes it.
+fn rfc3339_now() -> String {
+    let now = jiff::Timestamp::now();
+    now.round(jiff::Unit::Millisecond)
+        .unwrap_or(now)
+        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys() {
+        let k = |p: &str| workspace_key(Path::new(p));
+        assert_eq!(k("/home/u/my_repo"), "home-u-my-repo");
+        assert_eq!(k("/home/u/my repo"), "home-u-my-repo");
+        assert_eq!(k("/home/u/a  b__c..d"), "home-u-a-b-c-d");
+        assert_eq!(k("/srv/app.v1.2/"), "srv-app-v1-2");
+        assert_eq!(k("/tmp/café/日本/x"), "tmp-caf-x");
+        assert_eq!(k("/tmp/-x-/"), "tmp-x");
+        assert_eq!(k("/"), "");
+        assert_eq!(k("/Home/U/Repo2"), "Home-U-Repo2");
+    }
+
+    #[test]
+    fn non_utf8_bytes_are_separators() {
+        use std::os::unix::ffi::OsStrExt;
+        let p = Path::new(std::ffi::OsStr::from_bytes(b"/tmp/a\xffb"));
+        assert_eq!(workspace_key(p), "tmp-a-b");
+    }
+
+    #[test]
+    fn marker_json() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("cursor data");
+        let data_os = data.clone().into_os_string();
+        let env = move |k: &str| (k == "CURSOR_DATA_DIR").then(|| data_os.clone());
+        let file = trust(Path::new("/w/my_repo"), &env).unwrap();
+        assert_eq!(file, data.join("projects/w-my-repo/.workspace-trusted"));
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        assert_eq!(v["workspacePath"], "/w/my_repo");
+        assert_eq!(v["trustMethod"], "cli-flag");
+        let at: jiff::Timestamp = v["trustedAt"].as_str().unwrap().parse().unwrap();
+        assert!((jiff::Timestamp::now() - at).as_secs().abs() < 60);
+    }
+
+    #[test]
+    fn data_dir_errors() {
+        let env = |k: &str| (k == "CURSOR_DATA_DIR").then(|| OsString::from("rel"));
+        assert_eq!(
+            data_dir(&env).unwrap_err().to_string(),
+            "$CURSOR_DATA_DIR is \"rel\", not an absolute path: set it to an absolute path, \
+             unset it, or set trust_workspace: false in the profile"
+        );
+        let env = |k: &str| (k == "HOME").then(|| OsString::from("/h"));
+        assert_eq!(data_dir(&env).unwrap(), Path::new("/h/.cursor"));
+    }
+}
