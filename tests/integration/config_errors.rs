@@ -98,7 +98,7 @@ fn trust_workspace_is_a_bool_for_cursor_profiles_only() {
     assert_config_error(
         "trust_workspace: false\nprofiles:\n  a:\n    command: x\n",
         ":1:1: unknown field \"trust_workspace\" (expected one of default_profile, headless, \
-         focus, profiles)",
+         focus, detach_after, profiles)",
     );
 }
 
