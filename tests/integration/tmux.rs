@@ -563,3 +563,32 @@ fn an_unreachable_tmux_server_fails_and_keeps_the_run() {
         "{m}"
     );
 }
+
+#[test]
+fn focus_true_moves_the_focus_to_the_new_pane() {
+    let (t, server) = setup(
+        "touch \"$AGENT_OFFLOAD_RUN_DIR/../../started\"; sleep 1; publish ok; exec sleep 7787",
+        "    focus: true\n",
+    );
+    let t = t.arg("x");
+    let child = t.spawn();
+    let pane = wait_for_pane(&t);
+    wait_for_file(&t.path().join("state/agent-offload/started"));
+    assert_eq!(
+        server.tmux(&["display-message", "-p", "-t", &pane, "#{pane_active}"]),
+        "1",
+        "the new pane has the focus"
+    );
+    assert_eq!(
+        server.tmux(&[
+            "display-message",
+            "-p",
+            "-t",
+            &server.caller,
+            "#{pane_active}"
+        ]),
+        "0"
+    );
+    let output = crate::harness::wait_bounded(child, Duration::from_secs(20));
+    assert_eq!(output.status.code(), Some(0));
+}
