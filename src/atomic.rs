@@ -1,11 +1,10 @@
-//! Atomic file replacement for files that live outside a run directory (the installed
-//! skill, Cursor's trust marker): a hidden temporary file in the same directory,
-//! fsync, rename over the target, fsync of the directory. A reader — or a crash —
-//! sees the old content or the new one, never half of it.
+//! Atomic file replacement: a hidden temporary file in the same directory, then a rename
+//! over the target, so a reader sees the old content or the new one, never half of it.
 //!
-//! `run::dir::write_atomic` is the run directory's own variant, which skips the syncs on
-//! purpose (run state sits on the path from done.md to exit); these files are the
-//! user's, written rarely, so durability wins over the milliseconds.
+//! Two strengths. [`write`] also syncs the file and the directory, so a crash cannot
+//! lose the rename either: for the user's files (the installed skill, Cursor's trust
+//! marker), written rarely. [`write_unsynced`] skips the syncs: for run state, which
+//! sits on the path from done.md to exit and is not worth milliseconds of fsync.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -17,6 +16,15 @@ use anyhow::{Context, Result};
 /// Replaces `target` with `bytes`. `mode` is the new file's permission bits before the
 /// umask. The temporary file is removed when anything fails.
 pub fn write(target: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    replace(target, bytes, mode, true)
+}
+
+/// Like [`write`], without the syncs.
+pub fn write_unsynced(target: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    replace(target, bytes, mode, false)
+}
+
+fn replace(target: &Path, bytes: &[u8], mode: u32, sync: bool) -> Result<()> {
     let dir = target
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -29,11 +37,16 @@ pub fn write(target: &Path, bytes: &[u8], mode: u32) -> Result<()> {
             .mode(mode)
             .open(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        if sync {
+            f.sync_all()?;
+        }
         drop(f);
         fs::rename(&tmp, target)?;
         // The rename itself is durable once the directory is synced.
-        File::open(dir)?.sync_all()
+        if sync {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
     };
     attempt().map_err(|e| {
         let _ = fs::remove_file(&tmp);

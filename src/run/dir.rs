@@ -2,10 +2,9 @@
 //! `run.json` manifest. Both modes, and any later waiter, share this layout.
 
 use std::ffi::OsString;
-use std::fs::{self, DirBuilder, OpenOptions};
+use std::fs::{self, DirBuilder};
 use std::hash::{BuildHasher, Hasher};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -92,27 +91,9 @@ impl RunDir {
 }
 
 pub fn write_atomic(target: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    let tmp = target.with_extension(format!(
-        "{}tmp-{}",
-        target
-            .extension()
-            .map(|e| format!("{}.", e.to_string_lossy()))
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    let write = || -> std::io::Result<()> {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        // No fsync: rename already gives readers all-or-nothing, and run state is not
-        // worth the milliseconds a sync costs on the path from done.md to exit.
-        fs::rename(&tmp, target)
-    };
-    write().with_context(|| format!("cannot write {}", target.display()))
+    // No fsync: rename already gives readers all-or-nothing, and run state is not
+    // worth the milliseconds a sync costs on the path from done.md to exit.
+    crate::atomic::write_unsynced(target, bytes, mode)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -292,7 +273,23 @@ pub fn resolve(root: &Path, spec: &str) -> Result<RunDir> {
 }
 
 pub fn now_rfc3339() -> String {
-    jiff::Timestamp::now()
-        .round(jiff::Unit::Millisecond)
-        .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string())
+    rfc3339(jiff::Timestamp::now())
+}
+
+/// RFC 3339 in UTC with exactly three fractional digits, so that the text sorts like
+/// the time it names (`41.790Z` before `41.798Z`).
+pub fn rfc3339(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// Takes an exclusive `flock` on `fd`, waiting at most `limit` (then going on without
+/// it: these locks order cooperating agent-offload processes, and none may hang on
+/// another).
+pub fn lock_exclusive(fd: &impl std::os::fd::AsFd, limit: std::time::Duration) {
+    let start = std::time::Instant::now();
+    while rustix::fs::flock(fd, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err()
+        && start.elapsed() < limit
+    {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
 }

@@ -3,7 +3,7 @@
 //! gets there first (the one that started the run, a re-attached `wait`, or the
 //! background guard of a detached run), under an exclusive lock on the run.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use std::os::fd::OwnedFd;
 
@@ -96,12 +96,7 @@ impl RunLock {
     pub fn take(run: &RunDir) -> RunLock {
         let dir = open_dir(run);
         if let Some(fd) = &dir {
-            let start = Instant::now();
-            while flock(fd, FlockOperation::NonBlockingLockExclusive).is_err()
-                && start.elapsed() < Duration::from_secs(30)
-            {
-                std::thread::sleep(Duration::from_millis(5));
-            }
+            dir::lock_exclusive(fd, Duration::from_secs(30));
         }
         RunLock { _dir: dir }
     }

@@ -43,6 +43,14 @@ pub fn spawn(run: &RunDir, secrets: &[(String, OsString)]) -> Result<Child> {
     }
     // A session of its own: the agent is out of reach of the caller's terminal signals
     // (see signals.rs) and everything it starts can be found and stopped by session.
+    in_own_session(&mut cmd);
+    cmd.spawn()
+        .with_context(|| format!("cannot start /bin/sh {}", run.file(dir::LAUNCHER).display()))
+}
+
+/// Makes `cmd` start in a new session (`setsid`): no controlling terminal, its own
+/// process group, out of reach of signals sent to ours.
+pub fn in_own_session(cmd: &mut Command) {
     #[allow(unsafe_code)]
     // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
     unsafe {
@@ -52,8 +60,6 @@ pub fn spawn(run: &RunDir, secrets: &[(String, OsString)]) -> Result<Child> {
                 .map_err(std::io::Error::from)
         });
     }
-    cmd.spawn()
-        .with_context(|| format!("cannot start /bin/sh {}", run.file(dir::LAUNCHER).display()))
 }
 
 /// Copies what the agent writes to `output.log` onto our stderr while it runs.

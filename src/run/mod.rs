@@ -18,7 +18,6 @@ pub mod tmux;
 pub mod waiter;
 
 use std::ffi::OsString;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -419,15 +418,7 @@ fn ensure_guard(run: &RunDir) -> Result<()> {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    #[allow(unsafe_code)]
-    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        cmd.pre_exec(|| {
-            rustix::process::setsid()
-                .map(drop)
-                .map_err(std::io::Error::from)
-        });
-    }
+    headless::in_own_session(&mut cmd);
     let child = cmd.spawn().context("cannot start the run's guard")?;
     let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
     manifest.guard = stop::identify(pid);

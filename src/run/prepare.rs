@@ -78,7 +78,7 @@ pub fn prepare(
 fn deadline_from_now(timeout: Duration) -> Option<String> {
     let span = jiff::SignedDuration::try_from(timeout).ok()?;
     let at = jiff::Timestamp::now().checked_add(span).ok()?;
-    Some(at.round(jiff::Unit::Millisecond).unwrap_or(at).to_string())
+    Some(dir::rfc3339(at))
 }
 
 /// The agent's command line, the prompt as it will be delivered, and whether it goes

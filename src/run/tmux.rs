@@ -182,14 +182,8 @@ impl PlacementLock {
             .open(root.join("pane-placement.lock"))
             .ok();
         if let Some(f) = &file {
-            // Bounded: placing a pane takes milliseconds; never wait more than 5 s.
-            let start = Instant::now();
-            while rustix::fs::flock(f, rustix::fs::FlockOperation::NonBlockingLockExclusive)
-                .is_err()
-                && start.elapsed() < Duration::from_secs(5)
-            {
-                std::thread::sleep(Duration::from_millis(2));
-            }
+            // Placing a pane takes milliseconds.
+            dir::lock_exclusive(f, Duration::from_secs(5));
         }
         PlacementLock { _file: file }
     }
