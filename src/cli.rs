@@ -13,6 +13,7 @@ Examples:
   agent-offload --timeout 30m -f plan.md               from a file, at most 30 minutes
   agent-offload -- run the tests and fix what fails    words after -- are all prompt
   agent-offload profiles                               list the configured profiles
+  agent-offload doctor                                 check the setup, with fixes
 
 Exit codes: 0 done (summary on stdout), 1 the agent failed or wrote no summary,
 2 usage or config error, 124 timed out, 128+n ended by signal n.";
@@ -46,12 +47,27 @@ pub enum Command {
     Run(RunArgs),
     /// List the configured profiles.
     Profiles(ProfilesArgs),
-    /// Internal: the run-directory watch helper (see `run::waiter::Watch`).
-    #[command(name = "__watch", hide = true)]
-    Watch { dir: PathBuf },
+    /// Write a commented starter config file with a profile per agent CLI on PATH.
+    Init(InitArgs),
+    /// Check the setup: tmux, the config, each profile's command and variables, the
+    /// state directory, the skill. Exit 1 if anything is broken.
+    Doctor(DoctorArgs),
+    /// Print a shell completion script (e.g. `agent-offload completions bash >
+    /// ~/.local/share/bash-completion/completions/agent-offload`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout (e.g. `agent-offload man > agent-offload.1`).
+    Man,
+    /// About the config file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
 }
 
 #[derive(Debug, Args, Default)]
+// Each bool is an independent command-line flag.
+#[allow(clippy::struct_excessive_bools)]
 pub struct RunArgs {
     /// Profile to use (default: the config's `default_profile`).
     #[arg(short, long, value_name = "NAME")]
@@ -104,6 +120,31 @@ pub struct ProfilesArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Write `.agent-offload.yaml` in the current directory instead of the user config.
+    #[arg(long)]
+    pub project: bool,
+
+    /// Overwrite the file if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Config file to check instead of discovering one.
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the JSON Schema of the config file, for editors (see the README for the
+    /// `# yaml-language-server: $schema=` line).
+    Schema,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

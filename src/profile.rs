@@ -50,6 +50,6 @@ pub struct Profile {
     pub headless: Option<bool>,
     pub timeout: Option<Duration>,
     pub focus: Option<bool>,
-    /// Where the profile was defined, for messages.
-    pub defined_in: PathBuf,
+    /// The config file that defined the profile (`None` for a built-in profile).
+    pub defined_in: Option<PathBuf>,
 }

@@ -1,6 +1,10 @@
 //! One file per subcommand: each turns arguments into calls on the modules below and
 //! returns the exit code.
 
+mod completions;
+mod config;
+mod doctor;
+mod init;
 mod profiles;
 mod run;
 
@@ -17,6 +21,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         None => run::run(&cli.run, &env),
         Some(Command::Run(args)) => run::run(&args, &env),
         Some(Command::Profiles(args)) => profiles::run(&args, &env),
-        Some(Command::Watch { dir }) => crate::run::waiter::helper_main(&dir),
+        Some(Command::Init(args)) => init::run(&args, &env),
+        Some(Command::Doctor(args)) => doctor::run(&args, &env),
+        Some(Command::Completions { shell }) => completions::completions(shell),
+        Some(Command::Man) => completions::man(),
+        Some(Command::Config(command)) => config::run(&command),
     }
 }

@@ -41,11 +41,7 @@ pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
 
     let say = |m: &str| eprintln!("{m}");
     let observer = Stderr;
-    say(&format!(
-        "agent-offload: config {} ({})",
-        config.path.display(),
-        config.origin.describe()
-    ));
+    say(&format!("agent-offload: config {}", config.describe()));
     let request = Request {
         profile,
         mode,

@@ -2,9 +2,12 @@
 //! per tmux test, fake agents.
 
 mod config_errors;
+mod doctor;
 mod files;
+mod generated;
 mod harness;
 mod headless;
+mod init;
 mod lifecycle;
 mod profiles;
 mod prompts;
@@ -12,3 +15,4 @@ mod secrets;
 mod tmux;
 mod tmux_server;
 mod usage;
+mod zero_config;
