@@ -97,10 +97,15 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
 
-    /// Copy a headless agent's output to stderr while it runs (default: only when
-    /// stderr is a terminal).
+    /// Copy a headless agent's output to stderr while it runs (at a terminal, instead
+    /// of the live status line).
     #[arg(long)]
     pub stream: bool,
+
+    /// Print nothing on stderr but errors: no progress, no live status line (stdout
+    /// still carries the result).
+    #[arg(short, long, conflicts_with = "stream")]
+    pub quiet: bool,
 
     /// The prompt. Every word after the first is prompt text too; options go first.
     #[arg(

@@ -9,6 +9,7 @@ mod interface;
 mod profile;
 mod run;
 mod search_path;
+mod status_line;
 mod style;
 
 use std::process::ExitCode;

@@ -11,6 +11,7 @@ use crate::config;
 use crate::exit::usage;
 use crate::interface::Mode;
 use crate::run::{self, Outcome, Request, dir, prompt, signals::Signals};
+use crate::status_line::{self, StatusLine};
 
 pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
     let cwd = working_dir(args)?;
@@ -39,8 +40,19 @@ pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
     let signals = Signals::install()?;
     let root = dir::runs_root(env)?;
 
-    let say = |m: &str| eprintln!("{m}");
-    let observer = Stderr;
+    let say = |m: &str| {
+        if !args.quiet {
+            eprintln!("{m}");
+        }
+    };
+    // At a terminal, a live status line instead of the headless transcript (--stream
+    // still asks for the transcript); never anything but errors with --quiet.
+    let live = std::io::stderr().is_terminal() && !args.stream;
+    let observer: Box<dyn run::Observer> = match (args.quiet, live) {
+        (true, _) => Box::new(status_line::Silent),
+        (false, true) => Box::new(StatusLine::new(Box::new(Stderr), paint(env))),
+        (false, false) => Box::new(Stderr),
+    };
     say(&format!("agent-offload: config {}", config.describe()));
     let request = Request {
         profile,
@@ -49,12 +61,12 @@ pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
         cwd,
         timeout: args.timeout.or(profile.timeout),
         secrets,
-        stream: args.stream || std::io::stderr().is_terminal(),
+        stream: args.stream,
         tmux: caller,
         focus: profile.focus.unwrap_or(config.focus),
         path: env("PATH"),
     };
-    let report = run::execute(&request, &root, &signals, &observer)?;
+    let report = run::execute(&request, &root, &signals, observer.as_ref())?;
 
     let log = report.dir.file(dir::OUTPUT);
     let took = crate::duration::human(report.elapsed);
@@ -96,7 +108,7 @@ pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
                     msg.push_str(line);
                 }
             }
-            say(&msg);
+            eprintln!("{msg}");
         }
     }
     stdout.flush()?;
@@ -117,6 +129,12 @@ fn working_dir(args: &RunArgs) -> Result<PathBuf> {
         return Err(usage(format!("--cwd {}: not a directory", dir.display())));
     }
     Ok(dir)
+}
+
+fn paint(env: Env<'_>) -> crate::style::Paint {
+    crate::style::Paint {
+        color: crate::style::color_wanted(true, env),
+    }
 }
 
 /// Progress on stderr, one line per event.

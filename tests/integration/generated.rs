@@ -23,7 +23,7 @@ fn completions_for_every_shell() {
             "init",
             "completions",
             "profile",
-            "timeout",
+            "quiet",
         ] {
             assert!(script.contains(word), "{shell} completion lacks {word}");
         }
@@ -55,7 +55,7 @@ fn man_page_is_roff_from_the_clap_definitions() {
         &man[..80.min(man.len())]
     );
     assert!(man.contains(".TH agent-offload 1"), "{man}");
-    assert!(man.contains("\\-\\-timeout"), "{man}");
+    assert!(man.contains("\\-\\-quiet"), "{man}");
     assert!(man.contains("doctor"), "{man}");
 }
 

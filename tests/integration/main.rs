@@ -12,6 +12,7 @@ mod lifecycle;
 mod profiles;
 mod prompts;
 mod secrets;
+mod status_line;
 mod tmux;
 mod tmux_server;
 mod usage;
