@@ -8,6 +8,7 @@ mod generated;
 mod harness;
 mod headless;
 mod init;
+mod install;
 mod lifecycle;
 mod profiles;
 mod prompts;
