@@ -20,6 +20,7 @@ Examples:
   agent-offload runs                                   recent runs
   agent-offload profiles                               list the configured profiles
   agent-offload install-skill                          teach your agent CLIs to delegate
+  agent-offload doctor                                 check the setup, with fixes
 
 Exit codes: 0 done (summary on stdout), 1 the agent failed or wrote no summary,
 2 usage or config error, 75 still running (detached: agent-offload wait RUN),
@@ -89,12 +90,22 @@ pub enum Command {
         after_help = PROVIDERS
     )]
     UninstallSkill(UninstallSkillArgs),
-    /// Internal: the run-directory watch helper (see `run::waiter::Watch`).
-    #[command(name = "__watch", hide = true)]
-    Watch { dir: PathBuf },
-    /// Internal: finishes a detached run (see `run::ensure_guard`).
-    #[command(name = "__guard", hide = true)]
-    Guard { dir: PathBuf },
+    /// Write a commented starter config file with a profile per agent CLI on PATH.
+    Init(InitArgs),
+    /// Check the setup: tmux, the config, each profile's command and variables, the
+    /// state directory, the skill. Exit 1 if anything is broken.
+    Doctor(DoctorArgs),
+    /// Print a shell completion script (e.g. `agent-offload completions bash >
+    /// ~/.local/share/bash-completion/completions/agent-offload`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout (e.g. `agent-offload man > agent-offload.1`).
+    Man,
+    /// About the config file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
 }
 
 #[derive(Debug, Args, Default)]
@@ -137,10 +148,15 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
 
-    /// Copy a headless agent's output to stderr while it runs (default: only when
-    /// stderr is a terminal).
+    /// Copy a headless agent's output to stderr while it runs (at a terminal, instead
+    /// of the live status line).
     #[arg(long)]
     pub stream: bool,
+
+    /// Print nothing on stderr but errors: no progress, no live status line (stdout
+    /// still carries the result).
+    #[arg(short, long, conflicts_with = "stream")]
+    pub quiet: bool,
 
     /// The prompt. Every word after the first is prompt text too; options go first.
     #[arg(
@@ -290,6 +306,31 @@ pub struct UninstallSkillArgs {
 fn provider_parser() -> impl clap::builder::TypedValueParser<Value = Provider> {
     clap::builder::PossibleValuesParser::new(Provider::NAMES)
         .map(|name| Provider::from_name(&name).expect("a possible value"))
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Write `.agent-offload.yaml` in the current directory instead of the user config.
+    #[arg(long)]
+    pub project: bool,
+
+    /// Overwrite the file if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Config file to check instead of discovering one.
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the JSON Schema of the config file, for editors (see the README for the
+    /// `# yaml-language-server: $schema=` line).
+    Schema,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

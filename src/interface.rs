@@ -2,9 +2,11 @@
 //! passed, and its quirks. All knowledge of a particular agent CLI lives here, so that
 //! adding one is a change to this file (see `../shared/AGENT-CLIS.md` for the facts).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// Which agent CLI a profile starts, for its argument conventions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Interface {
     #[default]
@@ -105,6 +107,119 @@ impl Interface {
     }
 }
 
+/// What agent-offload needs to start a CLI without a config file: the built-in
+/// profile `agent-offload` uses when the CLI is on PATH and no config file exists, and
+/// the starting point `agent-offload init` writes. One entry per CLI.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Builtin {
+    pub interface: Interface,
+    /// The profile's name.
+    pub profile: &'static str,
+    /// Executable names to look for on PATH, in order; the first found is used.
+    pub executables: &'static [&'static str],
+    /// Flags for unattended work: the delegated agent must not stop to ask for
+    /// permission, since nobody may be watching its pane.
+    pub args: &'static [&'static str],
+    /// Literal environment the CLI needs for the flags above to take effect.
+    pub env: &'static [(&'static str, &'static str)],
+}
+
+/// The CLIs agent-offload knows, in the order the default built-in profile is chosen.
+pub const BUILTINS: [Builtin; 7] = [
+    Builtin {
+        interface: Interface::Claude,
+        profile: "claude",
+        executables: &["claude"],
+        // As root claude refuses this flag unless IS_SANDBOX=1 (AGENT-CLIS.md).
+        args: &["--dangerously-skip-permissions"],
+        env: &[],
+    },
+    Builtin {
+        interface: Interface::Codex,
+        profile: "codex",
+        executables: &["codex"],
+        args: &["--dangerously-bypass-approvals-and-sandbox"],
+        env: &[],
+    },
+    Builtin {
+        interface: Interface::Opencode,
+        profile: "opencode",
+        executables: &["opencode"],
+        // Permissions are opencode config (`permission`), not flags; `run` allows the
+        // shell by default.
+        args: &[],
+        env: &[],
+    },
+    Builtin {
+        interface: Interface::Pi,
+        profile: "pi",
+        executables: &["pi"],
+        // pi does not ask for permission.
+        args: &[],
+        env: &[],
+    },
+    Builtin {
+        interface: Interface::Cursor,
+        profile: "cursor",
+        // Installed as `cursor-agent`; newer installs also (or only) provide `agent`.
+        executables: &["cursor-agent", "agent"],
+        args: &["--force"],
+        env: &[],
+    },
+    Builtin {
+        interface: Interface::Gemini,
+        profile: "gemini",
+        executables: &["gemini"],
+        args: &["--yolo"],
+        // In a folder it does not trust, gemini silently downgrades --yolo.
+        env: &[("GEMINI_CLI_TRUST_WORKSPACE", "true")],
+    },
+    Builtin {
+        interface: Interface::Qwen,
+        profile: "qwen",
+        executables: &["qwen"],
+        args: &["--yolo"],
+        env: &[],
+    },
+];
+
+impl Builtin {
+    /// Every executable name looked for, in order (for messages).
+    pub fn all_executables() -> Vec<&'static str> {
+        BUILTINS
+            .iter()
+            .flat_map(|b| b.executables.iter().copied())
+            .collect()
+    }
+}
+
+impl Interface {
+    /// A known reason this CLI would refuse to start with these arguments, for
+    /// `doctor`. `var_set` tells whether a variable is set in the agent's environment.
+    pub fn launch_problem(
+        self,
+        args: &[String],
+        var_set: &dyn Fn(&str) -> bool,
+        is_root: bool,
+    ) -> Option<String> {
+        match self {
+            // claude refuses --dangerously-skip-permissions as root unless IS_SANDBOX=1.
+            Interface::Claude
+                if is_root
+                    && args.iter().any(|a| a == "--dangerously-skip-permissions")
+                    && !var_set("IS_SANDBOX") =>
+            {
+                Some(
+                    "claude refuses --dangerously-skip-permissions when run as root; set \
+                     IS_SANDBOX: \"1\" in the profile's env (in a sandbox), or run as another user"
+                        .to_owned(),
+                )
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Environment variables that make an agent CLI refuse to start inside another one.
 /// They are removed from the delegated agent's environment in both modes.
 pub const NESTING_GUARDS: &[&str] = &["CLAUDECODE", "CLAUDE_CODE_ENTRYPOINT"];
@@ -123,6 +238,64 @@ mod tests {
         for i in Interface::ALL {
             assert!(i.mode_args(Mode::Tmux).is_empty(), "{}", i.name());
         }
+    }
+
+    #[test]
+    fn builtins_cover_every_cli_once_with_unattended_flags() {
+        let names: Vec<_> = BUILTINS.iter().map(|b| b.interface).collect();
+        for i in Interface::ALL {
+            let n = names.iter().filter(|&&x| x == i).count();
+            assert_eq!(n, usize::from(i != Interface::Generic), "{}", i.name());
+        }
+        let args = |i: Interface| BUILTINS.iter().find(|b| b.interface == i).unwrap().args;
+        assert_eq!(args(Interface::Claude), ["--dangerously-skip-permissions"]);
+        assert_eq!(
+            args(Interface::Codex),
+            ["--dangerously-bypass-approvals-and-sandbox"]
+        );
+        assert_eq!(args(Interface::Gemini), ["--yolo"]);
+        assert_eq!(args(Interface::Qwen), ["--yolo"]);
+        assert_eq!(args(Interface::Cursor), ["--force"]);
+        assert_eq!(
+            Builtin::all_executables(),
+            [
+                "claude",
+                "codex",
+                "opencode",
+                "pi",
+                "cursor-agent",
+                "agent",
+                "gemini",
+                "qwen"
+            ]
+        );
+    }
+
+    #[test]
+    fn claude_as_root_needs_is_sandbox() {
+        let args = vec!["--dangerously-skip-permissions".to_owned()];
+        let unset = |_: &str| false;
+        let set = |v: &str| v == "IS_SANDBOX";
+        assert!(
+            Interface::Claude
+                .launch_problem(&args, &unset, true)
+                .is_some()
+        );
+        assert!(
+            Interface::Claude
+                .launch_problem(&args, &set, true)
+                .is_none()
+        );
+        assert!(
+            Interface::Claude
+                .launch_problem(&args, &unset, false)
+                .is_none()
+        );
+        assert!(
+            Interface::Codex
+                .launch_problem(&args, &unset, true)
+                .is_none()
+        );
     }
 
     #[test]

@@ -10,19 +10,45 @@ mod exit;
 mod interface;
 mod profile;
 mod run;
+mod search_path;
 mod skill;
+mod status_line;
+mod style;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
-    match commands::dispatch(cli) {
+    let result = match internal_command() {
+        Some(result) => result,
+        None => commands::dispatch(cli::Cli::parse()),
+    };
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             eprintln!("agent-offload: {err:#}");
             ExitCode::from(exit::code_for_error(&err))
         }
+    }
+}
+
+/// The internal helpers agent-offload starts itself — the run-directory watch helper
+/// (`__watch DIR`, see `run::waiter`) and a detached run's guard (`__guard DIR`, see
+/// `run::ensure_guard`) — are not clap subcommands, so that completions and the man
+/// page never offer them.
+fn internal_command() -> Option<anyhow::Result<u8>> {
+    let mut args = std::env::args_os().skip(1);
+    let command = args.next()?;
+    let (Some(dir), None) = (args.next(), args.next()) else {
+        return None;
+    };
+    let dir = std::path::Path::new(&dir);
+    if command == run::waiter::HELPER_COMMAND {
+        Some(run::waiter::helper_main(dir))
+    } else if command == run::GUARD_COMMAND {
+        Some(run::guard_main(dir))
+    } else {
+        None
     }
 }

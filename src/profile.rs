@@ -54,6 +54,6 @@ pub struct Profile {
     pub focus: Option<bool>,
     /// `interface: cursor`: write Cursor's workspace trust marker before each launch.
     pub trust_workspace: bool,
-    /// Where the profile was defined, for messages.
-    pub defined_in: PathBuf,
+    /// The config file that defined the profile (`None` for a built-in profile).
+    pub defined_in: Option<PathBuf>,
 }

@@ -2,6 +2,10 @@
 //! returns the exit code.
 
 mod cancel;
+mod completions;
+mod config;
+mod doctor;
+mod init;
 mod install_skill;
 mod logs;
 mod profiles;
@@ -34,8 +38,11 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Some(Command::Profiles(args)) => profiles::run(&args, &env),
         Some(Command::InstallSkill(args)) => install_skill::install(&args, &env),
         Some(Command::UninstallSkill(args)) => install_skill::uninstall(&args, &env),
-        Some(Command::Watch { dir }) => crate::run::waiter::helper_main(&dir),
-        Some(Command::Guard { dir }) => crate::run::guard_main(&dir),
+        Some(Command::Init(args)) => init::run(&args, &env),
+        Some(Command::Doctor(args)) => doctor::run(&args, &env),
+        Some(Command::Completions { shell }) => completions::completions(shell),
+        Some(Command::Man) => completions::man(),
+        Some(Command::Config(command)) => config::run(&command),
     }
 }
 

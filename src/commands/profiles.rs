@@ -21,6 +21,8 @@ struct Row<'a> {
     timeout: Option<String>,
     /// tmux mode: whether the new pane takes the focus.
     focus: bool,
+    /// A built-in profile (no config file), not one from a file.
+    builtin: bool,
 }
 
 pub fn run(args: &ProfilesArgs, env: Env<'_>) -> Result<u8> {
@@ -43,6 +45,7 @@ pub fn run(args: &ProfilesArgs, env: Env<'_>) -> Result<u8> {
             },
             timeout: p.timeout.map(crate::duration::human),
             focus: p.focus.unwrap_or(config.focus),
+            builtin: p.defined_in.is_none(),
         })
         .collect();
     if args.json {
@@ -55,11 +58,13 @@ pub fn run(args: &ProfilesArgs, env: Env<'_>) -> Result<u8> {
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(0);
     }
-    println!(
-        "config: {} ({})",
-        config.path.display(),
-        config.origin.describe()
-    );
+    match &config.path {
+        Some(path) => println!("config: {} ({})", path.display(), config.origin.describe()),
+        None => println!(
+            "config: none; built-in profiles for the agent CLIs found on PATH \
+             (`agent-offload init` writes a config file to change them)"
+        ),
+    }
     let headers = ["", "PROFILE", "INTERFACE", "PROMPT", "MODE", "COMMAND"];
     let table: Vec<[String; 6]> = rows
         .iter()

@@ -164,7 +164,8 @@ pub fn print(finish: &Finish, json: bool, quiet: bool) -> Result<u8> {
                 msg.push_str("\nagent-offload: ");
                 msg.push_str(&changes::describe(c));
             }
-            say(&msg);
+            // A failed run is an error: reported even with --quiet.
+            eprintln!("{msg}");
         }
     }
     stdout.flush()?;

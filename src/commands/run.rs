@@ -12,6 +12,7 @@ use crate::exit::usage;
 use crate::interface::{Interface, Mode};
 use crate::profile::Profile;
 use crate::run::{self, Request, dir, prompt, signals::Signals};
+use crate::status_line::{self, StatusLine};
 
 pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
     let cwd = working_dir(args)?;
@@ -40,14 +41,21 @@ pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
     let signals = Signals::install()?;
     let root = dir::runs_root(env)?;
 
-    let say = |m: &str| eprintln!("{m}");
-    let observer = Stderr;
-    say(&format!(
-        "agent-offload: config {} ({})",
-        config.path.display(),
-        config.origin.describe()
-    ));
-    trust_cursor_workspace(profile, &cwd, env)?;
+    let say = |m: &str| {
+        if !args.quiet {
+            eprintln!("{m}");
+        }
+    };
+    // At a terminal, a live status line instead of the headless transcript (--stream
+    // still asks for the transcript); never anything but errors with --quiet.
+    let live = std::io::stderr().is_terminal() && !args.stream;
+    let observer: Box<dyn run::Observer> = match (args.quiet, live) {
+        (true, _) => Box::new(status_line::Silent),
+        (false, true) => Box::new(StatusLine::new(Box::new(Stderr), paint(env))),
+        (false, false) => Box::new(Stderr),
+    };
+    say(&format!("agent-offload: config {}", config.describe()));
+    trust_cursor_workspace(profile, &cwd, env, args.quiet)?;
     let request = Request {
         profile,
         mode,
@@ -59,22 +67,26 @@ pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
             .or(profile.detach_after)
             .or(config.detach_after),
         secrets,
-        stream: args.stream || std::io::stderr().is_terminal(),
+        stream: args.stream,
         tmux: caller,
         focus: profile.focus.unwrap_or(config.focus),
         path: env("PATH"),
     };
-    let finish = run::execute(&request, &root, &signals, &observer)?;
-    super::report::print(&finish, args.json, false)
+    let finish = run::execute(&request, &root, &signals, observer.as_ref())?;
+    drop(observer);
+    super::report::print(&finish, args.json, args.quiet)
 }
 
 /// Cursor asks before working in a directory it does not trust, which would stall the
 /// run: write its trust marker first (every launch), and say so.
-fn trust_cursor_workspace(profile: &Profile, cwd: &Path, env: Env<'_>) -> Result<()> {
+fn trust_cursor_workspace(profile: &Profile, cwd: &Path, env: Env<'_>, quiet: bool) -> Result<()> {
     if profile.interface != Interface::Cursor || !profile.trust_workspace {
         return Ok(());
     }
     let marker = crate::cursor::trust(cwd, env)?;
+    if quiet {
+        return Ok(());
+    }
     let home = env("HOME").map(PathBuf::from);
     eprintln!(
         "agent-offload: marked {} as a trusted Cursor workspace ({}); set trust_workspace: \
@@ -100,6 +112,12 @@ fn working_dir(args: &RunArgs) -> Result<PathBuf> {
         return Err(usage(format!("--cwd {}: not a directory", dir.display())));
     }
     Ok(dir)
+}
+
+fn paint(env: Env<'_>) -> crate::style::Paint {
+    crate::style::Paint {
+        color: crate::style::color_wanted(true, env),
+    }
 }
 
 /// Progress on stderr, one line per event.

@@ -16,6 +16,8 @@ pub enum Origin {
     EnvVar,
     Project,
     User,
+    /// No config file: the built-in profiles for the agent CLIs on PATH.
+    BuiltIn,
 }
 
 impl Origin {
@@ -25,6 +27,7 @@ impl Origin {
             Origin::EnvVar => "$AGENT_OFFLOAD_CONFIG",
             Origin::Project => "project",
             Origin::User => "user",
+            Origin::BuiltIn => "built-in",
         }
     }
 }
@@ -38,13 +41,23 @@ pub fn user_config_path(env: &dyn Fn(&str) -> Option<OsString>) -> Option<PathBu
         .map(|home| PathBuf::from(home).join(".config/agent-offload/config.yaml"))
 }
 
+/// The outcome of looking for a config file.
+#[derive(Debug)]
+pub enum Found {
+    File(PathBuf, Origin),
+    /// No file exists; these are every place looked at, in order.
+    Nothing {
+        looked: Vec<PathBuf>,
+    },
+}
+
 /// Finds the config file. A file named explicitly must exist; otherwise the first
-/// that exists wins, and when none does the error lists every place looked at.
+/// that exists wins, and when none does the places looked at are returned.
 pub fn find(
     flag: Option<&Path>,
     cwd: &Path,
     env: &dyn Fn(&str) -> Option<OsString>,
-) -> anyhow::Result<(PathBuf, Origin)> {
+) -> anyhow::Result<Found> {
     let explicit = flag.map(|p| (p.to_path_buf(), Origin::Flag)).or_else(|| {
         env(ENV_VAR)
             .filter(|v| !v.is_empty())
@@ -63,30 +76,39 @@ pub fn find(
                 origin.describe()
             )));
         }
-        return Ok((path, origin));
+        return Ok(Found::File(path, origin));
     }
 
     let mut looked = Vec::new();
     for dir in cwd.ancestors() {
         let candidate = dir.join(PROJECT_FILE);
         if candidate.is_file() {
-            return Ok((candidate, Origin::Project));
+            return Ok(Found::File(candidate, Origin::Project));
         }
         looked.push(candidate);
     }
     if let Some(user) = user_config_path(env) {
         if user.is_file() {
-            return Ok((user, Origin::User));
+            return Ok(Found::File(user, Origin::User));
         }
         looked.push(user);
     }
+    Ok(Found::Nothing { looked })
+}
+
+/// The error for "no config file and no agent CLI on PATH": every place looked at, and
+/// every program looked for.
+pub fn nothing_found(looked: &[PathBuf], programs: &[&str]) -> anyhow::Error {
     let list: Vec<String> = looked
         .iter()
         .map(|p| format!("  {}", p.display()))
         .collect();
-    Err(usage(format!(
+    usage(format!(
         "no config file found; looked at:\n{}\n  (and --config / ${ENV_VAR} were not given)\n\
-         Create one of them, for example from examples/demo.yaml in the agent-offload repository.",
-        list.join("\n")
-    )))
+         and no agent CLI on PATH to use without one; looked for: {}\n\
+         Install one of them, or write a config file with `agent-offload init` (or start \
+         from examples/demo.yaml in the agent-offload repository).",
+        list.join("\n"),
+        programs.join(", ")
+    ))
 }

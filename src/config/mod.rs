@@ -1,8 +1,10 @@
 //! Loading the config file into checked profiles. Every mistake is reported with the
 //! file, line and column, the profile and the field, and what would be valid.
 
+pub mod builtin;
 mod discover;
-mod schema;
+pub mod schema;
+pub mod starter;
 
 use std::cell::RefCell;
 use std::ffi::OsString;
@@ -12,7 +14,8 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 use serde_saphyr::{Location, Spanned};
 
-pub use discover::{Origin, find};
+pub use builtin::{Detected, detect};
+pub use discover::{Found, Origin, PROJECT_FILE, find, user_config_path};
 use schema::{RawConfig, RawDelivery, RawEnvValue, RawProfile};
 
 use crate::duration;
@@ -22,7 +25,8 @@ use crate::profile::{EnvValue, PROMPT_FILE_PLACEHOLDER, Profile, PromptDelivery}
 
 #[derive(Debug)]
 pub struct Config {
-    pub path: PathBuf,
+    /// The file the profiles come from; `None` for the built-in profiles.
+    pub path: Option<PathBuf>,
     pub origin: Origin,
     pub default_profile: String,
     /// Config-wide `headless`; a profile's own setting wins.
@@ -41,10 +45,24 @@ impl Config {
         self.profiles.get(name).ok_or_else(|| {
             usage(format!(
                 "no profile named \"{name}\" in {} (profiles: {})",
-                self.path.display(),
+                self.path.as_deref().map_or_else(
+                    || "the built-in profiles".to_owned(),
+                    |p| p.display().to_string()
+                ),
                 self.profile_names()
             ))
         })
+    }
+
+    /// Where the profiles come from, for messages: `PATH (origin)`, or the built-in
+    /// profiles.
+    pub fn describe(&self) -> String {
+        match &self.path {
+            Some(p) => format!("{} ({})", p.display(), self.origin.describe()),
+            None => {
+                "the built-in profiles (no config file; `agent-offload init` writes one)".to_owned()
+            }
+        }
     }
 
     fn profile_names(&self) -> String {
@@ -58,8 +76,14 @@ pub fn discover_and_load(
     cwd: &Path,
     env: &dyn Fn(&str) -> Option<OsString>,
 ) -> anyhow::Result<Config> {
-    let (path, origin) = find(flag, cwd, env)?;
-    load(&path, origin, env)
+    match find(flag, cwd, env)? {
+        Found::File(path, origin) => load(&path, origin, env),
+        Found::Nothing { looked } => {
+            builtin::config(&detect(env("PATH").as_deref())).ok_or_else(|| {
+                discover::nothing_found(&looked, &crate::interface::Builtin::all_executables())
+            })
+        }
+    }
 }
 
 pub fn load(
@@ -69,7 +93,17 @@ pub fn load(
 ) -> anyhow::Result<Config> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| usage(format!("cannot read config file {}: {e}", path.display())))?;
-    let raw = parse(&text).map_err(|e| usage(format!("{}:{e}", path.display())))?;
+    from_text(&text, path, origin, env)
+}
+
+/// Parses and validates config text as if it had been read from `path`.
+pub fn from_text(
+    text: &str,
+    path: &Path,
+    origin: Origin,
+    env: &dyn Fn(&str) -> Option<OsString>,
+) -> anyhow::Result<Config> {
+    let raw = parse(text).map_err(|e| usage(format!("{}:{e}", path.display())))?;
     let ctx = Ctx { path, env };
     ctx.validate(raw, origin)
 }
@@ -252,7 +286,7 @@ impl Ctx<'_> {
                 None => None,
             };
         Ok(Config {
-            path: self.path.to_path_buf(),
+            path: Some(self.path.to_path_buf()),
             origin,
             default_profile,
             detach_after,
@@ -368,7 +402,7 @@ impl Ctx<'_> {
             detach_after,
             focus: raw.focus,
             trust_workspace,
-            defined_in: self.path.to_path_buf(),
+            defined_in: Some(self.path.to_path_buf()),
         })
     }
 
@@ -434,7 +468,10 @@ pub fn resolve_secrets(
                     "profile \"{}\": env \"{name}\" takes its value from ${var}, which is not set \
                      (export {var} before running agent-offload, or change {})",
                     profile.name,
-                    profile.defined_in.display()
+                    profile
+                        .defined_in
+                        .as_deref()
+                        .map_or_else(|| "the profile".to_owned(), |p| p.display().to_string())
                 ))
             })?;
             out.push((name.clone(), v));

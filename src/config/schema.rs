@@ -1,46 +1,102 @@
 //! The config file exactly as written: strict serde types with source locations.
 //! `config::load` turns these into checked [`crate::profile::Profile`]s.
+//!
+//! The JSON Schema that `agent-offload config schema` prints is derived from these same
+//! types (schemars reads the serde attributes: `deny_unknown_fields` becomes
+//! `additionalProperties: false`, enums become their spellings), so it cannot drift
+//! from what the loader accepts. `Spanned<T>` is schema'd as `T`.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt;
 
 use indexmap::IndexMap;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_saphyr::Spanned;
 
 use crate::interface::Interface;
 
-#[derive(Debug, Deserialize)]
+/// A duration as `duration::parse` accepts it: `90s`, `20m`, `1h30m`, `500ms`, `2d`.
+const DURATION_PATTERN: &str = r"^\s*([0-9]+(ms|s|m|h|d))+\s*$";
+/// A variable name as `config::is_shell_identifier` accepts it.
+const IDENTIFIER_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
+
+/// agent-offload configuration: profiles that describe how to start agent CLIs.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "agent-offload config")]
 pub struct RawConfig {
+    /// The profile used without -p/--profile; required when there is more than one.
+    #[schemars(with = "Option<String>")]
     pub default_profile: Option<Spanned<String>>,
+    /// Run every profile headless by default (default false: in a tmux pane).
     pub headless: Option<bool>,
+    /// tmux mode: move the focus to the new pane (default false).
     pub focus: Option<bool>,
+    /// Stop waiting after this long and leave the agent running (exit 75): 8m, 1h, ...
+    #[schemars(with = "Option<String>", extend("pattern" = DURATION_PATTERN))]
     pub detach_after: Option<Spanned<String>>,
+    /// The profiles, by name (letters, digits, '.', '_' and '-').
+    #[schemars(with = "BTreeMap<String, RawProfile>", extend("minProperties" = 1))]
     pub profiles: IndexMap<String, Spanned<RawProfile>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// One way of starting an agent CLI.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Profile")]
 pub struct RawProfile {
+    /// The program: a name on PATH, an absolute path, ~/path, or a path relative to the
+    /// config file (./agent.sh).
+    #[schemars(with = "String", extend("minLength" = 1))]
     pub command: Spanned<String>,
+    /// Which agent CLI this is, for its argument conventions (default generic).
     pub interface: Option<Interface>,
+    /// Arguments placed before the prompt.
+    #[schemars(with = "Option<Vec<String>>")]
     pub args: Option<Spanned<Vec<String>>>,
+    /// Environment for the agent: literals, or `{from_env: NAME}` to take a value from
+    /// agent-offload's own environment without writing it anywhere.
+    #[schemars(
+        with = "Option<BTreeMap<String, RawEnvValue>>",
+        extend("propertyNames" = {"pattern": IDENTIFIER_PATTERN})
+    )]
     pub env: Option<IndexMap<String, Spanned<RawEnvValue>>>,
+    /// How the prompt reaches the agent (default argument).
     pub prompt: Option<RawDelivery>,
+    /// Run this profile headless (overrides the top-level setting).
     pub headless: Option<bool>,
+    /// Default --timeout for this profile: 90s, 20m, 1h30m, ...
+    #[schemars(with = "Option<String>", extend("pattern" = DURATION_PATTERN))]
     pub timeout: Option<Spanned<String>>,
+    /// Stop waiting after this long and leave the agent running (overrides the
+    /// top-level setting).
+    #[schemars(with = "Option<String>", extend("pattern" = DURATION_PATTERN))]
     pub detach_after: Option<Spanned<String>>,
+    /// tmux mode: move the focus to the new pane.
     pub focus: Option<bool>,
+    /// `interface: cursor`: write Cursor's workspace trust marker before each launch
+    /// (default true).
+    #[schemars(with = "Option<bool>")]
     pub trust_workspace: Option<Spanned<bool>>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
+/// How the prompt reaches the agent: as an argument, on stdin, or as the path of
+/// `prompt.md` in place of `{prompt_file}` in `args`.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
+#[schemars(rename = "PromptDelivery")]
 pub enum RawDelivery {
     Argument,
     Stdin,
     PromptFileArg,
+}
+
+/// The JSON Schema of the config file (draft 2020-12), for editors.
+pub fn json_schema() -> serde_json::Value {
+    schemars::schema_for!(RawConfig).to_value()
 }
 
 /// An `env` value: a string, number or bool literal, or `{from_env: NAME}`.
@@ -48,6 +104,29 @@ pub enum RawDelivery {
 pub enum RawEnvValue {
     Literal(String),
     FromEnv(String),
+}
+
+impl JsonSchema for RawEnvValue {
+    fn schema_name() -> Cow<'static, str> {
+        "EnvValue".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A literal (string, number or bool), or {from_env: NAME}: the value of NAME in agent-offload's environment.",
+            "oneOf": [
+                {"type": ["string", "number", "boolean"]},
+                {
+                    "type": "object",
+                    "properties": {
+                        "from_env": {"type": "string", "pattern": IDENTIFIER_PATTERN}
+                    },
+                    "required": ["from_env"],
+                    "additionalProperties": false
+                }
+            ]
+        })
+    }
 }
 
 impl<'de> Deserialize<'de> for RawEnvValue {

@@ -1,6 +1,5 @@
 //! Config errors with their exact messages, and config discovery.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::harness::Test;
@@ -359,26 +358,7 @@ fn a_named_config_must_exist() {
     assert!(!out.test.runs_root().exists());
 }
 
-#[test]
-fn no_config_lists_every_place_looked_at() {
-    let t = Test::new();
-    let cwd = t.work().join("deep/er");
-    std::fs::create_dir_all(&cwd).unwrap();
-    let out = t.cwd(&cwd).args(["-H", "go"]).run();
-    out.status(2).stdout_is("");
-    let mut expected = String::from("agent-offload: no config file found; looked at:\n");
-    for dir in cwd.canonicalize().unwrap().ancestors() {
-        let _ = writeln!(expected, "  {}", dir.join(".agent-offload.yaml").display());
-    }
-    let _ = writeln!(expected, "  {}", out.test.config_path().display());
-    expected.push_str(
-        "  (and --config / $AGENT_OFFLOAD_CONFIG were not given)\n\
-         Create one of them, for example from examples/demo.yaml in the agent-offload \
-         repository.\n",
-    );
-    assert_eq!(out.stderr(), expected);
-    assert!(!out.test.runs_root().exists());
-}
+// "No config file and no agent CLI on PATH" is tested in zero_config.rs.
 
 /// Without `XDG_CONFIG_HOME` the user file is under `~/.config`.
 #[test]

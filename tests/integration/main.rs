@@ -3,15 +3,21 @@
 
 mod config_errors;
 mod cursor;
+mod doctor;
 mod files;
+mod generated;
 mod harness;
 mod headless;
+mod init;
+mod install;
 mod lifecycle;
 mod profiles;
 mod prompts;
 mod runs;
 mod secrets;
 mod skill;
+mod status_line;
 mod tmux;
 mod tmux_server;
 mod usage;
+mod zero_config;

@@ -41,7 +41,7 @@ fn json_lists_every_profile() {
         serde_json::json!({
             "name": "a", "default": false, "command": "/opt/x", "args": ["--m", "a b"],
             "interface": "claude", "prompt": "argument", "mode": "headless",
-            "timeout": "1m30s", "focus": false
+            "timeout": "1m30s", "focus": false, "builtin": false
         })
     );
     assert_eq!(p[1]["name"], "b");

@@ -1,0 +1,15 @@
+//! `agent-offload config schema`: the JSON Schema of the config file.
+
+use anyhow::Result;
+
+use crate::cli::ConfigCommand;
+
+pub fn run(command: &ConfigCommand) -> Result<u8> {
+    match command {
+        ConfigCommand::Schema => {
+            let schema = crate::config::schema::json_schema();
+            println!("{}", serde_json::to_string_pretty(&schema)?);
+        }
+    }
+    Ok(0)
+}

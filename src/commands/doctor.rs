@@ -1,0 +1,435 @@
+//! `agent-offload doctor`: one line per check, ✓ or ✗ with the fix; exit 1 when
+//! anything is broken. Informational lines (`-`) never fail it.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::Result;
+
+use super::Env;
+use crate::cli::DoctorArgs;
+use crate::config::{self, Config, Found};
+use crate::profile::EnvValue;
+use crate::style::{Paint, color_wanted};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Ok,
+    Info,
+    Broken,
+}
+
+struct Check {
+    level: Level,
+    text: String,
+    fix: Option<String>,
+}
+
+#[derive(Default)]
+struct Checks(Vec<Check>);
+
+impl Checks {
+    fn ok(&mut self, text: impl Into<String>) {
+        self.0.push(Check {
+            level: Level::Ok,
+            text: text.into(),
+            fix: None,
+        });
+    }
+
+    fn info(&mut self, text: impl Into<String>) {
+        self.0.push(Check {
+            level: Level::Info,
+            text: text.into(),
+            fix: None,
+        });
+    }
+
+    fn broken(&mut self, text: impl Into<String>, fix: impl Into<String>) {
+        self.0.push(Check {
+            level: Level::Broken,
+            text: text.into(),
+            fix: Some(fix.into()),
+        });
+    }
+}
+
+pub fn run(args: &DoctorArgs, env: Env<'_>) -> Result<u8> {
+    let cwd = std::env::current_dir()?;
+    let home = env("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
+    let shown = |p: &Path| tilde(p, home.as_deref());
+    let mut checks = Checks::default();
+
+    let config = check_config(args, &cwd, env, &shown, &mut checks);
+    let needs_tmux = config.as_ref().is_none_or(|c| {
+        c.profiles
+            .values()
+            .any(|p| !p.headless.unwrap_or(c.headless))
+    });
+    // tmux first in the output: it is what most setups trip on.
+    let mut head = Checks::default();
+    check_tmux(env, needs_tmux, &mut head);
+    head.0.append(&mut checks.0);
+    let mut checks = head;
+    if let Some(config) = &config {
+        check_profiles(config, env, &shown, &mut checks);
+    }
+    check_state_dir(env, &shown, &mut checks);
+    check_skill(env, home.as_deref(), &shown, &mut checks);
+
+    let paint = Paint {
+        color: color_wanted(std::io::stdout().is_terminal(), env),
+    };
+    let mut broken = 0;
+    for c in &checks.0 {
+        let mark = match c.level {
+            Level::Ok => paint.good("✓"),
+            Level::Info => paint.dim("-"),
+            Level::Broken => {
+                broken += 1;
+                paint.bad("✗")
+            }
+        };
+        match &c.fix {
+            Some(fix) => println!("{mark} {} — fix: {fix}", c.text),
+            None => println!("{mark} {}", c.text),
+        }
+    }
+    if broken == 0 {
+        println!("{}", paint.good("everything needed is in place"));
+        Ok(0)
+    } else {
+        let s = if broken == 1 { "" } else { "s" };
+        println!("{}", paint.bad(&format!("{broken} problem{s} found")));
+        Ok(crate::exit::FAILED)
+    }
+}
+
+fn check_tmux(env: Env<'_>, needed: bool, checks: &mut Checks) {
+    match crate::search_path::find("tmux", env("PATH").as_deref()) {
+        Some(path) => {
+            let version = Command::new(&path)
+                .arg("-V")
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+            match version {
+                Some(v) => checks.ok(format!("{v} ({})", path.display())),
+                None => checks.broken(format!("{} -V failed", path.display()), "reinstall tmux"),
+            }
+        }
+        None if needed => checks.broken(
+            "tmux is not on PATH (tmux-mode profiles need it)",
+            "install tmux (apt-get install tmux, brew install tmux), or run headless with -H \
+             or `headless: true`",
+        ),
+        None => checks.info("tmux is not on PATH (not needed: every profile is headless)"),
+    }
+    match (env("TMUX"), env("TMUX_PANE")) {
+        (Some(_), Some(pane)) => {
+            checks.ok(format!("inside tmux (pane {})", pane.to_string_lossy()));
+        }
+        _ => checks.info(
+            "not inside tmux: tmux-mode runs must be started from a tmux pane; headless (-H) \
+             runs work anywhere",
+        ),
+    }
+}
+
+fn check_config(
+    args: &DoctorArgs,
+    cwd: &Path,
+    env: Env<'_>,
+    shown: &dyn Fn(&Path) -> String,
+    checks: &mut Checks,
+) -> Option<Config> {
+    let found = match config::find(args.config.as_deref(), cwd, env) {
+        Ok(found) => found,
+        Err(e) => {
+            checks.broken(
+                format!("config: {e:#}"),
+                "fix the path, or unset $AGENT_OFFLOAD_CONFIG",
+            );
+            return None;
+        }
+    };
+    match found {
+        Found::File(path, origin) => match config::load(&path, origin, env) {
+            Ok(c) => {
+                checks.ok(format!(
+                    "config {} ({}) is valid: {} profile{}, default {}",
+                    shown(&path),
+                    origin.describe(),
+                    c.profiles.len(),
+                    if c.profiles.len() == 1 { "" } else { "s" },
+                    c.default_profile
+                ));
+                Some(c)
+            }
+            Err(e) => {
+                checks.broken(
+                    format!("config {}: {e:#}", shown(&path)),
+                    "edit the file at that line (`agent-offload config schema` gives editors \
+                     the rules)",
+                );
+                None
+            }
+        },
+        Found::Nothing { looked } => {
+            let detected = config::detect(env("PATH").as_deref());
+            let c = config::builtin::config(&detected);
+            if let Some(c) = &c {
+                let names: Vec<&str> = c.profiles.keys().map(String::as_str).collect();
+                checks.ok(format!(
+                    "no config file; built-in profiles for the agent CLIs on PATH: {} (default \
+                     {}); `agent-offload init` writes a config to change them",
+                    names.join(", "),
+                    c.default_profile
+                ));
+            } else {
+                let places: Vec<String> = looked.iter().map(|p| shown(p)).collect();
+                checks.broken(
+                    format!(
+                        "no config file (looked at {}) and no agent CLI on PATH (looked for {})",
+                        places.join(", "),
+                        crate::interface::Builtin::all_executables().join(", ")
+                    ),
+                    "install an agent CLI, or write a config with `agent-offload init`",
+                );
+            }
+            c
+        }
+    }
+}
+
+fn check_profiles(
+    config: &Config,
+    env: Env<'_>,
+    shown: &dyn Fn(&Path) -> String,
+    checks: &mut Checks,
+) {
+    let path_var = env("PATH");
+    let is_root = rustix::process::geteuid().is_root();
+    for p in config.profiles.values() {
+        let where_ = p
+            .defined_in
+            .as_deref()
+            .map_or_else(|| "a config file (`agent-offload init`)".to_owned(), shown);
+        match crate::search_path::find(&p.command, path_var.as_deref()) {
+            Some(found) => checks.ok(format!(
+                "profile {}: {} → {}",
+                p.name,
+                p.command,
+                shown(&found)
+            )),
+            None if p.command.contains('/') => checks.broken(
+                format!(
+                    "profile {}: command {} does not exist or is not executable",
+                    p.name, p.command
+                ),
+                format!("fix `command` in {where_}, or chmod +x it"),
+            ),
+            None => checks.broken(
+                format!("profile {}: command {} is not on PATH", p.name, p.command),
+                format!("install it, or set `command` to its full path in {where_}"),
+            ),
+        }
+        let mut agent_vars: Vec<&str> = Vec::new();
+        for (name, value) in &p.env {
+            agent_vars.push(name);
+            if let EnvValue::FromEnv(var) = value {
+                if env(var).is_some() {
+                    checks.ok(format!("profile {}: env {name} from ${var} (set)", p.name));
+                } else {
+                    checks.broken(
+                        format!(
+                            "profile {}: env {name} takes its value from ${var}, which is not set",
+                            p.name
+                        ),
+                        format!("export {var} in the shell that runs agent-offload"),
+                    );
+                }
+            }
+        }
+        let var_set = |v: &str| agent_vars.contains(&v) || env(v).is_some();
+        if let Some(problem) = p.interface.launch_problem(&p.args, &var_set, is_root) {
+            checks.broken(
+                format!("profile {}: {problem}", p.name),
+                format!("edit {where_}"),
+            );
+        }
+    }
+}
+
+fn check_state_dir(env: Env<'_>, shown: &dyn Fn(&Path) -> String, checks: &mut Checks) {
+    let root = match crate::run::dir::runs_root(env) {
+        Ok(r) => r,
+        Err(e) => {
+            checks.broken(
+                format!("state directory: {e:#}"),
+                "set HOME or XDG_STATE_HOME",
+            );
+            return;
+        }
+    };
+    // The nearest existing ancestor decides whether the runs directory can be made:
+    // checking it leaves nothing behind.
+    let existing = root
+        .ancestors()
+        .find(|p| p.exists())
+        .unwrap_or(Path::new("/"));
+    let writable = existing.is_dir()
+        && rustix::fs::access(
+            existing,
+            rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK,
+        )
+        .is_ok();
+    if writable {
+        let note = if existing == root {
+            ""
+        } else {
+            " (created on the first run)"
+        };
+        checks.ok(format!(
+            "state directory {} is writable{note}",
+            shown(&root)
+        ));
+    } else {
+        checks.broken(
+            format!(
+                "state directory {}: {} is not a writable directory",
+                shown(&root),
+                shown(existing)
+            ),
+            "fix its permissions, or point XDG_STATE_HOME at a writable directory",
+        );
+    }
+}
+
+/// Host agents whose user-level skill directory agent-offload installs into, and
+/// where (`<dir>/skills/agent-offload/SKILL.md`). Mirrors the providers of
+/// `install-skill` (issue 4); use its list once it lands.
+fn skill_providers(env: Env<'_>, home: Option<&Path>) -> Vec<(&'static str, Option<PathBuf>)> {
+    let var = |k: &str| env(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let under_home = |rel: &str| home.map(|h| h.join(rel));
+    let xdg_config = var("XDG_CONFIG_HOME")
+        .filter(|p| p.is_absolute())
+        .or_else(|| under_home(".config"));
+    vec![
+        (
+            "claude",
+            var("CLAUDE_CONFIG_DIR").or_else(|| under_home(".claude")),
+        ),
+        ("codex", var("CODEX_HOME").or_else(|| under_home(".codex"))),
+        (
+            "opencode",
+            var("OPENCODE_CONFIG_DIR").or_else(|| xdg_config.map(|c| c.join("opencode"))),
+        ),
+        (
+            "pi",
+            var("PI_CODING_AGENT_DIR").or_else(|| under_home(".pi/agent")),
+        ),
+        ("gemini", under_home(".gemini")),
+        ("agents", under_home(".agents")),
+    ]
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum SkillState {
+    Installed,
+    Missing,
+}
+
+/// The state of the installed skill file. When install-skill lands (issue 4), this
+/// compares the file with the bundled text to tell `current` from `outdated` and
+/// `modified`; nothing else in doctor needs to change.
+fn skill_state(skill_md: &Path) -> SkillState {
+    if skill_md.is_file() {
+        SkillState::Installed
+    } else {
+        SkillState::Missing
+    }
+}
+
+fn check_skill(
+    env: Env<'_>,
+    home: Option<&Path>,
+    shown: &dyn Fn(&Path) -> String,
+    checks: &mut Checks,
+) {
+    let providers = skill_providers(env, home);
+    let mut any = false;
+    for (name, dir) in &providers {
+        let Some(dir) = dir.as_deref().filter(|d| d.is_dir()) else {
+            continue;
+        };
+        any = true;
+        let skill_md = dir.join("skills/agent-offload/SKILL.md");
+        match skill_state(&skill_md) {
+            SkillState::Installed => {
+                checks.ok(format!("skill for {name}: {} installed", shown(&skill_md)));
+            }
+            SkillState::Missing => checks.broken(
+                format!("skill for {name}: {} is missing", shown(&skill_md)),
+                format!("agent-offload install-skill --provider {name}"),
+            ),
+        }
+    }
+    if !any {
+        let dirs: Vec<String> = providers
+            .iter()
+            .filter_map(|(_, d)| d.as_deref().map(shown))
+            .collect();
+        checks.info(format!(
+            "skill: no host agent configuration directory found ({})",
+            dirs.join(", ")
+        ));
+    }
+}
+
+/// `path` with the home directory shown as `~`.
+fn tilde(path: &Path, home: Option<&Path>) -> String {
+    match home.and_then(|h| path.strip_prefix(h).ok()) {
+        Some(rest) if rest.as_os_str().is_empty() => "~".to_owned(),
+        Some(rest) => format!("~/{}", rest.display()),
+        None => path.display().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+
+    use super::*;
+
+    #[test]
+    fn home_is_shown_as_tilde() {
+        let home = Path::new("/home/u");
+        assert_eq!(tilde(Path::new("/home/u/.claude"), Some(home)), "~/.claude");
+        assert_eq!(tilde(Path::new("/home/u"), Some(home)), "~");
+        assert_eq!(tilde(Path::new("/home/uu/x"), Some(home)), "/home/uu/x");
+        assert_eq!(tilde(Path::new("/etc"), None), "/etc");
+    }
+
+    #[test]
+    fn providers_honour_their_override_variables() {
+        let env = |k: &str| -> Option<OsString> {
+            match k {
+                "CODEX_HOME" => Some("/c".into()),
+                "XDG_CONFIG_HOME" => Some("/x".into()),
+                "CLAUDE_CONFIG_DIR" => Some(OsString::new()),
+                _ => None,
+            }
+        };
+        let p = skill_providers(&env, Some(Path::new("/h")));
+        let get = |n: &str| p.iter().find(|(k, _)| *k == n).unwrap().1.clone().unwrap();
+        assert_eq!(get("claude"), Path::new("/h/.claude"));
+        assert_eq!(get("codex"), Path::new("/c"));
+        assert_eq!(get("opencode"), Path::new("/x/opencode"));
+        assert_eq!(get("pi"), Path::new("/h/.pi/agent"));
+        assert_eq!(get("gemini"), Path::new("/h/.gemini"));
+        assert_eq!(get("agents"), Path::new("/h/.agents"));
+    }
+}
