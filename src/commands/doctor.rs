@@ -7,10 +7,11 @@ use std::process::Command;
 
 use anyhow::Result;
 
-use super::Env;
+use super::{Env, tilde};
 use crate::cli::DoctorArgs;
 use crate::config::{self, Config, Found};
 use crate::profile::EnvValue;
+use crate::skill::providers::Provider;
 use crate::style::{Paint, color_wanted};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -76,7 +77,7 @@ pub fn run(args: &DoctorArgs, env: Env<'_>) -> Result<u8> {
         check_profiles(config, env, &shown, &mut checks);
     }
     check_state_dir(env, &shown, &mut checks);
-    check_skill(env, home.as_deref(), &shown, &mut checks);
+    check_skill(env, &shown, &mut checks);
 
     let paint = Paint {
         color: color_wanted(std::io::stdout().is_terminal(), env),
@@ -308,69 +309,51 @@ fn check_state_dir(env: Env<'_>, shown: &dyn Fn(&Path) -> String, checks: &mut C
     }
 }
 
-/// Host agents whose user-level skill directory agent-offload installs into, and
-/// where (`<dir>/skills/agent-offload/SKILL.md`). Mirrors the providers of
-/// `install-skill` (issue 4); use its list once it lands.
-fn skill_providers(env: Env<'_>, home: Option<&Path>) -> Vec<(&'static str, Option<PathBuf>)> {
-    let var = |k: &str| env(k).filter(|v| !v.is_empty()).map(PathBuf::from);
-    let under_home = |rel: &str| home.map(|h| h.join(rel));
-    let xdg_config = var("XDG_CONFIG_HOME")
-        .filter(|p| p.is_absolute())
-        .or_else(|| under_home(".config"));
-    vec![
-        (
-            "claude",
-            var("CLAUDE_CONFIG_DIR").or_else(|| under_home(".claude")),
-        ),
-        ("codex", var("CODEX_HOME").or_else(|| under_home(".codex"))),
-        (
-            "opencode",
-            var("OPENCODE_CONFIG_DIR").or_else(|| xdg_config.map(|c| c.join("opencode"))),
-        ),
-        (
-            "pi",
-            var("PI_CODING_AGENT_DIR").or_else(|| under_home(".pi/agent")),
-        ),
-        ("gemini", under_home(".gemini")),
-        ("agents", under_home(".agents")),
-    ]
-}
-
+/// The state of the installed skill file, compared with the bundled text.
 #[derive(Debug, PartialEq, Eq)]
 enum SkillState {
-    Installed,
+    Current,
+    Outdated,
+    Modified,
     Missing,
 }
 
-/// The state of the installed skill file. When install-skill lands (issue 4), this
-/// compares the file with the bundled text to tell `current` from `outdated` and
-/// `modified`; nothing else in doctor needs to change.
 fn skill_state(skill_md: &Path) -> SkillState {
-    if skill_md.is_file() {
-        SkillState::Installed
-    } else {
-        SkillState::Missing
+    match std::fs::read(skill_md) {
+        Ok(content) => match crate::skill::classify(&content) {
+            crate::skill::Copy::Current => SkillState::Current,
+            crate::skill::Copy::Outdated => SkillState::Outdated,
+            crate::skill::Copy::Modified => SkillState::Modified,
+        },
+        Err(_) => SkillState::Missing,
     }
 }
 
-fn check_skill(
-    env: Env<'_>,
-    home: Option<&Path>,
-    shown: &dyn Fn(&Path) -> String,
-    checks: &mut Checks,
-) {
-    let providers = skill_providers(env, home);
+fn check_skill(env: Env<'_>, shown: &dyn Fn(&Path) -> String, checks: &mut Checks) {
+    let locations: Vec<_> = Provider::ALL
+        .iter()
+        .filter_map(|p| p.locate(env).ok())
+        .collect();
     let mut any = false;
-    for (name, dir) in &providers {
-        let Some(dir) = dir.as_deref().filter(|d| d.is_dir()) else {
-            continue;
-        };
+    for loc in locations.iter().filter(|l| l.config_dir.is_dir()) {
         any = true;
-        let skill_md = dir.join("skills/agent-offload/SKILL.md");
+        let name = loc.provider.name();
+        let skill_md = loc.skill_file();
         match skill_state(&skill_md) {
-            SkillState::Installed => {
-                checks.ok(format!("skill for {name}: {} installed", shown(&skill_md)));
+            SkillState::Current => {
+                checks.ok(format!("skill for {name}: {} is current", shown(&skill_md)));
             }
+            SkillState::Modified => checks.ok(format!(
+                "skill for {name}: {} installed (modified locally; kept as it is)",
+                shown(&skill_md)
+            )),
+            SkillState::Outdated => checks.broken(
+                format!(
+                    "skill for {name}: {} is from an older version",
+                    shown(&skill_md)
+                ),
+                format!("agent-offload install-skill --provider {name}"),
+            ),
             SkillState::Missing => checks.broken(
                 format!("skill for {name}: {} is missing", shown(&skill_md)),
                 format!("agent-offload install-skill --provider {name}"),
@@ -378,58 +361,10 @@ fn check_skill(
         }
     }
     if !any {
-        let dirs: Vec<String> = providers
-            .iter()
-            .filter_map(|(_, d)| d.as_deref().map(shown))
-            .collect();
+        let dirs: Vec<String> = locations.iter().map(|l| shown(&l.config_dir)).collect();
         checks.info(format!(
             "skill: no host agent configuration directory found ({})",
             dirs.join(", ")
         ));
-    }
-}
-
-/// `path` with the home directory shown as `~`.
-fn tilde(path: &Path, home: Option<&Path>) -> String {
-    match home.and_then(|h| path.strip_prefix(h).ok()) {
-        Some(rest) if rest.as_os_str().is_empty() => "~".to_owned(),
-        Some(rest) => format!("~/{}", rest.display()),
-        None => path.display().to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::ffi::OsString;
-
-    use super::*;
-
-    #[test]
-    fn home_is_shown_as_tilde() {
-        let home = Path::new("/home/u");
-        assert_eq!(tilde(Path::new("/home/u/.claude"), Some(home)), "~/.claude");
-        assert_eq!(tilde(Path::new("/home/u"), Some(home)), "~");
-        assert_eq!(tilde(Path::new("/home/uu/x"), Some(home)), "/home/uu/x");
-        assert_eq!(tilde(Path::new("/etc"), None), "/etc");
-    }
-
-    #[test]
-    fn providers_honour_their_override_variables() {
-        let env = |k: &str| -> Option<OsString> {
-            match k {
-                "CODEX_HOME" => Some("/c".into()),
-                "XDG_CONFIG_HOME" => Some("/x".into()),
-                "CLAUDE_CONFIG_DIR" => Some(OsString::new()),
-                _ => None,
-            }
-        };
-        let p = skill_providers(&env, Some(Path::new("/h")));
-        let get = |n: &str| p.iter().find(|(k, _)| *k == n).unwrap().1.clone().unwrap();
-        assert_eq!(get("claude"), Path::new("/h/.claude"));
-        assert_eq!(get("codex"), Path::new("/c"));
-        assert_eq!(get("opencode"), Path::new("/x/opencode"));
-        assert_eq!(get("pi"), Path::new("/h/.pi/agent"));
-        assert_eq!(get("gemini"), Path::new("/h/.gemini"));
-        assert_eq!(get("agents"), Path::new("/h/.agents"));
     }
 }

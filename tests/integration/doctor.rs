@@ -128,20 +128,32 @@ fn inside_tmux_is_reported() {
 }
 
 #[test]
-fn skill_installed_or_missing_per_detected_host() {
+fn skill_current_modified_or_missing_per_detected_host() {
     let t = base("");
     let home = t.path().join("home");
-    std::fs::create_dir_all(home.join(".claude/skills/agent-offload")).unwrap();
-    std::fs::write(home.join(".claude/skills/agent-offload/SKILL.md"), "x").unwrap();
-    std::fs::create_dir_all(t.path().join("codex-home")).unwrap();
+    std::fs::create_dir_all(home.join(".claude")).unwrap();
+    std::fs::create_dir_all(home.join(".pi/agent/skills/agent-offload")).unwrap();
+    std::fs::write(
+        home.join(".pi/agent/skills/agent-offload/SKILL.md"),
+        "edited by me",
+    )
+    .unwrap();
     let codex_home = t.path().join("codex-home");
+    std::fs::create_dir_all(&codex_home).unwrap();
     let t = t.env("CODEX_HOME", codex_home);
+    let installed = t.exec(["install-skill", "--provider", "claude"]);
+    assert_eq!(installed.status.code(), Some(0));
     let out = t.arg("doctor").run();
     out.status(1);
     let l = lines(&out);
     assert_eq!(
         line_with(&l, "skill for claude"),
-        "✓ skill for claude: ~/.claude/skills/agent-offload/SKILL.md installed"
+        "✓ skill for claude: ~/.claude/skills/agent-offload/SKILL.md is current"
+    );
+    assert_eq!(
+        line_with(&l, "skill for pi"),
+        "✓ skill for pi: ~/.pi/agent/skills/agent-offload/SKILL.md installed (modified locally; \
+         kept as it is)"
     );
     let codex = line_with(&l, "skill for codex");
     assert!(codex.starts_with("✗ skill for codex: "), "{codex}");
