@@ -23,7 +23,7 @@
 #   CARGO_TARGET_DIR            honoured by cargo, to reuse an existing build
 set -eu
 
-REPO_PLACEHOLDER="https://github.com/OWNER/agent-offload"
+REPO_PLACEHOLDER="https://github.com/agent-offload/agent-offload"
 repo=${AGENT_OFFLOAD_REPO:-$REPO_PLACEHOLDER}
 install_dir=${AGENT_OFFLOAD_INSTALL_DIR:-${HOME:?HOME is not set}/.local/bin}
 

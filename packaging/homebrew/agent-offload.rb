@@ -1,12 +1,13 @@
 # Homebrew formula for agent-offload, using the same release artifacts as install.sh:
 #   <repo>/releases/download/vX.Y.Z/agent-offload-<target>.tar.gz (+ .sha256)
 #
-# The forge is not decided yet: OWNER and the sha256 values are placeholders. At release
+# The forge is not decided yet: REPO (the placeholder also in Cargo.toml and install.sh)
+# and the sha256 values are placeholders. At release
 # time, set REPO, bump version, and paste each tarball's .sha256 content below; then
 #   brew install --formula ./packaging/homebrew/agent-offload.rb
-# or publish it in a tap (OWNER/homebrew-tap).
+# or publish it in a tap (<owner>/homebrew-tap).
 class AgentOffload < Formula
-  REPO = "https://github.com/OWNER/agent-offload".freeze
+  REPO = "https://github.com/agent-offload/agent-offload".freeze
 
   desc "Hand a task to another coding agent CLI and wait for its summary"
   homepage REPO
