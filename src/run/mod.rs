@@ -103,13 +103,14 @@ pub fn execute(
 ) -> Result<Finish> {
     let started = Instant::now();
     let say = &|m: &str| observer.note(m);
-    let (run, mut manifest) = prepare::prepare(req, runs_root, say)?;
+    let (run, mut manifest, starting) = prepare::prepare(req, runs_root, say)?;
 
     // The watch exists before the agent does: no event can be missed.
     let mut watch = Watch::new(&run.path)?;
     let mut agent = match start_agent(req, &run, &mut manifest) {
         Ok(agent) => agent,
         Err(err) => {
+            drop(starting);
             // Keep the directory and say what happened in it.
             let _ = finish::stop_and_record(
                 &run,
@@ -126,6 +127,7 @@ pub fn execute(
     manifest.pid = u32::try_from(pid).ok();
     manifest.launcher = stop::identify(pid);
     manifest.save(&run)?;
+    drop(starting);
     observer.started(&run, &req.profile.name, req.mode, &agent.describe());
 
     let handover = match &agent {

@@ -8,6 +8,7 @@ use anyhow::Result;
 use crate::interface::Mode;
 use crate::profile::{EnvValue, PROMPT_FILE_PLACEHOLDER, PromptDelivery};
 use crate::run::dir::{self, Manifest, RunDir, Status};
+use crate::run::finish::RunLock;
 use crate::run::launcher::{self, Launch, Word};
 use crate::run::{Request, changes, prompt};
 
@@ -16,8 +17,11 @@ pub fn prepare(
     req: &Request<'_>,
     runs_root: &Path,
     say: &dyn Fn(&str),
-) -> Result<(RunDir, Manifest)> {
+) -> Result<(RunDir, Manifest, RunLock)> {
     let run = RunDir::create(runs_root)?;
+    // Held until the launcher is recorded: until then, no other process may conclude
+    // that a run with no launcher is lost.
+    let starting = RunLock::take(&run);
     let (argv, delivered, stdin_from_prompt) = command_line(req, &run.path, say);
     run.write_atomic(dir::PROMPT, delivered.as_bytes(), 0o600)?;
     let literal_env: Vec<(String, String)> = req
@@ -72,7 +76,7 @@ pub fn prepare(
         changes: None,
     };
     manifest.save(&run)?;
-    Ok((run, manifest))
+    Ok((run, manifest, starting))
 }
 
 fn deadline_from_now(timeout: Duration) -> Option<String> {
