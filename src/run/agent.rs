@@ -124,11 +124,14 @@ impl Agent {
             child: Some(child), ..
         } = self
         {
+            // The exit is usually a moment away from being collectable: look early.
+            let mut pause = Duration::from_micros(100);
             for _ in 0..200 {
                 if !matches!(child.try_wait(), Ok(None)) {
                     return;
                 }
-                std::thread::sleep(Duration::from_millis(10));
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(10));
             }
         }
     }

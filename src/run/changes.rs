@@ -69,13 +69,31 @@ fn text(cmd: &mut Command) -> Option<String> {
 /// The working tree's state, or `None` outside a git repository (or if git fails:
 /// this is a report, never a reason to fail a run).
 pub fn snapshot(cwd: &Path) -> Option<Snapshot> {
-    let toplevel = PathBuf::from(text(git(cwd).args(["rev-parse", "--show-toplevel"]))?);
+    // Outside any repository (the common case for scratch directories) no git process
+    // is started at all: look for `.git` first.
+    if std::env::var_os("GIT_DIR").is_none() && !cwd.ancestors().any(|d| d.join(".git").exists()) {
+        return None;
+    }
+    // One rev-parse for the top level, the git directory and HEAD (absent on an
+    // unborn branch: then the first two lines come alone).
+    let out = text(git(cwd).args([
+        "rev-parse",
+        "--path-format=absolute",
+        "--show-toplevel",
+        "--git-path",
+        "index",
+    ]))?;
+    let mut lines = out.lines();
+    let toplevel = PathBuf::from(lines.next()?);
+    let real_index = PathBuf::from(lines.next()?);
+    snapshot_at(toplevel, &real_index)
+}
+
+fn snapshot_at(toplevel: PathBuf, real_index: &Path) -> Option<Snapshot> {
     let head = text(git(&toplevel).args(["rev-parse", "--verify", "-q", "HEAD^{commit}"]))
         .filter(|h| !h.is_empty());
-    let real_index =
-        text(git(&toplevel).args(["rev-parse", "--path-format=absolute", "--git-path", "index"]))?;
     let tmp = tempfile_path();
-    if std::fs::copy(&real_index, &tmp).is_err() {
+    if std::fs::copy(real_index, &tmp).is_err() {
         // No index yet (fresh repository): start from an empty one.
         let _ = std::fs::remove_file(&tmp);
     }
