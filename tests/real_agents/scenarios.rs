@@ -19,6 +19,8 @@ use crate::tmux_server::TmuxServer;
 const RUN_TIMEOUT: Duration = Duration::from_secs(150);
 /// The bound for a run whose model server refuses every request: it must end well
 /// before this (exit 1), not by it (exit 124).
+/// How long after a run ends processes are looked for again.
+const SETTLE: Duration = Duration::from_secs(3);
 const FAILING_RUN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The task given to every agent: run one shell command, which is the publication the
@@ -236,45 +238,85 @@ impl Agent {
     }
 
     /// No process of the run is left: none has the run's directory in its environment
-    /// (launch.sh exports it, so every process the agent started inherits it).
+    /// (launch.sh exports it, so every process the agent started inherits it) or the
+    /// test's directory in its command line (a daemon that cleaned its environment).
+    /// Checked again after a few seconds, to catch a process that detached itself
+    /// before the run was stopped and appears only later.
     #[track_caller]
     fn check_no_survivors(&self, ran: &Ran) {
-        let needle = format!("AGENT_OFFLOAD_RUN_DIR={}", self.run_dir().display());
-        let left = processes_with_env(needle.as_bytes());
+        let env_needle = format!("AGENT_OFFLOAD_RUN_DIR={}", self.run_dir().display());
+        let test_dir = self.t.path().to_string_lossy().into_owned();
+        let left = || -> Vec<(String, String)> {
+            processes(|_, environ, cmdline| {
+                environ
+                    .split(|&b| b == 0)
+                    .any(|kv| kv == env_needle.as_bytes())
+                    || String::from_utf8_lossy(cmdline).contains(&test_dir)
+            })
+            .into_iter()
+            // The test's own tmux server (its socket is in the test directory).
+            .filter(|(_, cmd)| !cmd.contains("tmux.sock"))
+            .collect()
+        };
+        // agent-offload's own inotify helper (`__watch`) exits when agent-offload has:
+        // closing its inotify instance takes the kernel some milliseconds. It is looked
+        // for only in the later check.
+        let helper = format!("{} __watch ", crate::harness::BIN);
+        let now: Vec<_> = left()
+            .into_iter()
+            .filter(|(_, cmd)| !cmd.starts_with(&helper))
+            .collect();
+        kill_all(&now);
         self.check(
-            left.is_empty(),
+            now.is_empty(),
             ran,
-            &format!("no process of the run survives; left: {left:#?}"),
+            &format!("no process of the run survives it; left: {now:#?}"),
+        );
+        std::thread::sleep(SETTLE);
+        let later = left();
+        kill_all(&later);
+        self.check(
+            later.is_empty(),
+            ran,
+            &format!(
+                "no process of the run appears after it ({} s later); found: {later:#?}",
+                SETTLE.as_secs()
+            ),
         );
     }
 }
 
-/// The processes (pid, command line) whose environment contains `needle`, zombies
-/// excluded.
-fn processes_with_env(needle: &[u8]) -> Vec<(String, String)> {
+/// Kills the processes found by a failed check, so that they do not outlive the test.
+fn kill_all(procs: &[(String, String)]) {
+    for (pid, _) in procs {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", pid])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// The live processes (pid, command line with spaces for NULs) for which
+/// `select(pid, environ, cmdline)` holds; zombies excluded.
+fn processes(select: impl Fn(&str, &[u8], &[u8]) -> bool) -> Vec<(String, String)> {
     let mut found = Vec::new();
     let Ok(rd) = std::fs::read_dir("/proc") else {
         return found;
     };
     for e in rd.flatten() {
-        let p = e.path();
-        let Ok(environ) = std::fs::read(p.join("environ")) else {
+        let pid = e.file_name().to_string_lossy().into_owned();
+        if !pid.bytes().all(|b| b.is_ascii_digit()) || pid == std::process::id().to_string() {
             continue;
-        };
+        }
+        let p = e.path();
+        let environ = std::fs::read(p.join("environ")).unwrap_or_default();
+        let cmdline = std::fs::read(p.join("cmdline")).unwrap_or_default();
         let stat = std::fs::read_to_string(p.join("stat")).unwrap_or_default();
         let zombie = stat
             .rfind(')')
             .is_some_and(|i| stat[i + 2..].starts_with('Z'));
-        if !zombie
-            && environ
-                .split(|&b| b == 0)
-                .any(|kv| kv.starts_with(needle) && kv.len() == needle.len())
-        {
-            let cmdline = std::fs::read(p.join("cmdline")).unwrap_or_default();
-            found.push((
-                e.file_name().to_string_lossy().into_owned(),
-                String::from_utf8_lossy(&cmdline).replace('\0', " "),
-            ));
+        if !zombie && !cmdline.is_empty() && select(&pid, &environ, &cmdline) {
+            found.push((pid, String::from_utf8_lossy(&cmdline).replace('\0', " ")));
         }
     }
     found
