@@ -213,6 +213,17 @@ fn opencode(d: &AgentDirs, base_url: &str) -> Setup {
             ("OPENCODE_DISABLE_LSP_DOWNLOAD", "1".into()),
             // Nothing may be fetched: a registry that does not answer.
             ("npm_config_registry", dead_url()),
+            // opencode asks before a tool touches a path outside its working directory
+            // (permission `external_directory`), even with bash allowed: `opencode run`
+            // rejects the publication of done.md and exits 0, the TUI waits at a dialog.
+            // A profile allows agent-offload's run directories like this.
+            (
+                "OPENCODE_PERMISSION",
+                json!({"external_directory": {
+                    format!("{}/agent-offload/runs/**", d.state.display()): "allow"
+                }})
+                .to_string(),
+            ),
         ],
         token_var: TOKEN_VAR,
     }
