@@ -327,7 +327,7 @@ impl Wire {
 /// What the model "says".
 #[derive(Debug)]
 enum Reply {
-    Text(&'static str),
+    Text(String),
     ToolCall { name: String, args: Value },
 }
 
@@ -396,11 +396,21 @@ fn error(wire: Wire, status: u16) -> Response {
 
 /// The decision described in the module documentation.
 fn decide(body: &Value) -> Reply {
+    // A request for structured output (gemini's model router classifies every prompt
+    // this way and retries for minutes on anything else) gets a value of its schema.
+    let wanted = [
+        &body["generationConfig"]["responseJsonSchema"],
+        &body["generationConfig"]["responseSchema"],
+        &body["response_format"]["json_schema"]["schema"],
+    ];
+    if let Some(schema) = wanted.into_iter().find(|s| s.is_object()) {
+        return Reply::Text(example_of(schema).to_string());
+    }
     if has_tool_result(body) {
-        return Reply::Text(FINAL_TEXT);
+        return Reply::Text(FINAL_TEXT.to_owned());
     }
     let Some((name, schema)) = shell_tool(&body["tools"]) else {
-        return Reply::Text(PLAIN_TEXT);
+        return Reply::Text(PLAIN_TEXT.to_owned());
     };
     let mut strings = Vec::new();
     collect_strings(body, &mut strings);
@@ -408,12 +418,49 @@ fn decide(body: &Value) -> Reply {
         s.lines()
             .find_map(|l| l.trim_start().strip_prefix("SCRIPT: ").map(str::to_owned))
     }) else {
-        return Reply::Text(PLAIN_TEXT);
+        return Reply::Text(PLAIN_TEXT.to_owned());
     };
     let command = fill_paths(&script, &strings);
     Reply::ToolCall {
         args: arguments(&schema, &command),
         name,
+    }
+}
+
+/// A value that satisfies `schema`: every property filled, the first of an enum, the
+/// minimum of a number.
+fn example_of(schema: &Value) -> Value {
+    if let Some(first) = schema["enum"].as_array().and_then(|e| e.first()) {
+        return first.clone();
+    }
+    let ty = match &schema["type"] {
+        Value::String(t) => t.to_ascii_lowercase(),
+        Value::Array(ts) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|t| *t != "null")
+            .unwrap_or("string")
+            .to_ascii_lowercase(),
+        _ if schema["properties"].is_object() => "object".to_owned(),
+        _ => "string".to_owned(),
+    };
+    match ty.as_str() {
+        "object" => Value::Object(
+            schema["properties"]
+                .as_object()
+                .map(|props| {
+                    props
+                        .iter()
+                        .map(|(k, v)| (k.clone(), example_of(v)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        ),
+        "array" => json!([]),
+        "boolean" => json!(false),
+        "integer" => json!(schema["minimum"].as_i64().unwrap_or(1)),
+        "number" => json!(schema["minimum"].as_f64().unwrap_or(1.0)),
+        _ => json!("e2e"),
     }
 }
 
@@ -824,7 +871,26 @@ mod tests {
     #[test]
     fn a_tool_result_gets_the_final_text() {
         let body = json!({"messages": [{"role": "tool", "content": "ok"}], "tools": []});
-        assert!(matches!(decide(&body), Reply::Text(FINAL_TEXT)));
+        assert!(matches!(decide(&body), Reply::Text(t) if t == FINAL_TEXT));
+    }
+
+    #[test]
+    fn structured_output_gets_a_value_of_its_schema() {
+        let body = json!({"generationConfig": {"responseJsonSchema": {
+            "type": "object",
+            "properties": {
+                "reasoning": {"type": "string"},
+                "complexity_score": {"type": "integer", "minimum": 1, "maximum": 100},
+                "model_choice": {"type": "string", "enum": ["flash", "pro"]}
+            }
+        }}});
+        match decide(&body) {
+            Reply::Text(t) => assert_eq!(
+                serde_json::from_str::<Value>(&t).unwrap(),
+                json!({"reasoning": "e2e", "complexity_score": 1, "model_choice": "flash"})
+            ),
+            other @ Reply::ToolCall { .. } => panic!("{other:?}"),
+        }
     }
 
     #[test]
