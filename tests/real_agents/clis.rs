@@ -216,13 +216,12 @@ fn opencode(d: &AgentDirs, base_url: &str) -> Setup {
             // opencode asks before a tool touches a path outside its working directory
             // (permission `external_directory`), even with bash allowed: `opencode run`
             // rejects the publication of done.md and exits 0, the TUI waits at a dialog.
-            // A profile allows agent-offload's run directories like this.
+            // A profile allows agent-offload's run directories like this (the README
+            // gives this line).
             (
                 "OPENCODE_PERMISSION",
-                json!({"external_directory": {
-                    format!("{}/agent-offload/runs/**", d.state.display()): "allow"
-                }})
-                .to_string(),
+                r#"{"external_directory": {"~/.local/state/agent-offload/runs/**": "allow"}}"#
+                    .to_owned(),
             ),
         ],
         token_var: TOKEN_VAR,

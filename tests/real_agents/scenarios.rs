@@ -70,7 +70,9 @@ impl Agent {
             config: root.join("config"),
             data: root.join("data"),
             cache: root.join("cache"),
-            state: root.join("state"),
+            // The default place, so that run directories are where users have them:
+            // ~/.local/state/agent-offload/runs.
+            state: root.join("home/.local/state"),
             work: t.work(),
         };
         for d in [
@@ -117,7 +119,10 @@ impl Agent {
         let _ = writeln!(yaml, "      {}: {{from_env: {TOKEN_VAR}}}", setup.token_var);
         let token = format!("e2e-token-{}", unique());
         let tmux = tmux.then(|| TmuxServer::start(t.path(), &t.work()));
-        let mut t = t.config(&yaml).env(TOKEN_VAR, &token);
+        let mut t = t
+            .config(&yaml)
+            .env(TOKEN_VAR, &token)
+            .env_remove("XDG_STATE_HOME");
         if let Some(server) = &tmux {
             t = t
                 .env("TMUX", server.tmux_env())
@@ -165,8 +170,18 @@ impl Agent {
         ran
     }
 
+    /// The run directories, oldest first.
+    fn run_dirs(&self) -> Vec<PathBuf> {
+        let root = self.dirs.state.join("agent-offload/runs");
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
+            .map(|rd| rd.filter_map(|e| Some(e.ok()?.path())).collect())
+            .unwrap_or_default();
+        dirs.sort();
+        dirs
+    }
+
     fn run_dir(&self) -> PathBuf {
-        let dirs = self.t.run_dirs();
+        let dirs = self.run_dirs();
         assert_eq!(dirs.len(), 1, "one run directory: {dirs:?}");
         dirs.into_iter().next().unwrap()
     }
@@ -175,7 +190,6 @@ impl Agent {
     /// requests the model server saw.
     fn context(&self, ran: &Ran) -> String {
         let log = self
-            .t
             .run_dirs()
             .pop()
             .and_then(|d| std::fs::read(d.join("output.log")).ok())
