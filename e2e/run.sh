@@ -27,6 +27,11 @@ for tool in node npm tmux git; do
   fi
 done
 
+# One install at a time per cache (two checkouts may share it).
+mkdir -p "$cache"
+exec 9>"$cache/.lock"
+flock 9
+
 # What is installed is identified by the pins, this script and the node version.
 want="$(cat e2e/package.json e2e/package-lock.json e2e/run.sh | sha256sum | cut -d' ' -f1) node $(node --version)"
 have="$(cat "$agents/.installed" 2>/dev/null || true)"
@@ -43,7 +48,10 @@ if [ "$want" != "$have" ]; then
   # --ignore-scripts, then only the two install scripts the CLIs need: claude's and
   # opencode's copy their platform's native binary (from an optional package) over a
   # placeholder. Others would compile native modules (node-pty) for nothing.
-  (cd "$agents" && npm install --no-save --ignore-scripts --no-audit --no-fund --loglevel=warn)
+  # Short retries and an overall bound: with the registry unreachable, npm's defaults
+  # were still retrying after 5 minutes (4 with 2 retries); with these it fails in 23 s.
+  (cd "$agents" && timeout 1200 npm install --no-save --ignore-scripts --no-audit --no-fund \
+    --loglevel=warn --fetch-retries=1 --fetch-retry-mintimeout=1000 --fetch-retry-maxtimeout=5000)
   (cd "$agents/node_modules/@anthropic-ai/claude-code" && node install.cjs)
   (cd "$agents/node_modules/opencode-ai" && node postinstall.mjs)
   echo "$want" >"$agents/.installed"

@@ -19,9 +19,9 @@ use crate::tmux_server::TmuxServer;
 const RUN_TIMEOUT: Duration = Duration::from_secs(150);
 /// The bound for a run whose model server refuses every request: it must end well
 /// before this (exit 1), not by it (exit 124).
+const FAILING_RUN_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long after a run ends processes are looked for again.
 const SETTLE: Duration = Duration::from_secs(3);
-const FAILING_RUN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The task given to every agent: run one shell command, which is the publication the
 /// augmented prompt asks for; the model server fills in the paths it names.
