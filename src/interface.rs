@@ -73,10 +73,16 @@ impl Interface {
         }
     }
 
-    /// Words that select the CLI's non-interactive form, placed before the profile's
-    /// own arguments (`codex exec` is a subcommand and must come first).
+    /// Words the mode needs, placed before the profile's own arguments: the CLI's
+    /// non-interactive form when headless (`codex exec` is a subcommand and must come
+    /// first), and what its TUI needs in a pane.
     pub fn mode_args(self, mode: Mode) -> &'static [&'static str] {
         match (self, mode) {
+            // codex's TUI starts a background `codex app-server` daemon (double-forked,
+            // its own session) that outlives the pane: measured with codex 0.169.0, the
+            // daemon was still running after 3 of 4 runs. `--no-daemon` keeps it in
+            // process; `codex exec` rejects the flag, so it is tmux mode only.
+            (Interface::Codex, Mode::Tmux) => &["--no-daemon"],
             (_, Mode::Tmux)
             | (Interface::Generic | Interface::Gemini | Interface::Qwen, Mode::Headless) => &[],
             (Interface::Claude | Interface::Cursor | Interface::Pi, Mode::Headless) => &["-p"],
@@ -236,7 +242,12 @@ mod tests {
         assert_eq!(Interface::Pi.mode_args(Mode::Headless), ["-p"]);
         assert!(Interface::Generic.mode_args(Mode::Headless).is_empty());
         for i in Interface::ALL {
-            assert!(i.mode_args(Mode::Tmux).is_empty(), "{}", i.name());
+            let tmux = i.mode_args(Mode::Tmux);
+            if i == Interface::Codex {
+                assert_eq!(tmux, ["--no-daemon"]);
+            } else {
+                assert!(tmux.is_empty(), "{}", i.name());
+            }
         }
     }
 

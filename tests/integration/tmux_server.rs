@@ -94,7 +94,20 @@ impl TmuxServer {
     }
 
     pub fn kill(&self) {
-        let _ = self.try_tmux(&["kill-server"]);
+        if self.try_tmux(&["kill-server"]).is_ok() {
+            return;
+        }
+        // The socket is gone when the test's directory was removed first (a `Test`
+        // dropped before this server): signal the server process instead, after making
+        // sure the pid is still this server's.
+        let cmdline = std::fs::read(format!("/proc/{}/cmdline", self.pid)).unwrap_or_default();
+        let sock = self.sock.to_string_lossy();
+        if String::from_utf8_lossy(&cmdline).contains(sock.as_ref()) {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.pid])
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }
 
