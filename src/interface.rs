@@ -226,6 +226,27 @@ impl Interface {
     }
 }
 
+impl Interface {
+    /// Environment the CLI needs so that it may follow the completion protocol, which
+    /// writes in the run directory, outside the agent's working directory.
+    ///
+    /// opencode asks before any tool touches a path outside its working directory
+    /// (permission `external_directory`), even with shell commands allowed: `opencode
+    /// run` rejects the publication of done.md and still exits 0, and the TUI waits at
+    /// a dialog (measured with opencode 1.18.33 by the end-to-end suite). Allowing
+    /// exactly this run's directory lets it publish and nothing more.
+    pub fn protocol_env(self, run_dir: &std::path::Path) -> Vec<(&'static str, String)> {
+        match self {
+            Interface::Opencode => {
+                let pattern = format!("{}/**", run_dir.display());
+                let permission = serde_json::json!({ "external_directory": { pattern: "allow" } });
+                vec![("OPENCODE_PERMISSION", permission.to_string())]
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// Environment variables that make an agent CLI refuse to start inside another one.
 /// They are removed from the delegated agent's environment in both modes.
 pub const NESTING_GUARDS: &[&str] = &["CLAUDECODE", "CLAUDE_CODE_ENTRYPOINT"];

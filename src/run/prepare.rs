@@ -24,7 +24,7 @@ pub fn prepare(
     let starting = RunLock::take(&run);
     let (argv, delivered, stdin_from_prompt) = command_line(req, &run.path, say);
     run.write_atomic(dir::PROMPT, delivered.as_bytes(), 0o600)?;
-    let literal_env: Vec<(String, String)> = req
+    let mut literal_env: Vec<(String, String)> = req
         .profile
         .env
         .iter()
@@ -33,6 +33,13 @@ pub fn prepare(
             EnvValue::FromEnv(_) => None,
         })
         .collect();
+    // What the CLI needs to be allowed to publish its summary; the profile's own
+    // setting of the same variable wins.
+    for (name, value) in req.profile.interface.protocol_env(&run.path) {
+        if !req.profile.env.iter().any(|(k, _)| k == name) {
+            literal_env.push((name.to_owned(), value));
+        }
+    }
     let script = Launch {
         run_id: &run.id,
         run_dir: &run.path,

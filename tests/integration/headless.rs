@@ -185,3 +185,40 @@ fn run_subcommand_and_profile_flag() {
     sorted.sort();
     assert_eq!(sorted, ["one", "two", "two"]);
 }
+
+/// opencode refuses to write outside its working directory without the
+/// `external_directory` permission: agent-offload allows exactly the run directory,
+/// unless the profile sets OPENCODE_PERMISSION itself.
+#[test]
+fn opencode_may_write_its_summary_in_the_run_directory() {
+    let body =
+        "printf '%s' \"$OPENCODE_PERMISSION\" >\"$AGENT_OFFLOAD_RUN_DIR/../../perm\"; publish ok";
+    let t = Test::new().agent("opencode", body);
+    let cfg = format!(
+        "profiles:\n  oc:\n    command: {}\n    interface: opencode\n    headless: true\n",
+        t.agent_path("opencode")
+    );
+    let out = t.config(&cfg).arg("x").run();
+    out.status(0);
+    let perm = std::fs::read_to_string(out.test.path().join("state/agent-offload/perm")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&perm).unwrap();
+    let pattern = format!("{}/**", out.run_dir().display());
+    assert_eq!(
+        v,
+        serde_json::json!({ "external_directory": { pattern: "allow" } })
+    );
+
+    let t = Test::new().agent("opencode", body);
+    let cfg = format!(
+        "profiles:\n  oc:\n    command: {}\n    interface: opencode\n    headless: true\n    \
+         env:\n      OPENCODE_PERMISSION: '{{\"bash\": \"allow\"}}'\n",
+        t.agent_path("opencode")
+    );
+    let out = t.config(&cfg).arg("x").run();
+    out.status(0);
+    assert_eq!(
+        std::fs::read_to_string(out.test.path().join("state/agent-offload/perm")).unwrap(),
+        "{\"bash\": \"allow\"}",
+        "the profile's own setting wins"
+    );
+}

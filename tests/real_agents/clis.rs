@@ -201,16 +201,8 @@ fn opencode(d: &AgentDirs, base_url: &str) -> Setup {
             ("OPENCODE_DISABLE_LSP_DOWNLOAD", "1".into()),
             // Nothing may be fetched: a registry that does not answer.
             ("npm_config_registry", dead_url()),
-            // opencode asks before a tool touches a path outside its working directory
-            // (permission `external_directory`), even with bash allowed: `opencode run`
-            // rejects the publication of done.md and exits 0, the TUI waits at a dialog.
-            // A profile allows agent-offload's run directories like this (the README
-            // gives this line).
-            (
-                "OPENCODE_PERMISSION",
-                r#"{"external_directory": {"~/.local/state/agent-offload/runs/**": "allow"}}"#
-                    .to_owned(),
-            ),
+            // No OPENCODE_PERMISSION here: agent-offload allows the run directory itself
+            // (interface::protocol_env), and this suite proves that it suffices.
         ],
         token_var: TOKEN_VAR,
     }
