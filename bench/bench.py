@@ -7,7 +7,8 @@ same run, on the same machine, as a ratio: shared machines are noisy, ratios les
     python3 bench/bench.py headless   # one group: headless | done | closed | cpu
 
 Groups:
-  headless  headless run overhead: agent-offload -H vs the same fake agent run directly
+  headless  headless run overhead: agent-offload -H vs the same fake agent run directly,
+            outside git and in a git repository (where the change list costs git calls)
   done      tmux: done.md renamed -> agent-offload exits; baseline a 500 ms poll loop
             (the upstream tool's mechanism) waiting for the same file and closing the pane
   closed    tmux: pane killed -> agent-offload exits; baseline a 500 ms poll of
@@ -136,28 +137,41 @@ def report(name, ours, base, unit="ms", base_name="baseline"):
 
 
 def bench_headless():
-    print("headless overhead (agent publishes and exits at once):")
-    sb = Sandbox()
-    try:
-        agent = sb.agent("agent.sh", PUBLISH)
-        cfg = sb.config(agent, True)
-        direct_dir = os.path.join(sb.dir, "direct")
-        ours, base = [], []
-        for _ in range(ROUNDS):
-            os.makedirs(direct_dir, exist_ok=True)
-            t = time.perf_counter_ns()
-            subprocess.run(["sh", agent, "--", "task"], env=dict(sb.env, AGENT_OFFLOAD_RUN_DIR=direct_dir),
-                           check=True)
-            base.append(ms(time.perf_counter_ns() - t))
-            os.remove(os.path.join(direct_dir, "done.md"))
-            t = time.perf_counter_ns()
-            subprocess.run([BIN, "--config", cfg, "-H", "task"], env=sb.env, check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            ours.append(ms(time.perf_counter_ns() - t))
-        report("agent-offload -H", ours, base, base_name="agent run directly")
-        print(f"  overhead: {statistics.median(ours) - statistics.median(base):.2f} ms per run")
-    finally:
-        sb.close()
+    for in_git in (False, True):
+        where = "in a git repository of 200 files: the change list adds its snapshots" if in_git \
+            else "outside git"
+        print(f"headless overhead (agent publishes and exits at once), {where}:")
+        sb = Sandbox()
+        try:
+            agent = sb.agent("agent.sh", PUBLISH)
+            cfg = sb.config(agent, True)
+            work = os.path.join(sb.dir, "work")
+            os.makedirs(work)
+            if in_git:
+                for n in range(200):
+                    with open(os.path.join(work, f"f{n}.txt"), "w") as f:
+                        f.write(f"line {n}\n" * 20)
+                git = ["git", "-c", "user.name=b", "-c", "user.email=b@x"]
+                subprocess.run(git + ["init", "-q"], cwd=work, check=True)
+                subprocess.run(git + ["add", "."], cwd=work, check=True)
+                subprocess.run(git + ["commit", "-qm", "init"], cwd=work, check=True)
+            direct_dir = os.path.join(sb.dir, "direct")
+            ours, base = [], []
+            for _ in range(ROUNDS):
+                os.makedirs(direct_dir, exist_ok=True)
+                t = time.perf_counter_ns()
+                subprocess.run(["sh", agent, "--", "task"], cwd=work,
+                               env=dict(sb.env, AGENT_OFFLOAD_RUN_DIR=direct_dir), check=True)
+                base.append(ms(time.perf_counter_ns() - t))
+                os.remove(os.path.join(direct_dir, "done.md"))
+                t = time.perf_counter_ns()
+                subprocess.run([BIN, "--config", cfg, "-H", "task"], cwd=work, env=sb.env, check=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                ours.append(ms(time.perf_counter_ns() - t))
+            report("agent-offload -H", ours, base, base_name="agent run directly")
+            print(f"  overhead: {statistics.median(ours) - statistics.median(base):.2f} ms per run")
+        finally:
+            sb.close()
 
 
 def poll_loop(check, interval=0.5):
@@ -186,7 +200,7 @@ def bench_done():
         ours, base = [], []
         for _ in range(ROUNDS):
             before = sb.runs()
-            p = subprocess.Popen([BIN, "--config", cfg, "task"], env=sb.env,
+            p = subprocess.Popen([BIN, "--config", cfg, "task"], env=sb.env, cwd=sb.dir,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             run_dir = newest_run_dir(sb, before)
             wait_path(os.path.join(run_dir, "output.log"))
@@ -226,7 +240,7 @@ def bench_closed():
         ours, base = [], []
         for _ in range(ROUNDS):
             before = sb.runs()
-            p = subprocess.Popen([BIN, "--config", cfg, "task"], env=sb.env,
+            p = subprocess.Popen([BIN, "--config", cfg, "task"], env=sb.env, cwd=sb.dir,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             run_dir = newest_run_dir(sb, before)
             wait_path(os.path.join(run_dir, "started"))
@@ -271,7 +285,7 @@ def bench_cpu():
         agent = sb.agent("sleeper.sh", SLEEPER)
         cfg = sb.config(agent, False)
         before = sb.runs()
-        p = subprocess.Popen([BIN, "--config", cfg, "task"], env=sb.env,
+        p = subprocess.Popen([BIN, "--config", cfg, "task"], env=sb.env, cwd=sb.dir,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         run_dir = newest_run_dir(sb, before)
         wait_path(os.path.join(run_dir, "started"))

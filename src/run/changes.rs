@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Snapshot {
     pub toplevel: PathBuf,
+    /// The repository's index file (copied, never written).
+    #[serde(default)]
+    pub index: Option<PathBuf>,
     /// `None` on an unborn branch.
     pub head: Option<String>,
     /// The tree object holding the working tree's content.
@@ -74,24 +77,47 @@ pub fn snapshot(cwd: &Path) -> Option<Snapshot> {
     if std::env::var_os("GIT_DIR").is_none() && !cwd.ancestors().any(|d| d.join(".git").exists()) {
         return None;
     }
-    // One rev-parse for the top level, the git directory and HEAD (absent on an
-    // unborn branch: then the first two lines come alone).
-    let out = text(git(cwd).args([
-        "rev-parse",
-        "--path-format=absolute",
-        "--show-toplevel",
-        "--git-path",
-        "index",
-    ]))?;
+    // One rev-parse for the top level, the index and HEAD; on an unborn branch HEAD
+    // does not resolve and the question is asked again without it.
+    let ask = |with_head: bool| {
+        let mut cmd = git(cwd);
+        cmd.args([
+            "rev-parse",
+            "--path-format=absolute",
+            "--show-toplevel",
+            "--git-path",
+            "index",
+        ]);
+        if with_head {
+            cmd.arg("HEAD");
+        }
+        text(&mut cmd)
+    };
+    let (out, head_asked) = match ask(true) {
+        Some(out) => (out, true),
+        None => (ask(false)?, false),
+    };
     let mut lines = out.lines();
     let toplevel = PathBuf::from(lines.next()?);
-    let real_index = PathBuf::from(lines.next()?);
-    snapshot_at(toplevel, &real_index)
+    let index = PathBuf::from(lines.next()?);
+    let head = if head_asked {
+        lines.next().map(str::to_owned)
+    } else {
+        None
+    };
+    let tree = write_tree(&toplevel, &index)?;
+    Some(Snapshot {
+        toplevel,
+        index: Some(index),
+        head,
+        tree,
+    })
 }
 
-fn snapshot_at(toplevel: PathBuf, real_index: &Path) -> Option<Snapshot> {
-    let head = text(git(&toplevel).args(["rev-parse", "--verify", "-q", "HEAD^{commit}"]))
-        .filter(|h| !h.is_empty());
+/// The working tree as a tree object: `git add -A` into a copy of the real index (the
+/// copy keeps git's stat cache, so unchanged files are not hashed again), then
+/// `write-tree`. The real index is never written.
+fn write_tree(toplevel: &Path, real_index: &Path) -> Option<String> {
     let tmp = tempfile_path();
     if std::fs::copy(real_index, &tmp).is_err() {
         // No index yet (fresh repository): start from an empty one.
@@ -99,18 +125,14 @@ fn snapshot_at(toplevel: PathBuf, real_index: &Path) -> Option<Snapshot> {
     }
     let tree = (|| {
         output(
-            git(&toplevel)
+            git(toplevel)
                 .env("GIT_INDEX_FILE", &tmp)
                 .args(["add", "-A", "--", "."]),
         )?;
-        text(git(&toplevel).env("GIT_INDEX_FILE", &tmp).arg("write-tree"))
+        text(git(toplevel).env("GIT_INDEX_FILE", &tmp).arg("write-tree"))
     })();
     let _ = std::fs::remove_file(&tmp);
-    Some(Snapshot {
-        toplevel,
-        head,
-        tree: tree?,
-    })
+    tree
 }
 
 fn tempfile_path() -> PathBuf {
@@ -125,21 +147,30 @@ fn tempfile_path() -> PathBuf {
 
 /// What changed since `before`: files (with line counts) and new commits.
 pub fn since(before: &Snapshot) -> Option<Changes> {
-    let after = snapshot(&before.toplevel)?;
     let dir = &before.toplevel;
-    let diff = |format: &str| {
-        output(git(dir).args([
-            "diff-tree",
-            "-r",
-            "-z",
-            "-M",
-            format,
-            &before.tree,
-            &after.tree,
-        ]))
+    let after = match &before.index {
+        Some(index) => Snapshot {
+            toplevel: dir.clone(),
+            index: Some(index.clone()),
+            head: text(git(dir).args(["rev-parse", "--verify", "-q", "HEAD^{commit}"]))
+                .filter(|h| !h.is_empty()),
+            tree: write_tree(dir, index)?,
+        },
+        None => snapshot(dir)?,
     };
-    let mut files = parse_name_status(&diff("--name-status")?);
-    let counts = parse_numstat(&diff("--numstat")?);
+    // Both views in one process: `--raw` entries (status, paths) start with ':',
+    // `--numstat` entries with the counts.
+    let raw = output(git(dir).args([
+        "diff-tree",
+        "-r",
+        "-z",
+        "-M",
+        "--raw",
+        "--numstat",
+        &before.tree,
+        &after.tree,
+    ]))?;
+    let (mut files, counts) = parse_diff(&raw);
     let (mut insertions, mut deletions) = (0, 0);
     for f in &mut files {
         if let Some(&(ins, del)) = counts.iter().find(|(p, _)| *p == f.path).map(|(_, c)| c) {
@@ -179,51 +210,43 @@ pub fn since(before: &Snapshot) -> Option<Changes> {
     })
 }
 
-fn parse_name_status(raw: &[u8]) -> Vec<FileChange> {
-    let mut fields = raw
-        .split(|&b| b == 0)
-        .map(|f| String::from_utf8_lossy(f).into_owned());
-    let mut out = Vec::new();
-    while let Some(code) = fields.next() {
-        if code.is_empty() {
-            continue;
-        }
-        let kind = code.chars().next().unwrap_or('M');
-        let (old_path, path) = if matches!(kind, 'R' | 'C') {
-            let old = fields.next().unwrap_or_default();
-            (Some(old), fields.next().unwrap_or_default())
-        } else {
-            (None, fields.next().unwrap_or_default())
-        };
-        let status = match kind {
-            'A' => "added",
-            'D' => "deleted",
-            'R' => "renamed",
-            'C' => "copied",
-            'T' => "type_changed",
-            _ => "modified",
-        };
-        out.push(FileChange {
-            path,
-            status: status.to_owned(),
-            old_path,
-            insertions: None,
-            deletions: None,
-        });
-    }
-    out
-}
-
 type Counts = (Option<u64>, Option<u64>);
 
-/// `--numstat -z`: `ins\tdel\tpath\0`, or for a rename `ins\tdel\t\0old\0new\0`;
-/// binary files count as `-`.
-fn parse_numstat(raw: &[u8]) -> Vec<(String, Counts)> {
+/// Parses `diff-tree -z --raw --numstat`. Raw entries: `:modes shas STATUS\0path\0`,
+/// or for a rename or copy `...R100\0old\0new\0`. Numstat entries: `ins\tdel\tpath\0`,
+/// or for a rename `ins\tdel\t\0old\0new\0`; binary files count as `-`.
+fn parse_diff(raw: &[u8]) -> (Vec<FileChange>, Vec<(String, Counts)>) {
     let mut fields = raw
         .split(|&b| b == 0)
         .map(|f| String::from_utf8_lossy(f).into_owned());
-    let mut out = Vec::new();
+    let (mut files, mut counts) = (Vec::new(), Vec::new());
     while let Some(head) = fields.next() {
+        if let Some(meta) = head.strip_prefix(':') {
+            let code = meta.split_whitespace().last().unwrap_or("M");
+            let kind = code.chars().next().unwrap_or('M');
+            let (old_path, path) = if matches!(kind, 'R' | 'C') {
+                let old = fields.next().unwrap_or_default();
+                (Some(old), fields.next().unwrap_or_default())
+            } else {
+                (None, fields.next().unwrap_or_default())
+            };
+            let status = match kind {
+                'A' => "added",
+                'D' => "deleted",
+                'R' => "renamed",
+                'C' => "copied",
+                'T' => "type_changed",
+                _ => "modified",
+            };
+            files.push(FileChange {
+                path,
+                status: status.to_owned(),
+                old_path,
+                insertions: None,
+                deletions: None,
+            });
+            continue;
+        }
         let mut parts = head.splitn(3, '\t');
         let (Some(ins), Some(del), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
             continue;
@@ -234,9 +257,9 @@ fn parse_numstat(raw: &[u8]) -> Vec<(String, Counts)> {
         } else {
             path.to_owned()
         };
-        out.push((path, (ins.parse().ok(), del.parse().ok())));
+        counts.push((path, (ins.parse().ok(), del.parse().ok())));
     }
-    out
+    (files, counts)
 }
 
 /// A compact list for stderr: `M src/a.rs (+3 -1)`, `R old -> new`, commits.
@@ -287,14 +310,17 @@ mod tests {
 
     #[test]
     fn parses_git_z_output() {
-        let ns = b"M\0src/a.rs\0R087\0old name.txt\0new name.txt\0A\0b.bin\0";
-        let files = parse_name_status(ns);
+        let raw: &[u8] = b":100644 100644 aaa bbb M\0src/a.rs\0\
+:100644 100644 ccc ccc R087\0old name.txt\0new name.txt\0\
+:000000 100644 000 ddd A\0b.bin\0\
+3\t1\tsrc/a.rs\x001\t0\t\0old name.txt\0new name.txt\0-\t-\tb.bin\0";
+        let (files, counts) = parse_diff(raw);
         assert_eq!(files.len(), 3);
+        assert_eq!(files[0].status, "modified");
         assert_eq!(files[1].status, "renamed");
         assert_eq!(files[1].old_path.as_deref(), Some("old name.txt"));
         assert_eq!(files[1].path, "new name.txt");
-        let num = b"3\t1\tsrc/a.rs\x001\t0\t\0old name.txt\0new name.txt\0-\t-\tb.bin\0";
-        let counts = parse_numstat(num);
+        assert_eq!(files[2].status, "added");
         assert_eq!(counts[0], ("src/a.rs".to_owned(), (Some(3), Some(1))));
         assert_eq!(counts[1], ("new name.txt".to_owned(), (Some(1), Some(0))));
         assert_eq!(counts[2], ("b.bin".to_owned(), (None, None)));

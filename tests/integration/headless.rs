@@ -188,7 +188,7 @@ fn run_subcommand_and_profile_flag() {
 
 /// opencode refuses to write outside its working directory without the
 /// `external_directory` permission: agent-offload allows exactly the run directory,
-/// unless the profile sets OPENCODE_PERMISSION itself.
+/// unless the profile sets `OPENCODE_PERMISSION` itself.
 #[test]
 fn opencode_may_write_its_summary_in_the_run_directory() {
     let body =

@@ -514,3 +514,22 @@ fn a_launcher_from_another_boot_is_never_signalled() {
         .args(["-KILL", "-f", &format!("sleep {marker}")])
         .status();
 }
+
+#[test]
+fn changes_on_an_unborn_branch() {
+    let t = Test::new();
+    git(&t.work(), &["init", "-q"]);
+    let t = headless(
+        t,
+        "echo new > first.txt\n\
+         GIT_AUTHOR_NAME=a GIT_AUTHOR_EMAIL=a@x GIT_COMMITTER_NAME=a GIT_COMMITTER_EMAIL=a@x \
+         sh -c 'git add first.txt && git commit -q -m first' >/dev/null\n\
+         publish ok",
+    );
+    let out = t.args(["--json", "task"]).run();
+    out.status(0);
+    let c = &json(&out.output)["changes"];
+    assert_eq!(c["files"][0]["path"], "first.txt", "{c}");
+    assert_eq!(c["files"][0]["status"], "added");
+    assert_eq!(c["commits"][0]["summary"], "first", "{c}");
+}
