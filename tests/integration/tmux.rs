@@ -42,6 +42,14 @@ fn wait_for_pane(t: &Test) -> String {
     pane
 }
 
+/// Spawns agent-offload and returns once its agent has touched `started` (fake agents
+/// in this file start with `touch "$AGENT_OFFLOAD_RUN_DIR/../../started"`).
+fn spawn_started(t: &Test) -> std::process::Child {
+    let child = t.spawn();
+    wait_for_file(&t.path().join("state/agent-offload/started"));
+    child
+}
+
 fn wait_for_file(path: &std::path::Path) {
     eventually(Duration::from_secs(10), &path.display().to_string(), || {
         path.exists()
@@ -102,9 +110,8 @@ fn pane_killed_by_a_person_ends_the_run() {
         "",
     );
     let t = t.arg("x");
-    let child = t.spawn();
+    let child = spawn_started(&t);
     let pane = wait_for_pane(&t);
-    wait_for_file(&t.path().join("state/agent-offload/started"));
     server.tmux(&["kill-pane", "-t", &pane]);
     let output = crate::harness::wait_bounded(child, Duration::from_secs(10));
     assert_eq!(output.status.code(), Some(1));
@@ -120,8 +127,7 @@ fn killed_tmux_server_ends_the_run() {
         "",
     );
     let t = t.arg("x");
-    let child = t.spawn();
-    wait_for_file(&t.path().join("state/agent-offload/started"));
+    let child = spawn_started(&t);
     server.kill();
     let output = crate::harness::wait_bounded(child, Duration::from_secs(10));
     assert_eq!(
@@ -165,13 +171,8 @@ fn sigterm_to_agent_offload_closes_the_pane() {
         "",
     );
     let t = t.arg("x");
-    let child = t.spawn();
-    wait_for_file(&t.path().join("state/agent-offload/started"));
-    let pid = child.id().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
+    let child = spawn_started(&t);
+    crate::harness::send_signal(child.id(), "TERM");
     let output = crate::harness::wait_bounded(child, Duration::from_secs(10));
     assert_eq!(output.status.code(), Some(128 + 15));
     assert_eq!(server.panes().len(), 1);
@@ -233,16 +234,7 @@ fn eight_concurrent_runs_from_one_pane() {
         "every run's pane is closed"
     );
     // The caller's pane still has the whole window.
-    assert_eq!(
-        server.tmux(&[
-            "display-message",
-            "-p",
-            "-t",
-            &server.caller,
-            "#{pane_width}"
-        ]),
-        "240"
-    );
+    assert_eq!(server.show(&server.caller, "#{pane_width}"), "240");
     assert!(!process_running("sleep 7778"));
 }
 
@@ -312,25 +304,12 @@ fn pane_opens_beside_the_caller_even_when_another_window_is_active() {
         "touch \"$AGENT_OFFLOAD_RUN_DIR/../../started\"; sleep 1; publish ok; exec sleep 7780",
         "",
     );
-    let caller_window = server.tmux(&[
-        "display-message",
-        "-p",
-        "-t",
-        &server.caller,
-        "#{window_id}",
-    ]);
+    let caller_window = server.show(&server.caller, "#{window_id}");
     server.tmux(&["new-window", "-t", "main", "sh"]); // now the active window
     let t = t.arg("x");
-    let child = t.spawn();
+    let child = spawn_started(&t);
     let pane = wait_for_pane(&t);
-    wait_for_file(&t.path().join("state/agent-offload/started"));
-    let info = server.tmux(&[
-        "display-message",
-        "-p",
-        "-t",
-        &pane,
-        "#{window_id} #{pane_left} #{pane_current_path}",
-    ]);
+    let info = server.show(&pane, "#{window_id} #{pane_left} #{pane_current_path}");
     let mut f = info.split(' ');
     assert_eq!(
         f.next(),
@@ -347,16 +326,7 @@ fn pane_opens_beside_the_caller_even_when_another_window_is_active() {
         "in the caller's working directory"
     );
     // Focus stays with the caller.
-    assert_eq!(
-        server.tmux(&[
-            "display-message",
-            "-p",
-            "-t",
-            &server.caller,
-            "#{pane_active}"
-        ]),
-        "1"
-    );
+    assert_eq!(server.show(&server.caller, "#{pane_active}"), "1");
     let output = crate::harness::wait_bounded(child, Duration::from_secs(20));
     assert_eq!(output.status.code(), Some(0));
 }
@@ -427,26 +397,11 @@ fn a_window_too_small_to_split_gets_a_new_window() {
         .arg("x");
     let child = t.spawn();
     let pane = wait_for_pane(&t);
-    let caller_window = server.tmux(&[
-        "display-message",
-        "-p",
-        "-t",
-        &server.caller,
-        "#{window_id}",
-    ]);
-    let run_window = server.tmux(&["display-message", "-p", "-t", &pane, "#{window_id}"]);
+    let caller_window = server.show(&server.caller, "#{window_id}");
+    let run_window = server.show(&pane, "#{window_id}");
     assert_ne!(caller_window, run_window, "the run got a window of its own");
     // The caller's window stays the active one.
-    assert_eq!(
-        server.tmux(&[
-            "display-message",
-            "-p",
-            "-t",
-            &server.caller,
-            "#{window_active}"
-        ]),
-        "1"
-    );
+    assert_eq!(server.show(&server.caller, "#{window_active}"), "1");
     let output = crate::harness::wait_bounded(child, Duration::from_secs(20));
     assert_eq!(
         output.status.code(),
@@ -467,8 +422,7 @@ fn completion_is_still_seen_when_the_watch_helper_dies() {
         "",
     );
     let t = t.arg("x");
-    let child = t.spawn();
-    wait_for_file(&t.path().join("state/agent-offload/started"));
+    let child = spawn_started(&t);
     let run_dir = t.run_dirs().pop().unwrap();
     let needle = format!("__watch\0{}", run_dir.display());
     let helper = std::fs::read_dir("/proc")
@@ -479,11 +433,8 @@ fn completion_is_still_seen_when_the_watch_helper_dies() {
                 .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle))
         })
         .expect("a watch helper runs for the run directory");
-    let pid = helper.file_name().to_string_lossy().into_owned();
-    std::process::Command::new("kill")
-        .args(["-KILL", &pid])
-        .status()
-        .unwrap();
+    let pid: u32 = helper.file_name().to_string_lossy().parse().unwrap();
+    crate::harness::send_signal(pid, "KILL");
     std::thread::sleep(Duration::from_millis(100));
     std::fs::write(t.path().join("state/agent-offload/go"), "").unwrap();
     let output = crate::harness::wait_bounded(child, Duration::from_secs(10));
@@ -571,24 +522,14 @@ fn focus_true_moves_the_focus_to_the_new_pane() {
         "    focus: true\n",
     );
     let t = t.arg("x");
-    let child = t.spawn();
+    let child = spawn_started(&t);
     let pane = wait_for_pane(&t);
-    wait_for_file(&t.path().join("state/agent-offload/started"));
     assert_eq!(
-        server.tmux(&["display-message", "-p", "-t", &pane, "#{pane_active}"]),
+        server.show(&pane, "#{pane_active}"),
         "1",
         "the new pane has the focus"
     );
-    assert_eq!(
-        server.tmux(&[
-            "display-message",
-            "-p",
-            "-t",
-            &server.caller,
-            "#{pane_active}"
-        ]),
-        "0"
-    );
+    assert_eq!(server.show(&server.caller, "#{pane_active}"), "0");
     let output = crate::harness::wait_bounded(child, Duration::from_secs(20));
     assert_eq!(output.status.code(), Some(0));
 }

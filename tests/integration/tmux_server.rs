@@ -80,6 +80,11 @@ impl TmuxServer {
         }
     }
 
+    /// A format (`#{pane_active}`, ...) expanded for `target`.
+    pub fn show(&self, target: &str, format: &str) -> String {
+        self.tmux(&["display-message", "-p", "-t", target, format])
+    }
+
     /// `$TMUX` as tmux sets it inside its panes.
     pub fn tmux_env(&self) -> String {
         format!("{},{},0", self.sock.display(), self.pid)
