@@ -265,6 +265,9 @@ fn parse_diff(raw: &[u8]) -> (Vec<FileChange>, Vec<(String, Counts)>) {
 /// A compact list for stderr: `M src/a.rs (+3 -1)`, `R old -> new`, commits.
 pub fn describe(c: &Changes) -> String {
     use std::fmt::Write as _;
+    if c.files.is_empty() && c.commits.is_empty() {
+        return "changes: none (no file changed, no commit made)".to_owned();
+    }
     let mut s = format!(
         "changes: {} file{}, +{} -{}{}",
         c.files.len(),

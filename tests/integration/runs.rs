@@ -533,3 +533,15 @@ fn changes_on_an_unborn_branch() {
     assert_eq!(c["files"][0]["status"], "added");
     assert_eq!(c["commits"][0]["summary"], "first", "{c}");
 }
+
+#[test]
+fn a_run_that_changed_nothing_says_so() {
+    let t = Test::new();
+    git(&t.work(), &["init", "-q"]);
+    std::fs::write(t.work().join("a.txt"), "a\n").unwrap();
+    git(&t.work(), &["add", "a.txt"]);
+    git(&t.work(), &["commit", "-qm", "a"]);
+    let out = headless(t, "publish 'nothing to do'").arg("task").run();
+    out.status(0)
+        .stderr_contains("changes: none (no file changed, no commit made)");
+}
