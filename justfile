@@ -8,13 +8,15 @@ set positional-arguments
 default:
     @just --list --unsorted
 
-# format, apply clippy's fixes, build, test, then clippy -D warnings as CI does
+# format, apply clippy's fixes, build, test, then clippy -D warnings as CI does (the
+# end-to-end target too: --all-targets skips it, as it is not part of `cargo test`)
 check:
     cargo fmt --all
     cargo clippy --locked --all-targets --fix --allow-dirty --allow-staged
     cargo build --locked --all-targets
     cargo test --locked
     cargo clippy --locked --all-targets -- -D warnings
+    cargo clippy --locked --test real_agents -- -D warnings
 
 # the end-to-end suite against the real agent CLIs (e2e/run.sh); extra words go to it
 e2e *args:

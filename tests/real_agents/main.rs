@@ -9,6 +9,8 @@
 #[allow(dead_code)]
 #[path = "../integration/harness.rs"]
 mod harness;
+// Shared with the fast suite, which uses more of it than this suite does.
+#[allow(dead_code)]
 #[path = "../integration/tmux_server.rs"]
 mod tmux_server;
 
