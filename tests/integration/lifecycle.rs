@@ -166,7 +166,7 @@ fn assert_all_gone(t: &Test, marker: &str) {
     // The run-directory watch helper leaves on its own just after agent-offload exits
     // (closing its inotify instance takes the kernel a few milliseconds).
     let helper = format!("__watch {}", t.path().display());
-    eventually(Duration::from_secs(5), "the watch helper to exit", || {
+    eventually(Duration::from_secs(30), "the watch helper to exit", || {
         !process_running(&helper)
     });
     assert!(

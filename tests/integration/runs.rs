@@ -88,11 +88,11 @@ fn the_guard_finishes_a_detached_run_nobody_waits_for() {
         || manifest(&dir)["status"] == "done",
     );
     // The agent hung after publishing: the guard stopped it after the grace period.
-    eventually(Duration::from_secs(5), "the agent to be stopped", || {
+    eventually(Duration::from_secs(30), "the agent to be stopped", || {
         !process_running(&format!("sleep {marker}"))
     });
     let guard_pid = manifest(&dir)["guard"]["pid"].as_i64().unwrap();
-    eventually(Duration::from_secs(5), "the guard to exit", || {
+    eventually(Duration::from_secs(30), "the guard to exit", || {
         !Path::new(&format!("/proc/{guard_pid}")).exists()
             || std::fs::read_to_string(format!("/proc/{guard_pid}/stat"))
                 .is_ok_and(|s| s.contains(") Z "))
@@ -241,7 +241,7 @@ fn a_run_whose_launcher_and_guard_were_killed_is_lost() {
         .status()
         .unwrap();
     send_signal(launcher, "KILL");
-    eventually(Duration::from_secs(5), "the launcher to die", || {
+    eventually(Duration::from_secs(30), "the launcher to die", || {
         std::fs::read_to_string(format!("/proc/{launcher}/stat"))
             .map_or(true, |s| s.contains(") Z "))
     });

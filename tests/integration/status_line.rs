@@ -74,7 +74,7 @@ fn drawn_while_waiting_then_erased() {
 
     // The line shows profile, pid, elapsed time and the agent's last output line.
     let mut seen = String::new();
-    eventually(Duration::from_secs(15), "the status line", || {
+    eventually(Duration::from_secs(60), "the status line", || {
         seen = capture(&server, false);
         seen.lines().any(|l| {
             l.starts_with("agent-offload: busy · pid ")
@@ -93,7 +93,7 @@ fn drawn_while_waiting_then_erased() {
 
     std::fs::write(t.path().join("go"), "").unwrap();
     let mut end = String::new();
-    eventually(Duration::from_secs(15), "the run to end", || {
+    eventually(Duration::from_secs(60), "the run to end", || {
         end = capture(&server, false);
         end.contains("EXIT=")
     });
@@ -115,14 +115,14 @@ fn quiet_draws_nothing_on_a_terminal() {
     let script = write_command(&t, "", "--quiet go");
     run_in_pane(&server, &script);
     // Give the status line every chance to appear, then end the run.
-    eventually(Duration::from_secs(10), "the run to start", || {
+    eventually(Duration::from_secs(60), "the run to start", || {
         !t.run_dirs().is_empty()
     });
     std::thread::sleep(Duration::from_millis(800));
     assert!(!capture(&server, false).contains("agent-offload: busy"));
     std::fs::write(t.path().join("go"), "").unwrap();
     let mut end = String::new();
-    eventually(Duration::from_secs(15), "the run to end", || {
+    eventually(Duration::from_secs(60), "the run to end", || {
         end = capture(&server, false);
         end.contains("EXIT=")
     });
@@ -184,13 +184,13 @@ fn doctor_colours_only_on_a_terminal_without_no_color() {
     for (env, coloured) in [("", true), ("NO_COLOR=1", false)] {
         server.tmux(&["send-keys", "-t", &server.caller, "clear", "Enter"]);
         // The previous run's output must be gone before this one is judged.
-        eventually(Duration::from_secs(10), "the screen to clear", || {
+        eventually(Duration::from_secs(60), "the screen to clear", || {
             !capture(&server, false).contains("EXIT=")
         });
         let script = write_command(&t, env, "doctor");
         run_in_pane(&server, &script);
         let mut screen = String::new();
-        eventually(Duration::from_secs(15), "doctor to finish", || {
+        eventually(Duration::from_secs(60), "doctor to finish", || {
             screen = capture(&server, true);
             screen.contains("EXIT=")
         });

@@ -72,7 +72,7 @@ fn done_while_the_agent_stays_open_closes_the_pane() {
         "no process of the agent survives"
     );
     let watch_helper = format!("__watch {}", out.run_dir().display());
-    eventually(Duration::from_secs(5), "the watch helper to exit", || {
+    eventually(Duration::from_secs(30), "the watch helper to exit", || {
         !process_running(&watch_helper)
     });
     let m = out.manifest();
@@ -113,7 +113,7 @@ fn pane_killed_by_a_person_ends_the_run() {
     let child = spawn_started(&t);
     let pane = wait_for_pane(&t);
     server.tmux(&["kill-pane", "-t", &pane]);
-    let output = crate::harness::wait_bounded(child, Duration::from_secs(10));
+    let output = crate::harness::wait_bounded(child, Duration::from_secs(30));
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("was closed"), "{stderr}");
@@ -129,7 +129,7 @@ fn killed_tmux_server_ends_the_run() {
     let t = t.arg("x");
     let child = spawn_started(&t);
     server.kill();
-    let output = crate::harness::wait_bounded(child, Duration::from_secs(10));
+    let output = crate::harness::wait_bounded(child, Duration::from_secs(30));
     assert_eq!(
         output.status.code(),
         Some(1),
@@ -173,7 +173,7 @@ fn sigterm_to_agent_offload_closes_the_pane() {
     let t = t.arg("x");
     let child = spawn_started(&t);
     crate::harness::send_signal(child.id(), "TERM");
-    let output = crate::harness::wait_bounded(child, Duration::from_secs(10));
+    let output = crate::harness::wait_bounded(child, Duration::from_secs(30));
     assert_eq!(output.status.code(), Some(128 + 15));
     assert_eq!(server.panes().len(), 1);
     assert!(!process_running("sleep 7775"));
@@ -373,7 +373,7 @@ fn runs_inside_a_real_pane() {
         std::fs::read_to_string(dir.join("out")).unwrap(),
         "from a pane\n"
     );
-    eventually(Duration::from_secs(5), "pane closed", || {
+    eventually(Duration::from_secs(30), "pane closed", || {
         server.panes().len() == 1
     });
 }
@@ -437,7 +437,7 @@ fn completion_is_still_seen_when_the_watch_helper_dies() {
     crate::harness::send_signal(pid, "KILL");
     std::thread::sleep(Duration::from_millis(100));
     std::fs::write(t.path().join("state/agent-offload/go"), "").unwrap();
-    let output = crate::harness::wait_bounded(child, Duration::from_secs(10));
+    let output = crate::harness::wait_bounded(child, Duration::from_secs(30));
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&output.stdout), "seen anyway\n");
 }
@@ -466,7 +466,7 @@ fn detach_in_tmux_then_wait() {
         String::from_utf8_lossy(&waited.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&waited.stdout), "pane summary\n");
-    eventually(Duration::from_secs(5), "the pane to close", || {
+    eventually(Duration::from_secs(30), "the pane to close", || {
         server.panes().len() == 1
     });
     assert!(!process_running("sleep 7785"));
@@ -483,9 +483,11 @@ fn the_guard_closes_a_detached_pane_when_the_summary_appears() {
         || server.panes().len() == 1,
     );
     let dir = out.run_dir();
-    eventually(Duration::from_secs(5), "the outcome to be recorded", || {
-        std::fs::read_to_string(dir.join("run.json")).is_ok_and(|s| s.contains("\"done\""))
-    });
+    eventually(
+        Duration::from_secs(30),
+        "the outcome to be recorded",
+        || std::fs::read_to_string(dir.join("run.json")).is_ok_and(|s| s.contains("\"done\"")),
+    );
     assert!(!process_running("sleep 7786"));
 }
 
