@@ -190,6 +190,14 @@ def random_phase():
     time.sleep(random.uniform(0.05, 0.55))
 
 
+def start_run(sb, cfg):
+    """Starts agent-offload in the sandbox's tmux server; returns it and its run dir."""
+    before = sb.runs()
+    p = subprocess.Popen([BIN, "--config", cfg, "task"], env=sb.env, cwd=sb.dir,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return p, newest_run_dir(sb, before)
+
+
 def bench_done():
     print("tmux: done.md renamed -> command returns:")
     sb = Sandbox()
@@ -199,10 +207,7 @@ def bench_done():
         cfg = sb.config(agent, False)
         ours, base = [], []
         for _ in range(ROUNDS):
-            before = sb.runs()
-            p = subprocess.Popen([BIN, "--config", cfg, "task"], env=sb.env, cwd=sb.dir,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            run_dir = newest_run_dir(sb, before)
+            p, run_dir = start_run(sb, cfg)
             wait_path(os.path.join(run_dir, "output.log"))
             time.sleep(0.05)
             open(os.path.join(run_dir, "go"), "w").close()
@@ -239,10 +244,7 @@ def bench_closed():
         cfg = sb.config(agent, False)
         ours, base = [], []
         for _ in range(ROUNDS):
-            before = sb.runs()
-            p = subprocess.Popen([BIN, "--config", cfg, "task"], env=sb.env, cwd=sb.dir,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            run_dir = newest_run_dir(sb, before)
+            p, run_dir = start_run(sb, cfg)
             wait_path(os.path.join(run_dir, "started"))
             pane = None
             while pane is None:
@@ -284,10 +286,7 @@ def bench_cpu():
         sb.start_tmux()
         agent = sb.agent("sleeper.sh", SLEEPER)
         cfg = sb.config(agent, False)
-        before = sb.runs()
-        p = subprocess.Popen([BIN, "--config", cfg, "task"], env=sb.env, cwd=sb.dir,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        run_dir = newest_run_dir(sb, before)
+        p, run_dir = start_run(sb, cfg)
         wait_path(os.path.join(run_dir, "started"))
         time.sleep(0.2)
         c0 = cpu_ns(p.pid)
