@@ -17,6 +17,7 @@ mod show;
 mod wait;
 
 use std::ffi::OsString;
+use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::cli::{Cli, Command};
@@ -44,6 +45,34 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Some(Command::Man) => completions::man(),
         Some(Command::Config(command)) => config::run(&command),
     }
+}
+
+/// Left-aligned columns separated by two spaces; the last column is not padded.
+pub fn table<const N: usize>(headers: &[&str; N], rows: &[[String; N]]) -> String {
+    let mut widths = headers.map(|h| h.chars().count());
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == N {
+                s.push_str(cell);
+            } else {
+                let _ = write!(s, "{cell:<w$}  ", w = widths[i]);
+            }
+        }
+        out.push_str(s.trim_end());
+        out.push('\n');
+    };
+    line(headers.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+    out
 }
 
 /// `path` with the home directory shown as `~`, for messages.

@@ -1,7 +1,5 @@
 //! `agent-offload profiles`: what is configured, and from which file.
 
-use std::fmt::Write as _;
-
 use anyhow::Result;
 use serde::Serialize;
 
@@ -84,27 +82,7 @@ pub fn run(args: &ProfilesArgs, env: Env<'_>) -> Result<u8> {
             ]
         })
         .collect();
-    let mut widths = headers.map(str::len);
-    for row in &table {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: [&str; 6]| {
-        let mut s = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            if i == cells.len() - 1 {
-                s.push_str(cell);
-            } else {
-                let _ = write!(s, "{cell:<w$}  ", w = widths[i]);
-            }
-        }
-        s.trim_end().to_owned()
-    };
-    println!("{}", line(headers));
-    for row in &table {
-        println!("{}", line(row.each_ref().map(String::as_str)));
-    }
+    print!("{}", super::table(&headers, &table));
     println!("(* = default profile)");
     Ok(0)
 }

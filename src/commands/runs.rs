@@ -1,7 +1,5 @@
 //! `agent-offload runs`: recent runs, newest first.
 
-use std::fmt::Write as _;
-
 use anyhow::Result;
 
 use super::{Env, report};
@@ -51,7 +49,7 @@ pub fn runs(args: &RunsArgs, env: Env<'_>) -> Result<u8> {
         .collect();
     print!(
         "{}",
-        table(
+        super::table(
             &[
                 "ID", "PROFILE", "MODE", "STATUS", "AGE", "DURATION", "CWD", "SUMMARY"
             ],
@@ -59,34 +57,6 @@ pub fn runs(args: &RunsArgs, env: Env<'_>) -> Result<u8> {
         )
     );
     Ok(0)
-}
-
-/// Left-aligned columns separated by two spaces; the last column is not padded.
-pub fn table<const N: usize>(headers: &[&str; N], rows: &[[String; N]]) -> String {
-    let mut widths = headers.map(|h| h.chars().count());
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let mut line = |cells: Vec<&str>| {
-        let mut s = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            if i + 1 == N {
-                s.push_str(cell);
-            } else {
-                let _ = write!(s, "{cell:<w$}  ", w = widths[i]);
-            }
-        }
-        out.push_str(s.trim_end());
-        out.push('\n');
-    };
-    line(headers.to_vec());
-    for row in rows {
-        line(row.iter().map(String::as_str).collect());
-    }
-    out
 }
 
 /// `3m`, `2h`, `5d` since an RFC 3339 time.
