@@ -53,6 +53,10 @@ mod tests {
         assert!(!color_wanted(false, &none));
         assert!(!color_wanted(true, &no_color));
         assert!(color_wanted(true, &empty_no_color));
+        let dumb = |k: &str| (k == "TERM").then(|| OsString::from("dumb"));
+        let xterm = |k: &str| (k == "TERM").then(|| OsString::from("xterm-256color"));
+        assert!(!color_wanted(true, &dumb));
+        assert!(color_wanted(true, &xterm));
         assert_eq!(Paint { color: false }.good("ok"), "ok");
         assert_eq!(
             Paint { color: true }.bad("x"),

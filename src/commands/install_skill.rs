@@ -155,7 +155,7 @@ impl Printer {
     fn new(env: Env<'_>) -> Printer {
         Printer {
             home: home(env),
-            colour: std::io::stdout().is_terminal() && colour_allowed(env),
+            colour: crate::style::color_wanted(std::io::stdout().is_terminal(), env),
         }
     }
 
@@ -175,35 +175,5 @@ impl Printer {
             _ => word.to_owned(),
         };
         println!("{:<8}  {}: {word}", provider.name(), self.show(file));
-    }
-}
-
-/// `NO_COLOR` set to anything non-empty (no-color.org) or `TERM=dumb` turns colour off.
-fn colour_allowed(env: Env<'_>) -> bool {
-    let no_color = env("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let dumb = env("TERM").is_some_and(|t| t == "dumb");
-    !no_color && !dumb
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::ffi::OsString;
-
-    #[test]
-    fn no_color_and_dumb_terminals() {
-        let with = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| {
-                pairs
-                    .iter()
-                    .find(|(n, _)| *n == k)
-                    .map(|(_, v)| OsString::from(v))
-            }
-        };
-        assert!(colour_allowed(&with(&[])));
-        assert!(colour_allowed(&with(&[("NO_COLOR", "")])));
-        assert!(!colour_allowed(&with(&[("NO_COLOR", "1")])));
-        assert!(!colour_allowed(&with(&[("TERM", "dumb")])));
-        assert!(colour_allowed(&with(&[("TERM", "xterm-256color")])));
     }
 }
