@@ -438,16 +438,10 @@ fn example_of(schema: &Value) -> Value {
     if let Some(first) = schema["enum"].as_array().and_then(|e| e.first()) {
         return first.clone();
     }
-    let ty = match &schema["type"] {
-        Value::String(t) => t.to_ascii_lowercase(),
-        Value::Array(ts) => ts
-            .iter()
-            .filter_map(Value::as_str)
-            .find(|t| *t != "null")
-            .unwrap_or("string")
-            .to_ascii_lowercase(),
-        _ if schema["properties"].is_object() => "object".to_owned(),
-        _ => "string".to_owned(),
+    let ty = match declared_type(schema) {
+        Some(t) => t,
+        None if schema["properties"].is_object() => "object".to_owned(),
+        None => "string".to_owned(),
     };
     match ty.as_str() {
         "object" => Value::Object(
@@ -562,16 +556,7 @@ fn arguments(schema: &Value, command: &str) -> Value {
             if !is_command && !required.contains(&name.as_str()) {
                 continue;
             }
-            let ty = match &prop["type"] {
-                Value::String(t) => t.to_ascii_lowercase(),
-                Value::Array(ts) => ts
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .find(|t| *t != "null")
-                    .unwrap_or("string")
-                    .to_ascii_lowercase(),
-                _ => "string".to_owned(),
-            };
+            let ty = declared_type(prop).unwrap_or_else(|| "string".to_owned());
             let value = if is_command {
                 if ty == "array" {
                     json!(["bash", "-lc", command])
@@ -596,6 +581,21 @@ fn arguments(schema: &Value, command: &str) -> Value {
         args.insert("command".into(), json!(command));
     }
     Value::Object(args)
+}
+
+/// A JSON schema's declared type, lower-cased: the first non-null one of a list.
+fn declared_type(schema: &Value) -> Option<String> {
+    match &schema["type"] {
+        Value::String(t) => Some(t.to_ascii_lowercase()),
+        Value::Array(ts) => Some(
+            ts.iter()
+                .filter_map(Value::as_str)
+                .find(|t| *t != "null")
+                .unwrap_or("string")
+                .to_ascii_lowercase(),
+        ),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
