@@ -34,7 +34,7 @@ fn main() -> ExitCode {
 }
 
 /// The internal helpers agent-offload starts itself — the run-directory watch helper
-/// (`__watch DIR`, see `run::waiter`) and a detached run's guard (`__guard DIR`, see
+/// (`__watch DIR`, see `run::sys`) and a detached run's guard (`__guard DIR`, see
 /// `run::ensure_guard`) — are not clap subcommands, so that completions and the man
 /// page never offer them.
 fn internal_command() -> Option<anyhow::Result<u8>> {
@@ -44,8 +44,8 @@ fn internal_command() -> Option<anyhow::Result<u8>> {
         return None;
     };
     let dir = std::path::Path::new(&dir);
-    if command == run::waiter::HELPER_COMMAND {
-        Some(run::waiter::helper_main(dir))
+    if command == run::sys::WATCH_HELPER_COMMAND {
+        Some(run::sys::watch_helper_main(dir))
     } else if command == run::GUARD_COMMAND {
         Some(run::guard_main(dir))
     } else {

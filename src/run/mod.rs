@@ -14,6 +14,7 @@ pub mod prepare;
 pub mod prompt;
 pub mod signals;
 pub mod stop;
+pub mod sys;
 pub mod tmux;
 pub mod waiter;
 

@@ -233,12 +233,8 @@ fn run_pane_to_split(caller: &Caller) -> Result<Option<String>> {
 /// Creates the FIFO that `launch.sh` reads its environment from.
 pub fn make_fifo(run: &RunDir) -> Result<()> {
     let path = run.file(dir::ENV_FIFO);
-    rustix::fs::mkfifoat(
-        rustix::fs::CWD,
-        &path,
-        rustix::fs::Mode::from_raw_mode(0o600),
-    )
-    .with_context(|| format!("cannot create {}", path.display()))
+    crate::run::sys::make_fifo(&path, 0o600)
+        .with_context(|| format!("cannot create {}", path.display()))
 }
 
 /// Writes `export` lines for `vars` into the FIFO once the launcher opens it. Bounded:

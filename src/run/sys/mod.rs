@@ -1,0 +1,173 @@
+//! The OS layer: the only code that asks the kernel about files appearing in a
+//! directory, processes ending, a process's identity and the process tree, and that
+//! makes a FIFO. Everything above it (the waiter's decisions, identity checks, the
+//! stop sweep) is shared by every platform.
+//!
+//! Three backends:
+//! - **Linux** (`linux.rs`): inotify on the run directory, a pidfd on the launcher,
+//!   `/proc` for the process table, `boot_id` for the boot.
+//! - **macOS** (`macos.rs`): one kqueue filter for each event — `EVFILT_VNODE`
+//!   (`NOTE_WRITE`) on the run directory, `EVFILT_PROC` (`NOTE_EXIT`) on the
+//!   launcher — and libproc for the process table.
+//! - **Portable** (`portable.rs`): no event sources (the waiter polls), `kill(pid, 0)`
+//!   for liveness and `ps` for the process table. Any other Unix uses it, and so does
+//!   Linux or macOS when `AGENT_OFFLOAD_BACKEND=portable` is set: a testing aid that lets
+//!   CI run the logic macOS shares with the fallback on Linux.
+//!
+//! The same backend must serve every agent-offload process that touches a run: process
+//! identities recorded by one backend are not comparable with another's.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+use std::sync::OnceLock;
+
+use anyhow::Result;
+
+#[cfg(target_os = "linux")]
+mod linux;
+#[cfg(target_os = "macos")]
+mod macos;
+mod portable;
+
+#[cfg(target_os = "linux")]
+use linux as native;
+#[cfg(target_os = "macos")]
+use macos as native;
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+use portable as native;
+
+/// The environment variable that selects the portable backend (`portable`).
+pub const BACKEND_VAR: &str = "AGENT_OFFLOAD_BACKEND";
+
+/// Whether this process uses the portable mechanisms (decided once, from
+/// [`BACKEND_VAR`]).
+fn portable() -> bool {
+    static PORTABLE: OnceLock<bool> = OnceLock::new();
+    *PORTABLE.get_or_init(|| {
+        !cfg!(any(target_os = "linux", target_os = "macos"))
+            || std::env::var_os(BACKEND_VAR).is_some_and(|v| v == "portable")
+    })
+}
+
+/// One process as the process table shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcInfo {
+    pub pid: i32,
+    pub ppid: i32,
+    pub pgrp: i32,
+    /// The session id, where the system tells it cheaply (Linux). Elsewhere the stop
+    /// sweep finds the agent's processes by process group and parent chain.
+    pub session: Option<i32>,
+    /// When it started, in the backend's own unit (clock ticks since boot on Linux,
+    /// microseconds or seconds since the epoch elsewhere): with the pid and the boot,
+    /// names one process even after its pid is reused.
+    pub start: u64,
+    pub zombie: bool,
+}
+
+/// The process `pid`, if it exists (zombies included, marked as such).
+pub fn process(pid: i32) -> Option<ProcInfo> {
+    if portable() {
+        portable::process(pid)
+    } else {
+        native::process(pid)
+    }
+}
+
+/// Every process visible to us; `None` when the table cannot be read, in which case
+/// only the launcher's process group can be reached.
+pub fn processes() -> Option<Vec<ProcInfo>> {
+    if portable() {
+        portable::processes()
+    } else {
+        native::processes()
+    }
+}
+
+/// Whether a process `pid` exists and has not yet exited. Cheap: it is called each time
+/// the waiter wakes.
+pub fn running(pid: i32) -> bool {
+    if portable() {
+        portable::running(pid)
+    } else {
+        native::running(pid)
+    }
+}
+
+/// An id for this boot of the machine, where start times need one to be unique (Linux
+/// counts them from boot); empty where start times are absolute.
+pub fn boot_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| {
+        if portable() {
+            String::new()
+        } else {
+            native::boot_id()
+        }
+    })
+}
+
+/// Creates a FIFO at `path` with `mode`.
+pub fn make_fifo(path: &Path, mode: u32) -> std::io::Result<()> {
+    native::make_fifo(path, mode)
+}
+
+/// A watch on a directory: its file descriptor becomes readable when entries are
+/// created or renamed into it. The portable backend has none (the waiter polls).
+pub struct DirWatch(Option<native::DirWatch>);
+
+impl DirWatch {
+    /// Starts watching `dir`; returns once the watch is registered, so nothing created
+    /// after this call can be missed.
+    pub fn new(dir: &Path) -> Result<DirWatch> {
+        if portable() {
+            return Ok(DirWatch(None));
+        }
+        native::DirWatch::new(dir).map(|w| DirWatch(Some(w)))
+    }
+
+    /// What to poll for readability; `None`: poll on a timer.
+    pub fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.0.as_ref().and_then(native::DirWatch::fd)
+    }
+
+    /// After a poll: takes the pending events, and repairs the watch if `hung_up` (its
+    /// source went away).
+    pub fn consume(&mut self, hung_up: bool) {
+        if let Some(w) = &mut self.0 {
+            w.consume(hung_up);
+        }
+    }
+}
+
+/// Something that becomes readable when a process exits (a pidfd, a kqueue); `None`
+/// where the kernel offers nothing (then the waiter polls [`running`]).
+pub struct ExitWatch(Option<OwnedFd>);
+
+impl ExitWatch {
+    pub fn new(pid: i32) -> ExitWatch {
+        if portable() || pid <= 0 {
+            return ExitWatch(None);
+        }
+        ExitWatch(native::exit_watch(pid))
+    }
+
+    pub fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.0.as_ref().map(AsFd::as_fd)
+    }
+}
+
+/// The hidden subcommand that runs the Linux watch helper (see `linux.rs`).
+pub const WATCH_HELPER_COMMAND: &str = "__watch";
+
+/// The watch helper's main (Linux); elsewhere there is no helper.
+pub fn watch_helper_main(dir: &Path) -> Result<u8> {
+    #[cfg(target_os = "linux")]
+    {
+        linux::helper_main(dir)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        anyhow::bail!("no watch helper on this platform ({})", dir.display())
+    }
+}
