@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::outcome::{Outcome, Status};
+
 /// The delegated agent published its summary.
 pub const DONE: u8 = 0;
 /// The agent failed, or ended without publishing a summary.
@@ -16,6 +18,32 @@ pub const DETACHED: u8 = 75;
 pub const TIMED_OUT: u8 = 124;
 /// agent-offload received signal `n` and stopped the agent: the code is 128 + n.
 pub const SIGNAL_BASE: u8 = 128;
+
+/// The one mapping from a run's outcome to agent-offload's exit code.
+pub fn for_outcome(outcome: &Outcome) -> u8 {
+    match outcome {
+        Outcome::Done => DONE,
+        Outcome::Failed { .. } | Outcome::Lost => FAILED,
+        Outcome::TimedOut { .. } => TIMED_OUT,
+        Outcome::Cancelled { signal } => for_signal(*signal),
+    }
+}
+
+/// The exit code for a run known only by its status (a `run.json` that does not record
+/// the code): what [`for_outcome`] gives, with a cancel taken as a failure.
+pub fn for_status(status: Status) -> u8 {
+    match status {
+        Status::Done => DONE,
+        Status::TimedOut => TIMED_OUT,
+        Status::Running => DETACHED,
+        Status::Failed | Status::Cancelled | Status::Lost => FAILED,
+    }
+}
+
+/// 128 + n, for signal n.
+pub fn for_signal(signal: i32) -> u8 {
+    SIGNAL_BASE.saturating_add(u8::try_from(signal).unwrap_or(0))
+}
 
 /// An error the user fixes by changing the command line or the config: exit 2.
 ///

@@ -8,9 +8,11 @@ mod cursor;
 mod duration;
 mod exit;
 mod interface;
+mod outcome;
 mod profile;
 mod run;
 mod search_path;
+mod shell;
 mod skill;
 mod status_line;
 mod style;
@@ -44,8 +46,8 @@ fn internal_command() -> Option<anyhow::Result<u8>> {
         return None;
     };
     let dir = std::path::Path::new(&dir);
-    if command == run::sys::WATCH_HELPER_COMMAND {
-        Some(run::sys::watch_helper_main(dir))
+    if command == run::WATCH_HELPER_COMMAND {
+        Some(run::watch_helper_main(dir))
     } else if command == run::GUARD_COMMAND {
         Some(run::guard_main(dir))
     } else {

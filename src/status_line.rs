@@ -11,7 +11,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::interface::Mode;
-use crate::run::{self, Observer, dir::RunDir};
+use crate::run::{Observer, RunDir};
 use crate::style::Paint;
 
 /// How often the line is redrawn: often enough for the seconds and the last output
@@ -110,7 +110,7 @@ impl Observer for StatusLine {
                     if shared.stopped {
                         return;
                     }
-                    let last = run::finish::output_tail(&what.run, 1);
+                    let last = what.run.log_tail(1);
                     let line = render(&what, &last, terminal_width(), paint);
                     let mut err = std::io::stderr().lock();
                     let _ = write!(err, "{ERASE}{line}");

@@ -4,12 +4,12 @@ use anyhow::Result;
 
 use super::Env;
 use crate::cli::CancelArgs;
-use crate::run::{self, dir};
+use crate::run::{self, Manifest, Status};
 
 pub fn cancel(args: &CancelArgs, env: Env<'_>) -> Result<u8> {
-    let root = dir::runs_root(env)?;
-    let run_dir = dir::resolve(&root, &args.run)?;
-    let before = dir::Manifest::load(&run_dir)?;
+    let root = run::runs_root(env)?;
+    let run_dir = run::resolve(&root, &args.run)?;
+    let before = Manifest::load(&run_dir)?;
     let after = run::cancel(&run_dir)?;
     if before.status.is_final() {
         eprintln!(
@@ -22,8 +22,8 @@ pub fn cancel(args: &CancelArgs, env: Env<'_>) -> Result<u8> {
             "agent-offload: run {} {}",
             run_dir.id,
             match after.status {
-                dir::Status::Cancelled => "cancelled; the agent was stopped",
-                dir::Status::Lost => "was already gone (lost); recorded as such",
+                Status::Cancelled => "cancelled; the agent was stopped",
+                Status::Lost => "was already gone (lost); recorded as such",
                 _ => "ended on its own before it could be cancelled",
             }
         );

@@ -265,7 +265,7 @@ fn check_profiles(
 }
 
 fn check_state_dir(env: Env<'_>, shown: &dyn Fn(&Path) -> String, checks: &mut Checks) {
-    let root = match crate::run::dir::runs_root(env) {
+    let root = match crate::run::runs_root(env) {
         Ok(r) => r,
         Err(e) => {
             checks.broken(

@@ -7,12 +7,12 @@ use anyhow::{Context, Result};
 
 use super::Env;
 use crate::cli::LogsArgs;
-use crate::run::{self, dir};
+use crate::run;
 
 pub fn logs(args: &LogsArgs, env: Env<'_>) -> Result<u8> {
-    let root = dir::runs_root(env)?;
-    let run_dir = dir::resolve(&root, &args.run)?;
-    let path = run_dir.file(dir::OUTPUT);
+    let root = run::runs_root(env)?;
+    let run_dir = run::resolve(&root, &args.run)?;
+    let path = run_dir.log();
     let mut stdout = std::io::stdout().lock();
     let mut file = match std::fs::File::open(&path) {
         Ok(f) => Some(f),

@@ -70,7 +70,7 @@ pub fn run(args: &ProfilesArgs, env: Env<'_>) -> Result<u8> {
             let mut command = r.command.to_owned();
             for a in r.args {
                 command.push(' ');
-                command.push_str(&crate::run::launcher::quote(a));
+                command.push_str(&crate::shell::quote(a));
             }
             [
                 if r.default { "*" } else { "" }.to_owned(),

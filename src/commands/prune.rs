@@ -6,23 +6,20 @@ use anyhow::{Context, Result};
 
 use super::Env;
 use crate::cli::PruneArgs;
-use crate::run::{self, dir};
+use crate::run;
 
 pub fn prune(args: &PruneArgs, env: Env<'_>) -> Result<u8> {
-    let root = dir::runs_root(env)?;
+    let root = run::runs_root(env)?;
     let now = jiff::Timestamp::now();
     let mut removed = 0usize;
-    for run_dir in dir::list(&root) {
+    for run_dir in run::list(&root) {
         let Ok(m) = run::refresh(&run_dir) else {
             continue;
         };
         if !m.status.is_final() {
             continue;
         }
-        let ended = m.finished_at.as_deref().unwrap_or(&m.started_at);
-        let Ok(ended) = ended.parse::<jiff::Timestamp>() else {
-            continue;
-        };
+        let ended = m.finished_at.unwrap_or(m.started_at);
         let age = Duration::try_from(now.duration_since(ended)).unwrap_or(Duration::ZERO);
         if age < args.older_than {
             continue;

@@ -9,9 +9,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::exit;
-use crate::run::changes::{self, Changes};
-use crate::run::dir::{self, Manifest, RunDir, Status};
-use crate::run::{Finish, finish};
+use crate::run::{self, Changes, Finish, Manifest, RunDir, Status};
 
 /// The `--json` result. Field names are a contract: host agents parse them.
 #[derive(Serialize)]
@@ -25,8 +23,8 @@ pub struct Envelope<'a> {
     pub exit_code: Option<i32>,
     /// The exit code of this agent-offload command.
     pub agent_offload_exit: u8,
-    pub started_at: &'a str,
-    pub finished_at: Option<&'a str>,
+    pub started_at: String,
+    pub finished_at: Option<String>,
     pub duration_seconds: Option<f64>,
     /// The agent's summary (done.md), when it published one.
     pub summary: Option<String>,
@@ -42,10 +40,7 @@ pub struct Envelope<'a> {
 }
 
 pub fn envelope<'a>(run: &'a RunDir, m: &'a Manifest, code: u8) -> Envelope<'a> {
-    let summary = run
-        .file(dir::DONE)
-        .is_file()
-        .then(|| finish::read_summary(run));
+    let summary = run.summary();
     Envelope {
         id: &m.id,
         run_dir: &run.path,
@@ -54,14 +49,14 @@ pub fn envelope<'a>(run: &'a RunDir, m: &'a Manifest, code: u8) -> Envelope<'a> 
         status: m.status.as_str(),
         exit_code: m.exit_code,
         agent_offload_exit: code,
-        started_at: &m.started_at,
-        finished_at: m.finished_at.as_deref(),
+        started_at: run::rfc3339(m.started_at),
+        finished_at: m.finished_at.map(run::rfc3339),
         duration_seconds: m
             .duration()
             .map(|d| (d.as_secs_f64() * 1000.0).round() / 1000.0),
         summary,
         reason: m.reason.as_deref(),
-        log: run.file(dir::OUTPUT),
+        log: run.log(),
         cwd: &m.cwd,
         pane: m.pane.as_deref(),
         pid: m.pid,
@@ -83,15 +78,13 @@ pub fn print(finish: &Finish, json: bool, quiet: bool) -> Result<u8> {
         }
     };
     let (run, manifest, code) = match finish {
-        Finish::Over { run, manifest } => (run, manifest, finish::exit_code_of(manifest)),
+        Finish::Over { run, manifest } => (run, manifest, manifest.exit_code()),
         Finish::LeftRunning {
             run,
             manifest,
             signal,
         } => {
-            let code = signal.map_or(exit::DETACHED, |s| {
-                exit::SIGNAL_BASE.saturating_add(u8::try_from(s).unwrap_or(0))
-            });
+            let code = signal.map_or(exit::DETACHED, exit::for_signal);
             (run, manifest, code)
         }
     };
@@ -115,13 +108,13 @@ pub fn print(finish: &Finish, json: bool, quiet: bool) -> Result<u8> {
                 "agent-offload: run {} is still running{took}; {why}. It goes on by itself \
                  (output in {}); resume with: {}  (or: agent-offload cancel {})",
                 run.id,
-                run.file(dir::OUTPUT).display(),
+                run.log().display(),
                 resume_command(&run.id),
                 run.id
             ));
         }
         Finish::Over { .. } if manifest.status == Status::Done => {
-            let summary = finish::read_summary(run);
+            let summary = run.summary().unwrap_or_default();
             stdout.write_all(summary.as_bytes())?;
             if !summary.ends_with('\n') {
                 stdout.write_all(b"\n")?;
@@ -132,11 +125,11 @@ pub fn print(finish: &Finish, json: bool, quiet: bool) -> Result<u8> {
                 run.path.display()
             ));
             if let Some(c) = &manifest.changes {
-                say(&format!("agent-offload: {}", changes::describe(c)));
+                say(&format!("agent-offload: {}", run::describe_changes(c)));
             }
         }
         Finish::Over { .. } => {
-            let tail = finish::output_tail(run, 20);
+            let tail = run.log_tail(20);
             if !tail.is_empty() {
                 writeln!(stdout, "{tail}")?;
             }
@@ -145,10 +138,10 @@ pub fn print(finish: &Finish, json: bool, quiet: bool) -> Result<u8> {
                 run.id,
                 manifest.status.as_str().replace('_', " "),
                 manifest.reason.as_deref().unwrap_or("no summary"),
-                run.file(dir::OUTPUT).display(),
+                run.log().display(),
                 run.path.display()
             );
-            let short_tail = finish::output_tail(run, 10);
+            let short_tail = run.log_tail(10);
             if !short_tail.is_empty() {
                 msg.push_str("\n  last lines of the log:");
                 for line in short_tail.lines() {
@@ -162,7 +155,7 @@ pub fn print(finish: &Finish, json: bool, quiet: bool) -> Result<u8> {
                 .filter(|c| !c.files.is_empty() || !c.commits.is_empty())
             {
                 msg.push_str("\nagent-offload: ");
-                msg.push_str(&changes::describe(c));
+                msg.push_str(&run::describe_changes(c));
             }
             // A failed run is an error: reported even with --quiet.
             eprintln!("{msg}");

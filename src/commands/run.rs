@@ -11,35 +11,39 @@ use crate::config;
 use crate::exit::usage;
 use crate::interface::{Interface, Mode};
 use crate::profile::Profile;
-use crate::run::{self, Request, dir, prompt, signals::Signals};
+use crate::run::{self, Placement, Request, Signals};
 use crate::status_line::{self, StatusLine};
 
 pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
     let cwd = working_dir(args)?;
     let config = config::discover_and_load(args.config.as_deref(), &cwd, env)?;
     let profile = config.profile(args.profile.as_deref())?;
-    let mode = if args.headless {
-        Mode::Headless
-    } else if args.tmux || !profile.headless.unwrap_or(config.headless) {
-        Mode::Tmux
+    let headless = args.headless || (!args.tmux && profile.headless.unwrap_or(config.headless));
+    let placement = if headless {
+        Placement::Headless {
+            stream: args.stream,
+        }
     } else {
-        Mode::Headless
+        let caller = run::Caller::from_env(env).ok_or_else(|| {
+            usage(
+                "not inside tmux ($TMUX and $TMUX_PANE are not set): run agent-offload from a \
+                 tmux pane, or add -H to run the agent headless",
+            )
+        })?;
+        Placement::Pane {
+            caller,
+            focus: profile.focus.unwrap_or(config.focus),
+            path: env("PATH"),
+        }
     };
-    let caller = run::tmux::Caller::from_env(env);
-    if mode == Mode::Tmux && caller.is_none() {
-        return Err(usage(
-            "not inside tmux ($TMUX and $TMUX_PANE are not set): run agent-offload from a tmux \
-             pane, or add -H to run the agent headless",
-        ));
-    }
     let stdin = std::io::stdin();
     let mut stdin_lock = stdin.lock();
     let stdin_source: Option<&mut dyn std::io::Read> =
         (!std::io::stdin().is_terminal()).then_some(&mut stdin_lock as &mut dyn std::io::Read);
-    let text = prompt::read(&args.prompt, args.prompt_file.as_deref(), stdin_source)?;
+    let text = run::read_prompt(&args.prompt, args.prompt_file.as_deref(), stdin_source)?;
     let secrets = config::resolve_secrets(profile, env)?;
     let signals = Signals::install()?;
-    let root = dir::runs_root(env)?;
+    let root = run::runs_root(env)?;
 
     let say = |m: &str| {
         if !args.quiet {
@@ -58,7 +62,7 @@ pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
     trust_cursor_workspace(profile, &cwd, env, args.quiet)?;
     let request = Request {
         profile,
-        mode,
+        placement,
         prompt: text,
         cwd,
         timeout: args.timeout.or(profile.timeout),
@@ -67,10 +71,6 @@ pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
             .or(profile.detach_after)
             .or(config.detach_after),
         secrets,
-        stream: args.stream,
-        tmux: caller,
-        focus: profile.focus.unwrap_or(config.focus),
-        path: env("PATH"),
     };
     let finish = run::execute(&request, &root, &signals, observer.as_ref())?;
     drop(observer);
@@ -128,7 +128,7 @@ impl run::Observer for Stderr {
         eprintln!("{message}");
     }
 
-    fn started(&self, run: &run::dir::RunDir, profile: &str, mode: Mode, target: &str) {
+    fn started(&self, run: &run::RunDir, profile: &str, mode: Mode, target: &str) {
         eprintln!(
             "agent-offload: run {} started ({profile}, {}, {target}); directory {}",
             run.id,

@@ -4,25 +4,25 @@ use anyhow::Result;
 
 use super::{Env, report};
 use crate::cli::RunsArgs;
-use crate::run::{self, dir, finish};
+use crate::run::{self, Manifest, RunDir};
 
 /// How many runs are listed without `--all`.
 const RECENT: usize = 20;
 
 pub fn runs(args: &RunsArgs, env: Env<'_>) -> Result<u8> {
-    let root = dir::runs_root(env)?;
-    let mut all = dir::list(&root);
+    let root = run::runs_root(env)?;
+    let mut all = run::list(&root);
     if !args.all {
         all.truncate(RECENT);
     }
-    let runs: Vec<(dir::RunDir, dir::Manifest)> = all
+    let runs: Vec<(RunDir, Manifest)> = all
         .into_iter()
         .filter_map(|r| run::refresh(&r).ok().map(|m| (r, m)))
         .collect();
     if args.json {
         let list: Vec<_> = runs
             .iter()
-            .map(|(r, m)| report::envelope(r, m, finish::exit_code_of(m)))
+            .map(|(r, m)| report::envelope(r, m, m.exit_code()))
             .collect();
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(0);
@@ -40,10 +40,10 @@ pub fn runs(args: &RunsArgs, env: Env<'_>) -> Result<u8> {
                 m.profile.clone(),
                 m.mode.as_str().to_owned(),
                 m.status.as_str().to_owned(),
-                age(&m.started_at),
+                age(m.started_at),
                 m.duration().map(crate::duration::human).unwrap_or_default(),
                 super::tilde(&m.cwd, home.as_deref()),
-                first_line(&finish::read_summary(r), 60),
+                first_line(&r.summary().unwrap_or_default(), 60),
             ]
         })
         .collect();
@@ -59,11 +59,8 @@ pub fn runs(args: &RunsArgs, env: Env<'_>) -> Result<u8> {
     Ok(0)
 }
 
-/// `3m`, `2h`, `5d` since an RFC 3339 time.
-fn age(since: &str) -> String {
-    let Ok(t) = since.parse::<jiff::Timestamp>() else {
-        return String::new();
-    };
+/// `3m`, `2h`, `5d` since `t`.
+fn age(t: jiff::Timestamp) -> String {
     let secs = jiff::Timestamp::now().duration_since(t).as_secs().max(0);
     match secs {
         0..60 => format!("{secs}s"),

@@ -4,19 +4,19 @@ use anyhow::Result;
 
 use super::{Env, report};
 use crate::cli::ShowArgs;
-use crate::run::{self, changes, dir, finish};
+use crate::run;
 
 pub fn show(args: &ShowArgs, env: Env<'_>) -> Result<u8> {
-    let root = dir::runs_root(env)?;
-    let run_dir = dir::resolve(&root, &args.run)?;
+    let root = run::runs_root(env)?;
+    let run_dir = run::resolve(&root, &args.run)?;
     let m = run::refresh(&run_dir)?;
-    let code = finish::exit_code_of(&m);
+    let code = m.exit_code();
     if args.json {
         let mut value = serde_json::to_value(report::envelope(&run_dir, &m, code))?;
         value["command"] = serde_json::to_value(&m.command)?;
         value["env"] = serde_json::to_value(&m.env)?;
-        value["prompt_file"] = serde_json::to_value(run_dir.file(dir::PROMPT))?;
-        value["deadline_at"] = serde_json::to_value(&m.deadline_at)?;
+        value["prompt_file"] = serde_json::to_value(run_dir.prompt_file())?;
+        value["deadline_at"] = serde_json::to_value(m.deadline_at.map(run::rfc3339))?;
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(0);
     }
@@ -38,26 +38,26 @@ pub fn show(args: &ShowArgs, env: Env<'_>) -> Result<u8> {
     for (k, v) in &m.env {
         field("env", &format!("{k}={v}"));
     }
-    field("started", &m.started_at);
-    if let Some(f) = &m.finished_at {
-        field("finished", f);
+    field("started", &run::rfc3339(m.started_at));
+    if let Some(f) = m.finished_at {
+        field("finished", &run::rfc3339(f));
     }
     if let Some(d) = m.duration() {
         field("duration", &crate::duration::human(d));
     }
-    if let Some(deadline) = &m.deadline_at {
-        field("deadline", deadline);
+    if let Some(deadline) = m.deadline_at {
+        field("deadline", &run::rfc3339(deadline));
     }
     if let Some(c) = m.exit_code {
         field("exit code", &c.to_string());
     }
     field("directory", &run_dir.path.display().to_string());
-    field("log", &run_dir.file(dir::OUTPUT).display().to_string());
+    field("log", &run_dir.log().display().to_string());
     if let Some(c) = &m.changes {
-        println!("\n{}", changes::describe(c));
+        println!("\n{}", run::describe_changes(c));
     }
-    if run_dir.file(dir::DONE).is_file() {
-        println!("\nsummary:\n{}", finish::read_summary(&run_dir).trim_end());
+    if let Some(summary) = run_dir.summary() {
+        println!("\nsummary:\n{}", summary.trim_end());
     }
     Ok(0)
 }
@@ -65,7 +65,7 @@ pub fn show(args: &ShowArgs, env: Env<'_>) -> Result<u8> {
 fn shell_words(words: &[String]) -> String {
     words
         .iter()
-        .map(|w| crate::run::launcher::quote(w))
+        .map(|w| crate::shell::quote(w))
         .collect::<Vec<_>>()
         .join(" ")
 }

@@ -5,13 +5,12 @@ use anyhow::Result;
 use super::{Env, report};
 use crate::cli::WaitArgs;
 use crate::exit::usage;
-use crate::run::dir::{self, Manifest};
-use crate::run::signals::Signals;
+use crate::run::{self, Manifest, RunDir, Signals};
 
 pub fn run(args: &WaitArgs, env: Env<'_>) -> Result<u8> {
-    let root = dir::runs_root(env)?;
+    let root = run::runs_root(env)?;
     let run = match &args.run {
-        Some(spec) => dir::resolve(&root, spec)?,
+        Some(spec) => run::resolve(&root, spec)?,
         None => newest_from_here(&root)?,
     };
     let signals = Signals::install()?;
@@ -25,15 +24,15 @@ pub fn run(args: &WaitArgs, env: Env<'_>) -> Result<u8> {
             run.path.display()
         );
     }
-    let finish = crate::run::attach(run, &signals, args.timeout, args.detach_after, false)?;
+    let finish = run::attach(run, &signals, args.timeout, args.detach_after, false)?;
     report::print(&finish, args.json, false)
 }
 
 /// The newest run started from the current directory.
-fn newest_from_here(root: &std::path::Path) -> Result<dir::RunDir> {
+fn newest_from_here(root: &std::path::Path) -> Result<RunDir> {
     let cwd = std::env::current_dir()?;
     let cwd = cwd.canonicalize().unwrap_or(cwd);
-    dir::list(root)
+    run::list(root)
         .into_iter()
         .find(|r| Manifest::load(r).is_ok_and(|m| m.cwd == cwd))
         .ok_or_else(|| {

@@ -6,8 +6,9 @@ use std::process::Child;
 use std::time::Duration;
 
 use crate::interface::Mode;
-use crate::run::dir::{self, Manifest, ProcessId, RunDir};
-use crate::run::{finish, stop, tmux};
+use crate::outcome::signal_name;
+use crate::run::dir::{Manifest, ProcessId, RunDir};
+use crate::run::{stop, tmux};
 
 pub enum Agent {
     Process {
@@ -45,15 +46,6 @@ impl Agent {
         })
     }
 
-    /// An agent that never got started (nothing to stop).
-    pub fn none() -> Agent {
-        Agent::Process {
-            pid: 0,
-            child: None,
-            identity: None,
-        }
-    }
-
     fn identity(&self) -> Option<&ProcessId> {
         match self {
             Agent::Process { identity, .. } | Agent::Pane { identity, .. } => identity.as_ref(),
@@ -87,6 +79,7 @@ impl Agent {
     /// another process, its pid, session id and pane id may name someone else's.
     pub fn stop(&self) {
         let pid = self.launcher_pid();
+        // A pid from run.json that names no process (0 would mean our own group).
         if pid <= 0 {
             return;
         }
@@ -138,7 +131,7 @@ impl Agent {
 
     /// Why a run ended without a summary, in words.
     pub fn ended_reason(&mut self, run: &RunDir) -> String {
-        if let Some(code) = finish::read_exit_code(run) {
+        if let Some(code) = run.exit_status() {
             return match code {
                 127 => "the agent's command was not found (exit status 127) and no summary was written"
                     .to_owned(),
@@ -155,7 +148,7 @@ impl Agent {
                 match child.wait().ok().and_then(|s| s.signal()) {
                     Some(sig) => format!(
                         "the launcher was killed by signal {sig} ({}) before the agent finished",
-                        finish::signal_name(sig)
+                        signal_name(sig)
                     ),
                     None => {
                         "the launcher ended without recording the agent's exit status".to_owned()
@@ -164,7 +157,7 @@ impl Agent {
             }
             Agent::Process { .. } => format!(
                 "the launcher ended without recording the agent's exit status (see {})",
-                run.file(dir::OUTPUT).display()
+                run.log().display()
             ),
             Agent::Pane { pane, .. } => format!(
                 "pane {} was closed, or the tmux server ended, before the agent published a summary",

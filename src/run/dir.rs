@@ -8,9 +8,11 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::interface::Mode;
+pub use crate::outcome::Status;
 
 pub const PROMPT: &str = "prompt.md";
 pub const LAUNCHER: &str = "launch.sh";
@@ -52,7 +54,7 @@ impl RunDir {
             .mode(0o700)
             .create(root)
             .with_context(|| format!("cannot create the runs directory {}", root.display()))?;
-        let now = jiff::Timestamp::now();
+        let now = Timestamp::now();
         let stamp = format!(
             "{}-{:03}",
             now.strftime("%Y%m%d-%H%M%S"),
@@ -96,36 +98,6 @@ pub fn write_atomic(target: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     crate::atomic::write_unsynced(target, bytes, mode)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Running,
-    Done,
-    Failed,
-    TimedOut,
-    Cancelled,
-    /// The launcher ended without anything recording how (machine restarted, the
-    /// waiting process and the pane or process killed).
-    Lost,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Running => "running",
-            Status::Done => "done",
-            Status::Failed => "failed",
-            Status::TimedOut => "timed_out",
-            Status::Cancelled => "cancelled",
-            Status::Lost => "lost",
-        }
-    }
-
-    pub fn is_final(self) -> bool {
-        self != Status::Running
-    }
-}
-
 /// `run.json`. Field names are part of the interface: tools read them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
@@ -140,8 +112,10 @@ pub struct Manifest {
     pub env: Vec<(String, String)>,
     pub pid: Option<u32>,
     pub pane: Option<String>,
-    pub started_at: String,
-    pub finished_at: Option<String>,
+    #[serde(with = "stamp")]
+    pub started_at: Timestamp,
+    #[serde(with = "opt_stamp")]
+    pub finished_at: Option<Timestamp>,
     pub status: Status,
     /// The agent's exit status, when it exited by itself.
     pub exit_code: Option<i32>,
@@ -159,9 +133,9 @@ pub struct Manifest {
     /// summary appears, enforces the deadline, records the outcome).
     #[serde(default)]
     pub guard: Option<ProcessId>,
-    /// When the run's `--timeout` expires (RFC 3339).
-    #[serde(default)]
-    pub deadline_at: Option<String>,
+    /// When the run's `--timeout` expires.
+    #[serde(default, with = "opt_stamp")]
+    pub deadline_at: Option<Timestamp>,
     /// The working tree when the run started (in a git repository).
     #[serde(default)]
     pub git: Option<crate::run::changes::Snapshot>,
@@ -196,20 +170,22 @@ impl Manifest {
 
     /// The deadline, if any, as an instant of this process's clock.
     pub fn deadline(&self) -> Option<std::time::Instant> {
-        let at: jiff::Timestamp = self.deadline_at.as_deref()?.parse().ok()?;
-        let left = at.duration_since(jiff::Timestamp::now());
+        let left = self.deadline_at?.duration_since(Timestamp::now());
         let left = std::time::Duration::try_from(left).unwrap_or(std::time::Duration::ZERO);
-        Some(std::time::Instant::now() + left)
+        std::time::Instant::now().checked_add(left)
     }
 
     /// Seconds from start to finish (or to now, while running).
     pub fn duration(&self) -> Option<std::time::Duration> {
-        let start: jiff::Timestamp = self.started_at.parse().ok()?;
-        let end: jiff::Timestamp = match &self.finished_at {
-            Some(f) => f.parse().ok()?,
-            None => jiff::Timestamp::now(),
-        };
-        std::time::Duration::try_from(end.duration_since(start)).ok()
+        let end = self.finished_at.unwrap_or_else(Timestamp::now);
+        std::time::Duration::try_from(end.duration_since(self.started_at)).ok()
+    }
+
+    /// The code agent-offload exits with for this run: the one recorded, or the one its
+    /// status implies.
+    pub fn exit_code(&self) -> u8 {
+        self.agent_offload_exit
+            .unwrap_or_else(|| crate::exit::for_status(self.status))
     }
 }
 
@@ -272,24 +248,42 @@ pub fn resolve(root: &Path, spec: &str) -> Result<RunDir> {
     }
 }
 
-pub fn now_rfc3339() -> String {
-    rfc3339(jiff::Timestamp::now())
-}
-
 /// RFC 3339 in UTC with exactly three fractional digits, so that the text sorts like
 /// the time it names (`41.790Z` before `41.798Z`).
-pub fn rfc3339(t: jiff::Timestamp) -> String {
+pub fn rfc3339(t: Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
-/// Takes an exclusive `flock` on `fd`, waiting at most `limit` (then going on without
-/// it: these locks order cooperating agent-offload processes, and none may hang on
-/// another).
-pub fn lock_exclusive(fd: &impl std::os::fd::AsFd, limit: std::time::Duration) {
-    let start = std::time::Instant::now();
-    while rustix::fs::flock(fd, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err()
-        && start.elapsed() < limit
-    {
-        std::thread::sleep(std::time::Duration::from_millis(2));
+/// `run.json` times: [`rfc3339`] text.
+mod stamp {
+    use jiff::Timestamp;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::rfc3339(*t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+mod opt_stamp {
+    use jiff::Timestamp;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    #[allow(clippy::ref_option)] // the signature serde's `with` asks for
+    pub fn serialize<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_some(&super::rfc3339(*t)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|text| text.parse().map_err(serde::de::Error::custom))
+            .transpose()
     }
 }

@@ -3,6 +3,7 @@
 //! the agent, and records the agent's exit status in `exit` (tmp + rename), so that
 //! whoever waits — this process or a later one — learns how it ended.
 
+use crate::shell::quote;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -31,19 +32,6 @@ pub struct Launch<'a> {
     /// Read `export` lines (PATH, `from_env` secrets) from the run's FIFO first. Used in
     /// tmux mode, where the pane's environment comes from the tmux server.
     pub env_from_fifo: bool,
-}
-
-/// Quotes `s` for POSIX sh: unchanged when it is plainly safe, else in single quotes
-/// with each `'` written as `'\''`. The one quoting helper for everything generated.
-pub fn quote(s: &str) -> String {
-    let safe = !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_./:=@%+,-".contains(&b));
-    if safe {
-        s.to_owned()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
 }
 
 impl Launch<'_> {

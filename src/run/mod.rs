@@ -2,21 +2,30 @@
 //! agent's exit status itself, so the process that waits can differ from the one that
 //! started it: `execute` starts a run and waits; `attach` waits on a run started
 //! earlier; a run left behind (`--detach-after`) is finished by a background guard.
-//! Whoever sees the decisive event first records the outcome (`finish::conclude`).
+//! Whoever sees the decisive event first records the outcome (`conclude`).
 
-pub mod agent;
-pub mod changes;
-pub mod dir;
-pub mod finish;
-pub mod headless;
-pub mod launcher;
-pub mod prepare;
-pub mod prompt;
-pub mod signals;
-pub mod stop;
-pub mod sys;
-pub mod tmux;
-pub mod waiter;
+mod agent;
+mod changes;
+mod conclude;
+mod dir;
+mod headless;
+mod launcher;
+mod lock;
+mod prepare;
+mod prompt;
+mod read;
+mod signals;
+mod stop;
+mod sys;
+mod tmux;
+mod waiter;
+
+pub use changes::{Changes, describe as describe_changes};
+pub use dir::{Manifest, RunDir, Status, list, resolve, rfc3339, runs_root};
+pub use prompt::read as read_prompt;
+pub use signals::Signals;
+pub use sys::{WATCH_HELPER_COMMAND, watch_helper_main};
+pub use tmux::Caller;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -26,24 +35,43 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::interface::Mode;
+use crate::outcome::Outcome;
 use crate::profile::Profile;
 use agent::Agent;
-use dir::{Manifest, RunDir};
-use finish::{Ending, Outcome};
-use signals::Signals;
+use conclude::Ending;
+use lock::RunLock;
 use waiter::{Event, Launcher, Watch};
-
-/// After `done.md` appears, how long a headless agent may take to exit by itself
-/// before it is stopped (some CLIs keep running after they answer).
-pub const DONE_GRACE: Duration = Duration::from_secs(3);
 
 /// The hidden subcommand that runs a detached run's guard.
 pub const GUARD_COMMAND: &str = "__guard";
 
+/// Where the agent runs.
+pub enum Placement {
+    /// No terminal; output to `output.log`, copied to stderr with `stream`.
+    Headless { stream: bool },
+    /// A tmux pane beside the caller's.
+    Pane {
+        caller: Caller,
+        /// Whether the new pane takes the focus.
+        focus: bool,
+        /// The caller's PATH, handed to the pane with the secrets.
+        path: Option<OsString>,
+    },
+}
+
+impl Placement {
+    pub fn mode(&self) -> Mode {
+        match self {
+            Placement::Headless { .. } => Mode::Headless,
+            Placement::Pane { .. } => Mode::Tmux,
+        }
+    }
+}
+
 /// Everything needed to start one run; built by the `run` command from checked input.
 pub struct Request<'a> {
     pub profile: &'a Profile,
-    pub mode: Mode,
+    pub placement: Placement,
     /// The task as the user wrote it (the completion instructions are added here).
     pub prompt: String,
     pub cwd: PathBuf,
@@ -52,13 +80,6 @@ pub struct Request<'a> {
     pub detach_after: Option<Duration>,
     /// `from_env` values, resolved from our environment.
     pub secrets: Vec<(String, OsString)>,
-    /// Copy a headless agent's output to stderr while it runs.
-    pub stream: bool,
-    /// tmux mode: the caller's pane, and whether the new pane takes the focus.
-    pub tmux: Option<tmux::Caller>,
-    pub focus: bool,
-    /// tmux mode: the caller's PATH, handed to the pane with the secrets.
-    pub path: Option<OsString>,
 }
 
 /// What a run reports while it goes, for the command to show on stderr.
@@ -113,9 +134,9 @@ pub fn execute(
         Err(err) => {
             drop(starting);
             // Keep the directory and say what happened in it.
-            let _ = finish::stop_and_record(
+            let _ = conclude::stop_and_record(
                 &run,
-                &Agent::none(),
+                None,
                 &Outcome::Failed {
                     reason: format!("could not start the agent: {err:#}"),
                 },
@@ -129,25 +150,28 @@ pub fn execute(
     manifest.launcher = stop::identify(pid);
     manifest.save(&run)?;
     drop(starting);
-    observer.started(&run, &req.profile.name, req.mode, &agent.describe());
+    observer.started(
+        &run,
+        &req.profile.name,
+        req.placement.mode(),
+        &agent.describe(),
+    );
 
-    let handover = match &agent {
-        Agent::Pane { .. } => {
-            let mut vars: Vec<(String, OsString)> = req
-                .path
+    let (handover, tail) = match &req.placement {
+        Placement::Pane { path, .. } => {
+            let mut vars: Vec<(String, OsString)> = path
                 .iter()
                 .map(|p| ("PATH".to_owned(), p.clone()))
                 .collect();
             vars.extend(req.secrets.iter().cloned());
-            tmux::hand_over(&run, pid, &vars).err()
+            (tmux::hand_over(&run, pid, &vars).err(), None)
         }
-        Agent::Process { .. } => None,
+        Placement::Headless { stream } => (None, stream.then(|| headless::Tail::start(&run))),
     };
-    let tail = (req.stream && req.mode == Mode::Headless).then(|| headless::Tail::start(&run));
     let finish = if let Some(err) = handover {
-        let manifest = finish::stop_and_record(
+        let manifest = conclude::stop_and_record(
             &run,
-            &agent,
+            Some(&agent),
             &Outcome::Failed {
                 reason: format!("{err:#}"),
             },
@@ -181,8 +205,8 @@ pub fn execute(
 
 /// Starts the launcher headless or in a pane; records the pane in the manifest.
 fn start_agent(req: &Request<'_>, run: &RunDir, manifest: &mut Manifest) -> Result<Agent> {
-    Ok(match req.mode {
-        Mode::Headless => {
+    Ok(match &req.placement {
+        Placement::Headless { .. } => {
             let child = headless::spawn(run, &req.secrets)?;
             let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
             Agent::Process {
@@ -191,17 +215,13 @@ fn start_agent(req: &Request<'_>, run: &RunDir, manifest: &mut Manifest) -> Resu
                 identity: None,
             }
         }
-        Mode::Tmux => {
-            let caller = req
-                .tmux
-                .clone()
-                .context("tmux mode needs $TMUX and $TMUX_PANE")?;
+        Placement::Pane { caller, focus, .. } => {
             tmux::make_fifo(run)?;
-            let pane = tmux::open_pane(&caller, run, &req.cwd, req.focus)?;
+            let pane = tmux::open_pane(caller, run, &req.cwd, *focus)?;
             manifest.pane = Some(pane.id.clone());
             manifest.tmux_socket = caller.socket().map(|s| s.to_string_lossy().into_owned());
             Agent::Pane {
-                caller,
+                caller: caller.clone(),
                 pane,
                 identity: None,
             }
@@ -237,12 +257,12 @@ pub fn attach(
         ),
         _ => format!(
             "timed out (deadline {}); the agent was stopped",
-            manifest.deadline_at.as_deref().unwrap_or("?")
+            manifest.deadline_at.map_or_else(|| "?".to_owned(), rfc3339)
         ),
     };
     let Some(identity) = manifest.launcher.clone() else {
         // Started but never got as far as recording its launcher: nothing runs.
-        let manifest = finish::stop_and_record(&run, &Agent::none(), &Outcome::Lost)?;
+        let manifest = conclude::stop_and_record(&run, None, &Outcome::Lost)?;
         return Ok(Finish::Over { run, manifest });
     };
     let Some(mut agent) = Agent::from_manifest(&manifest) else {
@@ -255,7 +275,7 @@ pub fn attach(
     let launcher = Launcher::attach(&identity);
     if !launcher.alive() {
         // Nothing saw it end: unless it left a summary or an exit status, it is lost.
-        let manifest = finish::conclude(Ending {
+        let manifest = conclude::conclude(Ending {
             event: Event::Ended,
             run: &run,
             watch: &watch,
@@ -290,16 +310,16 @@ pub fn refresh(run: &RunDir) -> Result<Manifest> {
     let manifest = Manifest::load(run)?;
     if manifest.status.is_final()
         || manifest.launcher.as_ref().is_some_and(stop::is_alive)
-        || finish::RunLock::is_held(run)
+        || RunLock::is_held(run)
     {
         return Ok(manifest);
     }
     let Some(mut agent) = Agent::from_manifest(&manifest) else {
-        return finish::stop_and_record(run, &Agent::none(), &Outcome::Lost);
+        return conclude::stop_and_record(run, None, &Outcome::Lost);
     };
     let identity = manifest.launcher.clone().context("no launcher recorded")?;
     let watch = Watch::new(&run.path)?;
-    finish::conclude(Ending {
+    conclude::conclude(Ending {
         event: Event::Ended,
         run,
         watch: &watch,
@@ -316,7 +336,7 @@ pub fn cancel(run: &RunDir) -> Result<Manifest> {
     if manifest.status.is_final() {
         return Ok(manifest);
     }
-    let agent = Agent::from_manifest(&manifest).unwrap_or_else(Agent::none);
+    let agent = Agent::from_manifest(&manifest);
     let alive = manifest.launcher.as_ref().is_some_and(stop::is_alive);
     let outcome = if alive {
         Outcome::Cancelled {
@@ -325,7 +345,7 @@ pub fn cancel(run: &RunDir) -> Result<Manifest> {
     } else {
         Outcome::Lost
     };
-    finish::stop_and_record(run, &agent, &outcome)
+    conclude::stop_and_record(run, agent.as_ref(), &outcome)
 }
 
 struct Waiting<'a> {
@@ -390,7 +410,7 @@ impl Waiting<'_> {
             agent.reap();
             Manifest::load(&run)?
         } else {
-            finish::conclude(Ending {
+            conclude::conclude(Ending {
                 event,
                 run: &run,
                 watch,
@@ -409,7 +429,7 @@ impl Waiting<'_> {
 /// own with no terminal and none of our file descriptors, so the host's pipes close
 /// when we exit.
 fn ensure_guard(run: &RunDir) -> Result<()> {
-    let _lock = finish::RunLock::take(run);
+    let _lock = RunLock::take(run);
     let mut manifest = Manifest::load(run)?;
     if manifest.status.is_final() || manifest.guard.as_ref().is_some_and(stop::is_alive) {
         return Ok(());

@@ -8,8 +8,8 @@ use anyhow::Result;
 use crate::interface::Mode;
 use crate::profile::{EnvValue, PROMPT_FILE_PLACEHOLDER, PromptDelivery};
 use crate::run::dir::{self, Manifest, RunDir, Status};
-use crate::run::finish::RunLock;
 use crate::run::launcher::{self, Launch, Word};
+use crate::run::lock::RunLock;
 use crate::run::{Request, changes, prompt};
 
 /// Creates the run directory with `prompt.md`, `launch.sh` and a first `run.json`.
@@ -47,7 +47,7 @@ pub fn prepare(
         argv: argv.clone(),
         stdin_from_prompt,
         literal_env: &literal_env,
-        env_from_fifo: req.mode == Mode::Tmux,
+        env_from_fifo: req.placement.mode() == Mode::Tmux,
     }
     .render();
     run.write_atomic(dir::LAUNCHER, script.as_bytes(), 0o700)?;
@@ -55,7 +55,7 @@ pub fn prepare(
         version: 1,
         id: run.id.clone(),
         profile: req.profile.name.clone(),
-        mode: req.mode,
+        mode: req.placement.mode(),
         cwd: req.cwd.clone(),
         command: launcher::display_argv(&argv),
         env: req
@@ -69,7 +69,7 @@ pub fn prepare(
             .collect(),
         pid: None,
         pane: None,
-        started_at: dir::now_rfc3339(),
+        started_at: jiff::Timestamp::now(),
         finished_at: None,
         status: Status::Running,
         exit_code: None,
@@ -86,10 +86,9 @@ pub fn prepare(
     Ok((run, manifest, starting))
 }
 
-fn deadline_from_now(timeout: Duration) -> Option<String> {
+fn deadline_from_now(timeout: Duration) -> Option<jiff::Timestamp> {
     let span = jiff::SignedDuration::try_from(timeout).ok()?;
-    let at = jiff::Timestamp::now().checked_add(span).ok()?;
-    Some(dir::rfc3339(at))
+    jiff::Timestamp::now().checked_add(span).ok()
 }
 
 /// The agent's command line, the prompt as it will be delivered, and whether it goes
@@ -105,7 +104,7 @@ fn command_line(
     let mut argv = vec![Word::Literal(p.command.clone())];
     argv.extend(
         p.interface
-            .mode_args(req.mode)
+            .mode_args(req.placement.mode())
             .iter()
             .map(|a| Word::Literal((*a).to_owned())),
     );
@@ -120,7 +119,7 @@ fn command_line(
     let mut stdin = false;
     match p.prompt {
         PromptDelivery::Argument => {
-            let form = p.interface.prompt_argument(req.mode);
+            let form = p.interface.prompt_argument(req.placement.mode());
             argv.extend(form.prefix.iter().map(|a| Word::Literal((*a).to_owned())));
             if form.guard_leading_dash && delivered.starts_with('-') {
                 // No `--` in this CLI: a leading newline keeps the prompt from being

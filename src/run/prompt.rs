@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use crate::exit::usage;
-use crate::run::launcher::quote;
+use crate::shell::quote;
 
 /// Linux refuses one argv string longer than this (`MAX_ARG_STRLEN`, 32 pages, counting
 /// the terminating NUL). A longer prompt cannot be an argument.

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use crate::run::dir::{self, RunDir};
-use crate::run::launcher::quote;
 use crate::run::stop;
+use crate::shell::quote;
 
 /// The pane option that marks panes opened by agent-offload, holding the run id.
 const RUN_OPTION: &str = "@agent-offload-run";
@@ -183,7 +183,7 @@ impl PlacementLock {
             .ok();
         if let Some(f) = &file {
             // Placing a pane takes milliseconds.
-            dir::lock_exclusive(f, Duration::from_secs(5));
+            crate::run::lock::lock_exclusive(f, Duration::from_secs(5));
         }
         PlacementLock { _file: file }
     }

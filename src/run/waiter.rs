@@ -3,8 +3,8 @@
 //! Three things wake the waiter: a watch on the run directory (the agent's rename of
 //! `done.md.tmp` to `done.md`, the launcher's `exit`; see [`Watch`]), an exit watch on
 //! the launcher process (it ends when the agent ends, the pane is closed or the tmux
-//! server dies), and the signal pipe. Both watches come from the OS layer (`sys`):
-//! inotify and a pidfd on Linux, kqueue on macOS. The directory watch is registered
+//! server dies), and the signal pipe. Both watches come from the OS layer (`sys`),
+//! which says what each platform uses. The directory watch is registered
 //! before the launcher starts, so no event can slip between the first existence check
 //! and the watch. A slow poll remains as a safety net, and a 100 ms poll is the
 //! mechanism where either watch is missing (the portable backend).
@@ -24,7 +24,7 @@ use crate::run::sys::{DirWatch, ExitWatch};
 /// Each wake costs a few syscalls; at 5 s, waiting costs well under 1 ms CPU a minute.
 const SAFETY_POLL: Duration = Duration::from_secs(5);
 /// The poll interval when either cannot be watched (the portable backend, a kernel
-/// without pidfd, no watch to be had).
+/// without an exit watch, no directory watch to be had).
 const FALLBACK_POLL: Duration = Duration::from_millis(100);
 
 /// A watch on a run directory, reporting renames and creations in it, and whether the
@@ -67,7 +67,7 @@ impl Launcher {
     }
 
     /// A launcher recorded in `run.json` by another process. Its identity is checked
-    /// once, after the exit watch is held (a pidfd or kqueue filter cannot follow a
+    /// once, after the exit watch is held (an exit watch cannot follow a
     /// reused pid): from then on the watch, or the pid's liveness, tells its end.
     pub fn attach(identity: &ProcessId) -> Launcher {
         let mut l = Launcher::new(identity.pid);

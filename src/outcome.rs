@@ -1,0 +1,84 @@
+//! How a run ended: the status `run.json` records, and the outcome (status with its
+//! details) that the process concluding a run decides. The exit code for each is
+//! `exit.rs`'s business.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Running,
+    Done,
+    Failed,
+    TimedOut,
+    Cancelled,
+    /// The launcher ended without anything recording how (machine restarted, the
+    /// waiting process and the pane or process killed).
+    Lost,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Running => "running",
+            Status::Done => "done",
+            Status::Failed => "failed",
+            Status::TimedOut => "timed_out",
+            Status::Cancelled => "cancelled",
+            Status::Lost => "lost",
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        self != Status::Running
+    }
+}
+
+/// A finished run's outcome, as decided once by whoever saw the decisive event.
+#[derive(Debug)]
+pub enum Outcome {
+    Done,
+    Failed { reason: String },
+    TimedOut { reason: String },
+    Cancelled { signal: i32 },
+    Lost,
+}
+
+impl Outcome {
+    pub fn status(&self) -> Status {
+        match self {
+            Outcome::Done => Status::Done,
+            Outcome::Failed { .. } => Status::Failed,
+            Outcome::TimedOut { .. } => Status::TimedOut,
+            Outcome::Cancelled { .. } => Status::Cancelled,
+            Outcome::Lost => Status::Lost,
+        }
+    }
+
+    /// What happened, in words, for a run that did not end with a summary.
+    pub fn reason(&self) -> Option<String> {
+        match self {
+            Outcome::Done => None,
+            Outcome::Failed { reason } | Outcome::TimedOut { reason } => Some(reason.clone()),
+            Outcome::Cancelled { signal } => Some(format!(
+                "agent-offload received signal {signal} ({}); the agent was stopped",
+                signal_name(*signal)
+            )),
+            Outcome::Lost => Some(
+                "lost: the launcher ended and nothing recorded how (the machine restarted, or \
+                 the waiting process and the agent were killed)"
+                    .to_owned(),
+            ),
+        }
+    }
+}
+
+pub fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        9 => "SIGKILL",
+        15 => "SIGTERM",
+        _ => "signal",
+    }
+}

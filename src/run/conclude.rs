@@ -1,0 +1,123 @@
+//! Ending a run: turning the first decisive event into an outcome, stopping what is
+//! left of the agent, and recording it in `run.json` — exactly once, whichever process
+//! gets there first (the one that started the run, a re-attached `wait`, or the
+//! background guard of a detached run), under the run's lock.
+
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::exit;
+use crate::outcome::Outcome;
+use crate::run::agent::Agent;
+use crate::run::changes;
+use crate::run::dir::{Manifest, RunDir};
+use crate::run::lock::RunLock;
+use crate::run::waiter::{Event, Launcher, Watch};
+
+/// After `done.md` appears, how long a headless agent may take to exit by itself
+/// before it is stopped (some CLIs keep running after they answer).
+const DONE_GRACE: Duration = Duration::from_secs(3);
+
+/// What the concluding process knows about how the wait ended.
+pub struct Ending<'a> {
+    pub event: Event,
+    pub run: &'a RunDir,
+    pub watch: &'a Watch,
+    pub launcher: &'a Launcher,
+    pub agent: &'a mut Agent,
+    /// Words for a timeout: `timed out after 20m`.
+    pub timeout_reason: String,
+    /// Whether this process saw the launcher end (false: it was already gone when we
+    /// looked, so how it ended is unknown unless it recorded an exit status).
+    pub observed: bool,
+}
+
+/// Decides and records the outcome, unless another process already has: returns the
+/// final manifest either way.
+pub fn conclude(ending: Ending<'_>) -> Result<Manifest> {
+    let run = ending.run;
+    let _lock = RunLock::take(run);
+    let mut manifest = Manifest::load(run)?;
+    if manifest.status.is_final() {
+        return Ok(manifest);
+    }
+    let outcome = settle(ending);
+    record(run, &mut manifest, &outcome)?;
+    Ok(manifest)
+}
+
+/// Stops the agent, if one was started, and records `outcome`; returns the final
+/// manifest, which may be another process's outcome if the run ended first.
+pub fn stop_and_record(run: &RunDir, agent: Option<&Agent>, outcome: &Outcome) -> Result<Manifest> {
+    let _lock = RunLock::take(run);
+    let mut manifest = Manifest::load(run)?;
+    if manifest.status.is_final() {
+        return Ok(manifest);
+    }
+    if let Some(agent) = agent {
+        agent.stop();
+    }
+    record(run, &mut manifest, outcome)?;
+    Ok(manifest)
+}
+
+fn settle(e: Ending<'_>) -> Outcome {
+    let Ending {
+        event,
+        run,
+        watch,
+        launcher,
+        agent,
+        timeout_reason,
+        observed,
+    } = e;
+    let outcome = match event {
+        Event::Done => {
+            // An interactive agent never exits by itself: close its pane at once. A
+            // headless one may still be writing its final answer: give it a moment.
+            let exited = !agent.is_pane() && launcher.wait_exit(DONE_GRACE);
+            if !exited {
+                agent.stop();
+            }
+            Outcome::Done
+        }
+        Event::Ended | Event::Recorded => {
+            // Whatever the agent left behind goes too (and a remain-on-exit pane).
+            agent.stop();
+            // An agent can publish and exit in the same instant: look once more.
+            if watch.done() {
+                Outcome::Done
+            } else if !observed && run.exit_status().is_none() {
+                Outcome::Lost
+            } else {
+                Outcome::Failed {
+                    reason: agent.ended_reason(run),
+                }
+            }
+        }
+        Event::TimedOut => {
+            agent.stop();
+            Outcome::TimedOut {
+                reason: timeout_reason,
+            }
+        }
+        Event::Signal(signal) => {
+            agent.stop();
+            Outcome::Cancelled { signal }
+        }
+    };
+    agent.reap();
+    outcome
+}
+
+/// Writes the final state, with what the run changed, to `run.json`.
+fn record(run: &RunDir, manifest: &mut Manifest, outcome: &Outcome) -> Result<()> {
+    manifest.finished_at = Some(jiff::Timestamp::now());
+    manifest.status = outcome.status();
+    manifest.exit_code = run.exit_status();
+    manifest.reason = outcome.reason();
+    manifest.agent_offload_exit = Some(exit::for_outcome(outcome));
+    manifest.changes = manifest.git.as_ref().and_then(changes::since);
+    manifest.save(run)
+}
