@@ -127,8 +127,9 @@ pub fn execute(
     let say = &|m: &str| observer.note(m);
     let (run, mut manifest, starting) = prepare::prepare(req, runs_root, say)?;
 
-    // The watch exists before the agent does: no event can be missed.
-    let mut watch = Watch::new(&run.path)?;
+    // The watch is started before the agent and is ready before the first look for a
+    // file: no event can be missed, and the two start-ups overlap.
+    let watch = Watch::start(&run.path)?;
     let mut agent = match start_agent(req, &run, &mut manifest) {
         Ok(agent) => agent,
         Err(err) => {
@@ -150,6 +151,19 @@ pub fn execute(
     manifest.launcher = stop::identify(pid);
     manifest.save(&run)?;
     drop(starting);
+    let mut watch = match watch.ready() {
+        Ok(watch) => watch,
+        Err(err) => {
+            let _ = conclude::stop_and_record(
+                &run,
+                Some(&agent),
+                &Outcome::Failed {
+                    reason: format!("{err:#}"),
+                },
+            );
+            return Err(err);
+        }
+    };
     observer.started(
         &run,
         &req.profile.name,

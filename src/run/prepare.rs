@@ -48,6 +48,7 @@ pub fn prepare(
         stdin_from_prompt,
         literal_env: &literal_env,
         env_from_fifo: req.placement.mode() == Mode::Tmux,
+        prompt: &delivered,
     }
     .render();
     run.write_atomic(dir::LAUNCHER, script.as_bytes(), 0o700)?;

@@ -18,7 +18,7 @@ use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use crate::run::dir::{self, ProcessId};
 use crate::run::signals::Signals;
 use crate::run::stop;
-use crate::run::sys::{DirWatch, ExitWatch};
+use crate::run::sys::{DirWatch, ExitWatch, StartingWatch};
 
 /// The safety-net poll interval when both the directory and the launcher are watched.
 /// Each wake costs a few syscalls; at 5 s, waiting costs well under 1 ms CPU a minute.
@@ -34,11 +34,32 @@ pub struct Watch {
     done: PathBuf,
 }
 
+/// A [`Watch`] being set up (see [`StartingWatch`]).
+pub struct StartingRunWatch {
+    dir: StartingWatch,
+    done: PathBuf,
+}
+
+impl StartingRunWatch {
+    /// Returns once the watch is registered; look for files only after this.
+    pub fn ready(self) -> Result<Watch> {
+        Ok(Watch {
+            dir: self.dir.ready()?,
+            done: self.done,
+        })
+    }
+}
+
 impl Watch {
     /// Starts watching; returns once the watch is registered.
     pub fn new(run_dir: &Path) -> Result<Watch> {
-        Ok(Watch {
-            dir: DirWatch::new(run_dir)?,
+        Watch::start(run_dir)?.ready()
+    }
+
+    /// Starts setting up the watch without waiting for it.
+    pub fn start(run_dir: &Path) -> Result<StartingRunWatch> {
+        Ok(StartingRunWatch {
+            dir: DirWatch::start(run_dir)?,
             done: run_dir.join(dir::DONE),
         })
     }

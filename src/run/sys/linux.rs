@@ -109,14 +109,33 @@ fn drain_fd(fd: &OwnedFd) {
     while matches!(rustix::io::read(fd, &mut buf), Ok(n) if n > 0) {}
 }
 
-impl DirWatch {
-    pub fn new(dir: &Path) -> Result<DirWatch> {
-        let source = match helper(dir) {
+/// A watch whose helper has been started but may not have registered it yet.
+pub struct StartingWatch {
+    child: Option<std::process::Child>,
+    dir: PathBuf,
+}
+
+impl StartingWatch {
+    /// Waits for the helper's watch (a few milliseconds), or watches in-process.
+    pub fn ready(self) -> Result<DirWatch> {
+        let source = match self.child.and_then(helper_ready) {
             Some(source) => source,
-            None => Source::Inline(inotify_on(dir)?),
+            None => Source::Inline(inotify_on(&self.dir)?),
         };
         Ok(DirWatch {
             source,
+            dir: self.dir,
+        })
+    }
+}
+
+impl DirWatch {
+    /// Starts the helper without waiting for it, so that its start-up overlaps the
+    /// agent's.
+    #[allow(clippy::unnecessary_wraps)] // the signature every backend's watch shares
+    pub fn start(dir: &Path) -> Result<StartingWatch> {
+        Ok(StartingWatch {
+            child: spawn_helper(dir),
             dir: dir.to_path_buf(),
         })
     }
@@ -141,16 +160,19 @@ impl DirWatch {
     }
 }
 
-fn helper(dir: &Path) -> Option<Source> {
+fn spawn_helper(dir: &Path) -> Option<std::process::Child> {
     let exe = std::env::current_exe().ok()?;
-    let mut child = std::process::Command::new(exe)
+    std::process::Command::new(exe)
         .arg(super::WATCH_HELPER_COMMAND)
         .arg(dir)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .ok()?;
+        .ok()
+}
+
+fn helper_ready(mut child: std::process::Child) -> Option<Source> {
     let control = child.stdin.take()?;
     let events = OwnedFd::from(child.stdout.take()?);
     // The helper says "r" once its watch is registered (a few milliseconds).

@@ -108,8 +108,20 @@ pub struct DirWatch {
     _dir: OwnedFd,
 }
 
+/// Registering a kqueue filter is immediate: a started watch is ready.
+pub type StartingWatch = DirWatch;
+
 impl DirWatch {
-    pub fn new(dir: &Path) -> Result<DirWatch> {
+    pub fn start(dir: &Path) -> Result<DirWatch> {
+        DirWatch::new(dir)
+    }
+
+    #[allow(clippy::unnecessary_wraps)] // the signature every backend's watch shares
+    pub fn ready(self) -> Result<DirWatch> {
+        Ok(self)
+    }
+
+    fn new(dir: &Path) -> Result<DirWatch> {
         let fd = rustix::fs::open(
             dir,
             rustix::fs::OFlags::RDONLY

@@ -116,14 +116,28 @@ pub fn make_fifo(path: &Path, mode: u32) -> std::io::Result<()> {
 /// created or renamed into it. The portable backend has none (the waiter polls).
 pub struct DirWatch(Option<native::DirWatch>);
 
-impl DirWatch {
-    /// Starts watching `dir`; returns once the watch is registered, so nothing created
-    /// after this call can be missed.
-    pub fn new(dir: &Path) -> Result<DirWatch> {
-        if portable() {
-            return Ok(DirWatch(None));
+/// A directory watch being set up: [`StartingWatch::ready`] returns once it is
+/// registered. Starting it before the agent and waiting for it after lets the two
+/// start-ups overlap; nothing is missed as long as the first look for a file comes
+/// after `ready`.
+pub struct StartingWatch(Option<native::StartingWatch>);
+
+impl StartingWatch {
+    pub fn ready(self) -> Result<DirWatch> {
+        match self.0 {
+            None => Ok(DirWatch(None)),
+            Some(w) => w.ready().map(|w| DirWatch(Some(w))),
         }
-        native::DirWatch::new(dir).map(|w| DirWatch(Some(w)))
+    }
+}
+
+impl DirWatch {
+    /// Starts watching `dir` (see [`StartingWatch`]).
+    pub fn start(dir: &Path) -> Result<StartingWatch> {
+        if portable() {
+            return Ok(StartingWatch(None));
+        }
+        native::DirWatch::start(dir).map(|w| StartingWatch(Some(w)))
     }
 
     /// What to poll for readability; `None`: poll on a timer.

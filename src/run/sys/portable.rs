@@ -124,10 +124,14 @@ mod as_native {
     }
 
     pub struct DirWatch;
+    pub type StartingWatch = DirWatch;
 
     impl DirWatch {
-        pub fn new(_dir: &Path) -> anyhow::Result<DirWatch> {
+        pub fn start(_dir: &Path) -> anyhow::Result<DirWatch> {
             Ok(DirWatch)
+        }
+        pub fn ready(self) -> anyhow::Result<DirWatch> {
+            Ok(self)
         }
         pub fn fd(&self) -> Option<BorrowedFd<'_>> {
             None
