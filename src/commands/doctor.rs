@@ -77,6 +77,7 @@ pub fn run(args: &DoctorArgs, env: Env<'_>) -> Result<u8> {
         check_profiles(config, env, &shown, &mut checks);
     }
     check_state_dir(env, &shown, &mut checks);
+    checks.info(format!("waiting: {}", crate::run::describe_waiting()));
     check_skill(env, &shown, &mut checks);
 
     let paint = Paint {

@@ -24,7 +24,7 @@ pub use changes::{Changes, describe as describe_changes};
 pub use dir::{Manifest, RunDir, Status, list, resolve, rfc3339, runs_root};
 pub use prompt::read as read_prompt;
 pub use signals::Signals;
-pub use sys::{WATCH_HELPER_COMMAND, watch_helper_main};
+pub use sys::{WATCH_HELPER_COMMAND, describe as describe_waiting, watch_helper_main};
 pub use tmux::Caller;
 
 use std::ffi::OsString;

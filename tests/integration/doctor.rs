@@ -195,3 +195,26 @@ fn no_config_and_no_cli_is_broken() {
         line.contains("looked for claude, codex, opencode, pi, cursor-agent, agent, gemini, qwen")
     );
 }
+
+/// `doctor` names how runs wait; it is also the proof that `.ci/run`'s second pass of
+/// this suite (`AGENT_OFFLOAD_BACKEND=portable`) really reaches every binary it starts.
+#[test]
+fn doctor_names_the_waiting_backend_in_effect() {
+    let out = base("").arg("doctor").run();
+    let l = lines(&out);
+    let waiting = line_with(&l, "waiting: ");
+    let portable = std::env::var_os("AGENT_OFFLOAD_BACKEND").is_some_and(|v| v == "portable");
+    if portable {
+        assert!(waiting.contains("portable: a 100 ms poll, ps"), "{waiting}");
+    } else if cfg!(target_os = "linux") {
+        assert!(waiting.contains("Linux: inotify"), "{waiting}");
+        assert!(!waiting.contains("no exit watch"), "{waiting}");
+    } else {
+        assert!(waiting.contains("macOS: kqueue"), "{waiting}");
+    }
+    let forced = base("")
+        .env("AGENT_OFFLOAD_BACKEND", "portable")
+        .arg("doctor")
+        .run();
+    assert!(line_with(&lines(&forced), "waiting: ").contains("(AGENT_OFFLOAD_BACKEND=portable)"));
+}

@@ -10,6 +10,8 @@ use rustix::process::{Pid, PidfdFlags, pidfd_open};
 
 use super::ProcInfo;
 
+pub const MECHANISMS: &str = "Linux: inotify on the run directory, a pidfd on the launcher, /proc";
+
 /// `/proc/PID/stat`, parsed.
 pub fn process(pid: i32) -> Option<ProcInfo> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

@@ -18,6 +18,9 @@ use nix::sys::event::{EvFlags, EventFilter, FilterFlag, KEvent, Kqueue};
 
 use super::ProcInfo;
 
+pub const MECHANISMS: &str =
+    "macOS: kqueue on the run directory (EVFILT_VNODE) and the launcher (EVFILT_PROC), libproc";
+
 /// `SZOMB` from `<sys/proc.h>`: the process has exited and awaits its parent's wait.
 const SZOMB: u32 = 5;
 

@@ -171,6 +171,26 @@ impl ExitWatch {
     }
 }
 
+/// How this process waits, in words (for `doctor`): the backend and whether the kernel
+/// gave it an exit watch.
+pub fn describe() -> String {
+    if portable() {
+        let why = if cfg!(any(target_os = "linux", target_os = "macos")) {
+            format!(" ({BACKEND_VAR}=portable)")
+        } else {
+            String::new()
+        };
+        return format!("portable: a 100 ms poll, ps for the process table{why}");
+    }
+    let me = i32::try_from(std::process::id()).unwrap_or(0);
+    let exits = if ExitWatch::new(me).fd().is_some() {
+        ""
+    } else {
+        "; no exit watch from the kernel, so a 100 ms poll for process exits"
+    };
+    format!("{}{exits}", native::MECHANISMS)
+}
+
 /// The hidden subcommand that runs the Linux watch helper (see `linux.rs`).
 pub const WATCH_HELPER_COMMAND: &str = "__watch";
 

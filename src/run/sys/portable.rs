@@ -110,6 +110,8 @@ mod as_native {
     use std::os::fd::{BorrowedFd, OwnedFd};
     use std::path::Path;
 
+    pub const MECHANISMS: &str = "portable: a 100 ms poll, ps for the process table";
+
     pub fn boot_id() -> String {
         String::new()
     }
