@@ -13,12 +13,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use rustix::event::{PollFd, PollFlags, Timespec, poll};
 
 use crate::run::dir::{self, ProcessId};
 use crate::run::signals::Signals;
 use crate::run::stop;
-use crate::run::sys::{DirWatch, ExitWatch, StartingWatch};
+use crate::run::sys::{self, DirWatch, ExitWatch, StartingWatch};
 
 /// The safety-net poll interval when both the directory and the launcher are watched.
 /// Each wake costs a few syscalls; at 5 s, waiting costs well under 1 ms CPU a minute.
@@ -114,13 +113,7 @@ impl Launcher {
             if now >= end {
                 return false;
             }
-            match self.exit.fd() {
-                Some(fd) => {
-                    let mut fds = [PollFd::from_borrowed_fd(fd, PollFlags::IN)];
-                    let _ = poll(&mut fds, Some(&timespec((end - now).min(SAFETY_POLL))));
-                }
-                None => std::thread::sleep((end - now).min(Duration::from_millis(20))),
-            }
+            self.exit.wait((end - now).min(SAFETY_POLL));
         }
     }
 }
@@ -136,13 +129,6 @@ pub enum Event {
     Signal(i32),
     /// Another process recorded the run's outcome.
     Recorded,
-}
-
-fn timespec(d: Duration) -> Timespec {
-    Timespec::try_from(d).unwrap_or(Timespec {
-        tv_sec: 3600,
-        tv_nsec: 0,
-    })
 }
 
 /// Blocks until the first event. Checks come in a fixed order so that simultaneous
@@ -169,9 +155,7 @@ pub fn wait(
             return Event::Ended;
         }
         let now = Instant::now();
-        let exit_fd = launcher.exit.fd();
-        let dir_fd = watch.dir.fd();
-        let mut step = if exit_fd.is_some() && dir_fd.is_some() {
+        let mut step = if launcher.exit.watching() && watch.dir.watching() {
             SAFETY_POLL
         } else {
             FALLBACK_POLL
@@ -182,16 +166,6 @@ pub fn wait(
             }
             step = step.min(d - now);
         }
-        let mut fds = vec![PollFd::from_borrowed_fd(signals.fd(), PollFlags::IN)];
-        fds.extend(exit_fd.map(|fd| PollFd::from_borrowed_fd(fd, PollFlags::IN)));
-        fds.extend(dir_fd.map(|fd| PollFd::from_borrowed_fd(fd, PollFlags::IN)));
-        // EINTR and friends just mean "look again".
-        let _ = poll(&mut fds, Some(&timespec(step)));
-        let hung_up = dir_fd.is_some()
-            && fds
-                .last()
-                .is_some_and(|f| f.revents().intersects(PollFlags::HUP | PollFlags::ERR));
-        drop(fds);
-        watch.dir.consume(hung_up);
+        sys::wait_events(signals.fd(), &mut watch.dir, &launcher.exit, step);
     }
 }

@@ -2,6 +2,7 @@
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
@@ -58,9 +59,20 @@ pub fn make_fifo(path: &Path, mode: u32) -> std::io::Result<()> {
         .map_err(Into::into)
 }
 
-/// A pidfd (Linux 5.3 and later); `None` on older kernels or once the process is gone.
-pub fn exit_watch(pid: i32) -> Option<OwnedFd> {
-    pidfd_open(Pid::from_raw(pid)?, PidfdFlags::empty()).ok()
+/// A pidfd: readable once the process has ended.
+pub struct ExitWatch(OwnedFd);
+
+impl ExitWatch {
+    /// `None` on kernels before 5.3, or once the process is gone.
+    pub fn new(pid: i32) -> Option<ExitWatch> {
+        pidfd_open(Pid::from_raw(pid)?, PidfdFlags::empty())
+            .ok()
+            .map(ExitWatch)
+    }
+
+    pub fn wait(&self, timeout: Duration) {
+        super::poll_readable(&[self.0.as_fd()], timeout);
+    }
 }
 
 /// The directory watch. The inotify instance normally lives in a small helper process
@@ -142,7 +154,7 @@ impl DirWatch {
         })
     }
 
-    pub fn fd(&self) -> Option<BorrowedFd<'_>> {
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
         match &self.source {
             Source::Helper { events, .. } => Some(events.as_fd()),
             Source::Inline(fd) => Some(fd.as_fd()),
@@ -150,7 +162,26 @@ impl DirWatch {
         }
     }
 
-    pub fn consume(&mut self, hung_up: bool) {
+    pub fn watching(&self) -> bool {
+        self.fd().is_some()
+    }
+
+    /// One `poll(2)` on the signal pipe, the pidfd and the watch.
+    pub fn wait(&mut self, signal: BorrowedFd<'_>, exit: Option<&ExitWatch>, timeout: Duration) {
+        let mut fds = vec![signal];
+        fds.extend(exit.map(|e| e.0.as_fd()));
+        let watched = self.fd();
+        fds.extend(watched);
+        let revents = super::poll_readable(&fds, timeout);
+        // The helper's end of the pipe closed: it is gone.
+        let hung_up = watched.is_some()
+            && revents
+                .last()
+                .is_some_and(|r| r.intersects(PollFlags::HUP | PollFlags::ERR));
+        self.consume(hung_up);
+    }
+
+    fn consume(&mut self, hung_up: bool) {
         if hung_up && matches!(self.source, Source::Helper { .. }) {
             // The helper is gone: watch in-process from now on.
             self.source = inotify_on(&self.dir).map_or(Source::None, Source::Inline);

@@ -7,8 +7,9 @@
 //! (`shared/tools/check-macos`); the logic above this file is the one CI runs on Linux
 //! in the portable mode.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use libproc::bsd_info::BSDInfo;
@@ -69,42 +70,69 @@ pub fn make_fifo(path: &Path, mode: u32) -> std::io::Result<()> {
     nix::unistd::mkfifo(path, mode).map_err(Into::into)
 }
 
-fn zero() -> nix::libc::timespec {
+fn timespec(d: Duration) -> nix::libc::timespec {
     nix::libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
+        tv_sec: nix::libc::time_t::try_from(d.as_secs()).unwrap_or(3600),
+        tv_nsec: nix::libc::c_long::from(d.subsec_nanos()),
     }
 }
 
-/// Registers one filter on a new kqueue; the kqueue's descriptor is then readable when
-/// the filter fires.
-fn kqueue_with(
-    ident: usize,
-    filter: EventFilter,
-    flags: EvFlags,
-    fflags: FilterFlag,
-) -> std::io::Result<Kqueue> {
-    let kq = Kqueue::new()?;
-    let change = KEvent::new(ident, filter, EvFlags::EV_ADD | flags, fflags, 0, 0);
-    kq.kevent(&[change], &mut [], Some(zero()))?;
-    Ok(kq)
+fn change(ident: usize, filter: EventFilter, flags: EvFlags, fflags: FilterFlag) -> KEvent {
+    KEvent::new(ident, filter, EvFlags::EV_ADD | flags, fflags, 0, 0)
 }
 
-/// `EVFILT_PROC`/`NOTE_EXIT` on `pid`; `None` if the process is already gone.
-pub fn exit_watch(pid: i32) -> Option<OwnedFd> {
-    let ident = usize::try_from(pid).ok()?;
-    kqueue_with(
-        ident,
+fn exit_filter(pid: i32) -> Option<KEvent> {
+    Some(change(
+        usize::try_from(pid).ok()?,
         EventFilter::EVFILT_PROC,
         EvFlags::EV_ONESHOT,
         FilterFlag::NOTE_EXIT,
-    )
-    .ok()
-    .map(OwnedFd::from)
+    ))
 }
 
-/// `EVFILT_VNODE`/`NOTE_WRITE` on the directory: a directory is written when an entry
-/// is created in it or renamed into it.
+fn empty_events() -> [KEvent; 8] {
+    [KEvent::new(
+        0,
+        EventFilter::EVFILT_VNODE,
+        EvFlags::empty(),
+        FilterFlag::empty(),
+        0,
+        0,
+    ); 8]
+}
+
+/// A kqueue is waited on with `kevent` itself, never with `poll(2)`: on macOS a kqueue
+/// descriptor is not reliably pollable (it may report readable with nothing pending).
+///
+/// `EVFILT_PROC`/`NOTE_EXIT` on the launcher.
+pub struct ExitWatch {
+    kq: Kqueue,
+    pid: i32,
+}
+
+impl ExitWatch {
+    /// `None` if the process is already gone (registering the filter fails).
+    pub fn new(pid: i32) -> Option<ExitWatch> {
+        let kq = Kqueue::new().ok()?;
+        kq.kevent(
+            &[exit_filter(pid)?],
+            &mut [],
+            Some(timespec(Duration::ZERO)),
+        )
+        .ok()?;
+        Some(ExitWatch { kq, pid })
+    }
+
+    pub fn wait(&self, timeout: Duration) {
+        let _ = self
+            .kq
+            .kevent(&[], &mut empty_events(), Some(timespec(timeout)));
+    }
+}
+
+/// `EVFILT_VNODE`/`NOTE_WRITE` on the run directory (a directory is written when an
+/// entry is created in it or renamed into it), on a kqueue that the waiter blocks in.
+/// The signal pipe and the launcher's end are added to the same kqueue when it waits.
 pub struct DirWatch {
     kq: Kqueue,
     // The filter refers to this descriptor: it lives as long as the kqueue.
@@ -116,15 +144,6 @@ pub type StartingWatch = DirWatch;
 
 impl DirWatch {
     pub fn start(dir: &Path) -> Result<DirWatch> {
-        DirWatch::new(dir)
-    }
-
-    #[allow(clippy::unnecessary_wraps)] // the signature every backend's watch shares
-    pub fn ready(self) -> Result<DirWatch> {
-        Ok(self)
-    }
-
-    fn new(dir: &Path) -> Result<DirWatch> {
         let fd = rustix::fs::open(
             dir,
             rustix::fs::OFlags::RDONLY
@@ -134,32 +153,47 @@ impl DirWatch {
         )
         .with_context(|| format!("cannot open {} to watch it", dir.display()))?;
         let ident = usize::try_from(fd.as_raw_fd()).context("bad descriptor")?;
-        let kq = kqueue_with(
+        let kq = Kqueue::new().with_context(|| format!("cannot watch {}", dir.display()))?;
+        let vnode = change(
             ident,
             EventFilter::EVFILT_VNODE,
             EvFlags::EV_CLEAR,
             FilterFlag::NOTE_WRITE,
-        )
-        .with_context(|| format!("cannot watch {}", dir.display()))?;
+        );
+        kq.kevent(&[vnode], &mut [], Some(timespec(Duration::ZERO)))
+            .with_context(|| format!("cannot watch {}", dir.display()))?;
         Ok(DirWatch { kq, _dir: fd })
     }
 
     #[allow(clippy::unnecessary_wraps)] // the signature every backend's watch shares
-    pub fn fd(&self) -> Option<BorrowedFd<'_>> {
-        Some(self.kq.as_fd())
+    pub fn ready(self) -> Result<DirWatch> {
+        Ok(self)
     }
 
-    /// Takes the pending events (`EV_CLEAR` re-arms the filter).
-    pub fn consume(&mut self, _hung_up: bool) {
-        let empty = KEvent::new(
-            0,
-            EventFilter::EVFILT_VNODE,
-            EvFlags::empty(),
-            FilterFlag::empty(),
-            0,
-            0,
-        );
-        let mut out = [empty; 8];
-        while matches!(self.kq.kevent(&[], &mut out, Some(zero())), Ok(n) if n > 0) {}
+    #[allow(clippy::unused_self)] // the signature every backend's watch shares
+    pub fn watching(&self) -> bool {
+        true
+    }
+
+    /// One `kevent` on the directory's kqueue, with the signal pipe (`EVFILT_READ`,
+    /// level-triggered: a pending signal is never lost) and the launcher's end added.
+    /// Adding a filter that is already there only updates it. A launcher that is already
+    /// gone fails its filter, which `kevent` reports at once (`EV_ERROR`): the caller
+    /// then sees it gone. Directory events stay queued between waits (`EV_CLEAR`), so a
+    /// file created while the caller looked is not missed.
+    pub fn wait(&mut self, signal: BorrowedFd<'_>, exit: Option<&ExitWatch>, timeout: Duration) {
+        let mut changes = Vec::with_capacity(2);
+        if let Ok(fd) = usize::try_from(signal.as_raw_fd()) {
+            changes.push(change(
+                fd,
+                EventFilter::EVFILT_READ,
+                EvFlags::empty(),
+                FilterFlag::empty(),
+            ));
+        }
+        changes.extend(exit.and_then(|e| exit_filter(e.pid)));
+        let _ = self
+            .kq
+            .kevent(&changes, &mut empty_events(), Some(timespec(timeout)));
     }
 }

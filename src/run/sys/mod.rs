@@ -17,9 +17,12 @@
 //! The same backend must serve every agent-offload process that touches a run: process
 //! identities recorded by one backend are not comparable with another's.
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::BorrowedFd;
 use std::path::Path;
 use std::sync::OnceLock;
+use std::time::Duration;
+
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
 
 use anyhow::Result;
 
@@ -112,8 +115,9 @@ pub fn make_fifo(path: &Path, mode: u32) -> std::io::Result<()> {
     native::make_fifo(path, mode)
 }
 
-/// A watch on a directory: its file descriptor becomes readable when entries are
-/// created or renamed into it. The portable backend has none (the waiter polls).
+/// A watch on a directory for entries created or renamed into it; registered before
+/// anyone looks for a file, it misses nothing. The portable backend has none (the
+/// waiter polls).
 pub struct DirWatch(Option<native::DirWatch>);
 
 /// A directory watch being set up: [`StartingWatch::ready`] returns once it is
@@ -140,35 +144,68 @@ impl DirWatch {
         native::DirWatch::start(dir).map(|w| StartingWatch(Some(w)))
     }
 
-    /// What to poll for readability; `None`: poll on a timer.
-    pub fn fd(&self) -> Option<BorrowedFd<'_>> {
-        self.0.as_ref().and_then(native::DirWatch::fd)
-    }
-
-    /// After a poll: takes the pending events, and repairs the watch if `hung_up` (its
-    /// source went away).
-    pub fn consume(&mut self, hung_up: bool) {
-        if let Some(w) = &mut self.0 {
-            w.consume(hung_up);
-        }
+    /// Whether events wake the waiter (otherwise it must poll).
+    pub fn watching(&self) -> bool {
+        self.0.as_ref().is_some_and(native::DirWatch::watching)
     }
 }
 
-/// Something that becomes readable when a process exits (a pidfd, a kqueue); `None`
-/// where the kernel offers nothing (then the waiter polls [`running`]).
-pub struct ExitWatch(Option<OwnedFd>);
+/// A watch on a process's end (a pidfd, a kqueue filter); without one the waiter polls
+/// [`running`].
+pub struct ExitWatch(Option<native::ExitWatch>);
 
 impl ExitWatch {
+    /// A watch on `pid`'s end; none when the kernel offers none, or `pid` is gone.
     pub fn new(pid: i32) -> ExitWatch {
         if portable() || pid <= 0 {
             return ExitWatch(None);
         }
-        ExitWatch(native::exit_watch(pid))
+        ExitWatch(native::ExitWatch::new(pid))
     }
 
-    pub fn fd(&self) -> Option<BorrowedFd<'_>> {
-        self.0.as_ref().map(AsFd::as_fd)
+    pub fn watching(&self) -> bool {
+        self.0.is_some()
     }
+
+    /// Blocks until the process may have ended, at most `timeout`.
+    pub fn wait(&self, timeout: Duration) {
+        match &self.0 {
+            Some(w) => w.wait(timeout),
+            None => std::thread::sleep(timeout.min(Duration::from_millis(20))),
+        }
+    }
+}
+
+/// Blocks until something may have happened — `signal` (the signal pipe) is readable,
+/// the directory changed, the process ended — or `timeout` passes; takes the
+/// directory's pending events. The caller looks at what changed: this only sleeps.
+pub fn wait_events(
+    signal: BorrowedFd<'_>,
+    dir: &mut DirWatch,
+    exit: &ExitWatch,
+    timeout: Duration,
+) {
+    match &mut dir.0 {
+        Some(d) => d.wait(signal, exit.0.as_ref(), timeout),
+        None => {
+            poll_readable(&[signal], timeout);
+        }
+    }
+}
+
+/// `poll(2)` for readability on `fds`; returns each one's `revents`. EINTR and friends
+/// just mean "look again": the caller looks either way.
+fn poll_readable(fds: &[BorrowedFd<'_>], timeout: Duration) -> Vec<PollFlags> {
+    let mut polled: Vec<PollFd<'_>> = fds
+        .iter()
+        .map(|fd| PollFd::from_borrowed_fd(*fd, PollFlags::IN))
+        .collect();
+    let limit = Timespec::try_from(timeout).unwrap_or(Timespec {
+        tv_sec: 3600,
+        tv_nsec: 0,
+    });
+    let _ = poll(&mut polled, Some(&limit));
+    polled.iter().map(PollFd::revents).collect()
 }
 
 /// How this process waits, in words (for `doctor`): the backend and whether the kernel
@@ -183,7 +220,7 @@ pub fn describe() -> String {
         return format!("portable: a 100 ms poll, ps for the process table{why}");
     }
     let me = i32::try_from(std::process::id()).unwrap_or(0);
-    let exits = if ExitWatch::new(me).fd().is_some() {
+    let exits = if ExitWatch::new(me).watching() {
         ""
     } else {
         "; no exit watch from the kernel, so a 100 ms poll for process exits"

@@ -104,11 +104,13 @@ pub fn running(pid: i32) -> bool {
     !matches!(waitid(WaitId::Pid(p), options), Ok(Some(_)))
 }
 
-// Used as the native backend on systems other than Linux and macOS.
+// Used as the native backend on systems other than Linux and macOS (not compiled in
+// CI: keep it this small).
 #[cfg(not(any(target_os = "linux", target_os = "macos")))]
 mod as_native {
-    use std::os::fd::{BorrowedFd, OwnedFd};
+    use std::os::fd::BorrowedFd;
     use std::path::Path;
+    use std::time::Duration;
 
     pub const MECHANISMS: &str = "portable: a 100 ms poll, ps for the process table";
 
@@ -121,8 +123,17 @@ mod as_native {
             .map_err(Into::into)
     }
 
-    pub fn exit_watch(_pid: i32) -> Option<OwnedFd> {
-        None
+    /// No exit watch: there is never one.
+    pub enum ExitWatch {}
+
+    impl ExitWatch {
+        pub fn new(_pid: i32) -> Option<ExitWatch> {
+            None
+        }
+
+        pub fn wait(&self, _timeout: Duration) {
+            match *self {}
+        }
     }
 
     pub struct DirWatch;
@@ -132,13 +143,23 @@ mod as_native {
         pub fn start(_dir: &Path) -> anyhow::Result<DirWatch> {
             Ok(DirWatch)
         }
+
         pub fn ready(self) -> anyhow::Result<DirWatch> {
             Ok(self)
         }
-        pub fn fd(&self) -> Option<BorrowedFd<'_>> {
-            None
+
+        pub fn watching(&self) -> bool {
+            false
         }
-        pub fn consume(&mut self, _hung_up: bool) {}
+
+        pub fn wait(
+            &mut self,
+            signal: BorrowedFd<'_>,
+            _exit: Option<&ExitWatch>,
+            timeout: Duration,
+        ) {
+            super::super::poll_readable(&[signal], timeout);
+        }
     }
 }
 #[cfg(not(any(target_os = "linux", target_os = "macos")))]
