@@ -226,16 +226,10 @@ fn command_problems() {
 
 fn fake_profile(t: &Test, publish: &str) -> String {
     let name = format!("agent-{publish}");
-    std::fs::write(
-        t.path().join(&name),
-        format!("{}publish {publish}\n", crate::harness::AGENT_PRELUDE),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        t.path().join(&name),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    crate::harness::write_executable(
+        &t.path().join(&name),
+        &format!("{}publish {publish}\n", crate::harness::AGENT_PRELUDE),
+    );
     format!(
         "profiles:\n  p:\n    command: {}\n    headless: true\n",
         t.agent_path(&name)

@@ -83,8 +83,7 @@ impl Test {
     pub fn agent(self, name: &str, body: &str) -> Test {
         let path = self.path().join(name);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, format!("{AGENT_PRELUDE}{body}\n")).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        write_executable(&path, &format!("{AGENT_PRELUDE}{body}\n"));
         self
     }
 
@@ -221,6 +220,26 @@ impl Test {
     }
 }
 
+/// Writes an executable script at `path` without this process ever holding it open for
+/// writing. Tests run in parallel threads, and a child forked by another thread while
+/// the file is open inherits the descriptor until it execs: run then, the script fails
+/// with "Text file busy" (ETXTBSY). So the text goes to a temporary file first and `cp`,
+/// a process of its own, writes the script.
+pub fn write_executable(path: &Path, text: &str) {
+    let mut src = tempfile::NamedTempFile::new().expect("temporary file");
+    src.write_all(text.as_bytes())
+        .expect("write temporary file");
+    src.flush().expect("write temporary file");
+    let status = Command::new("cp")
+        .arg(src.path())
+        .arg(path)
+        .stdin(Stdio::null())
+        .status()
+        .expect("run cp");
+    assert!(status.success(), "cp to {} failed", path.display());
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
 /// Waits for `child` up to `limit`, killing it (and failing the test) if it hangs.
 pub fn wait_bounded(mut child: Child, limit: Duration) -> Output {
     let start = Instant::now();
@@ -327,28 +346,186 @@ pub fn eventually(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// One row of the process table, as `ps` shows it.
+#[derive(Clone, Debug)]
+pub struct Process {
+    pub pid: u32,
+    pub ppid: u32,
+    /// The state letters (`S`, `R+`, `Z`, ...); a zombie's start with `Z`.
+    pub stat: String,
+    /// When the process started (`ps -o lstart`, to the second): a pid with another
+    /// start time is another process.
+    pub start: String,
+    /// The command line, arguments joined with single spaces.
+    pub args: String,
+}
+
+impl Process {
+    pub fn zombie(&self) -> bool {
+        self.stat.starts_with('Z')
+    }
+}
+
+/// The process table, zombies included, read with `ps` (procps on Linux, BSD `ps` on
+/// macOS: both take these options). `ps`'s own row is left out.
+///
+/// A check that cannot look must fail, not pass: this panics if `ps` cannot be run,
+/// fails, or prints a table that does not hold the test process itself, rather than
+/// return an empty table in which "no process survives" would hold vacuously.
+pub fn processes() -> Vec<Process> {
+    ps_table(false)
+}
+
+/// [`processes`], each with the environment `ps` shows for it (`NAME=value` words joined
+/// with single spaces, as it started; empty where `ps` shows none: another user's
+/// process, or on macOS a hardened-runtime binary).
+pub fn processes_with_env() -> Vec<(Process, String)> {
+    let plain = processes();
+    ps_table(true)
+        .into_iter()
+        .map(|with_env| {
+            // `ps` prints the environment after the command line: strip the command
+            // line the plain table shows for the same process. If it changed between
+            // the two reads, the whole text stands for both (matching more, never less).
+            let same = plain
+                .iter()
+                .find(|q| q.pid == with_env.pid && q.start == with_env.start)
+                .and_then(|q| Some((q, with_env.args.strip_prefix(q.args.as_str())?)));
+            if let Some((q, env)) = same {
+                (q.clone(), env.trim_start().to_owned())
+            } else {
+                let env = with_env.args.clone();
+                (with_env, env)
+            }
+        })
+        .collect()
+}
+
+/// The row of `pid`, zombie or not; `None` if no process has that pid.
+pub fn process(pid: u32) -> Option<Process> {
+    processes().into_iter().find(|p| p.pid == pid)
+}
+
+/// Whether `pid` is a live process: in the table and not a zombie.
+pub fn pid_alive(pid: u32) -> bool {
+    process(pid).is_some_and(|p| !p.zombie())
+}
+
+/// Whether the process `pid` that started at `start` is still alive: false once it has
+/// exited, even if its pid was given to another process since.
+pub fn still_alive(pid: u32, start: &str) -> bool {
+    process(pid).is_some_and(|p| !p.zombie() && p.start == start)
+}
+
 /// Whether any live process has `needle` in its command line (arguments joined with
 /// single spaces).
 pub fn process_running(needle: &str) -> bool {
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return false;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        let Ok(cmdline) = std::fs::read(p.join("cmdline")) else {
-            continue;
-        };
-        let stat = std::fs::read_to_string(p.join("stat")).unwrap_or_default();
-        let zombie = stat
-            .rfind(')')
-            .is_some_and(|i| stat[i + 2..].starts_with('Z'));
-        // Arguments are NUL-separated: compare with spaces, as `ps` shows them.
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if !zombie && cmdline.contains(needle) {
-            return true;
+    processes()
+        .iter()
+        .any(|p| !p.zombie() && p.args.contains(needle))
+}
+
+/// The live processes whose command line (arguments joined with single spaces, as `ps`
+/// shows them) contains `needle`: (pid, command line), zombies excluded.
+pub fn processes_with(needle: &[u8]) -> Vec<(String, String)> {
+    let needle = String::from_utf8_lossy(needle);
+    processes()
+        .into_iter()
+        .filter(|p| !p.zombie() && p.args.contains(needle.as_ref()))
+        .map(|p| (p.pid.to_string(), p.args))
+        .collect()
+}
+
+/// Runs `ps` over every process; with `env`, the command lines are followed by the
+/// environments (procps: `e`; macOS: `-E`).
+fn ps_table(env: bool) -> Vec<Process> {
+    let mut cmd = Command::new("ps");
+    cmd.args(["-A", "-ww"]);
+    if env {
+        cmd.arg(if cfg!(target_os = "linux") { "e" } else { "-E" });
+    }
+    // The needles are never passed to ps: its own row cannot match one.
+    cmd.args([
+        "-o", "pid=", "-o", "ppid=", "-o", "stat=", "-o", "lstart=", "-o", "args=",
+    ])
+    .env("LC_ALL", "C")
+    .env_remove("PS_PERSONALITY")
+    .env_remove("PS_FORMAT")
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot read the process table: running `ps` failed: {e}"));
+    let ps_pid = child.id();
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("cannot read the process table: `ps` failed: {e}"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "cannot read the process table: `ps` exited with {}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut rows = parse_ps_output(&text);
+    let me = std::process::id();
+    assert!(
+        rows.iter().any(|p| p.pid == me),
+        "cannot read the process table: `ps` does not show this test (pid {me}):\n{text}"
+    );
+    rows.retain(|p| p.pid != ps_pid);
+    rows
+}
+
+/// The rows of `ps -o pid= -o ppid= -o stat= -o lstart= -o args=`; panics on output
+/// that does not start with such a row.
+pub fn parse_ps_output(text: &str) -> Vec<Process> {
+    let mut rows: Vec<Process> = Vec::new();
+    for line in text.lines() {
+        match parse_ps_row(line) {
+            Some(row) => rows.push(row),
+            // A command line holding a newline continues on the next line.
+            None => match rows.last_mut() {
+                Some(p) => {
+                    p.args.push(' ');
+                    p.args.push_str(line);
+                }
+                None => panic!("cannot read the process table: `ps` printed {line:?}"),
+            },
         }
     }
-    false
+    rows
+}
+
+/// `PID PPID STAT Www Mmm DD HH:MM:SS YYYY ARGS...` (the start time in the C locale).
+fn parse_ps_row(line: &str) -> Option<Process> {
+    fn word(s: &str) -> Option<(&str, &str)> {
+        let s = s.trim_start();
+        let end = s.find(char::is_whitespace).unwrap_or(s.len());
+        (end > 0).then(|| (&s[..end], &s[end..]))
+    }
+    let (pid, rest) = word(line)?;
+    let (ppid, rest) = word(rest)?;
+    let (stat, mut rest) = word(rest)?;
+    let mut start = Vec::new();
+    for _ in 0..5 {
+        let (w, r) = word(rest)?;
+        start.push(w);
+        rest = r;
+    }
+    let time_ok = start[3].split(':').count() == 3;
+    let year_ok = start[4].parse::<u32>().is_ok();
+    if !(time_ok && year_ok && start[2].parse::<u32>().is_ok()) {
+        return None;
+    }
+    Some(Process {
+        pid: pid.parse().ok()?,
+        ppid: ppid.parse().ok()?,
+        stat: stat.to_owned(),
+        start: start.join(" "),
+        args: rest.trim_start().to_owned(),
+    })
 }
 
 /// A string no other test (or earlier run) uses: for markers in command lines and
@@ -422,24 +599,4 @@ pub fn send_signal(pid: u32, signal: &str) {
         .status()
         .expect("run kill");
     assert!(status.success(), "kill -{signal} {pid} failed");
-}
-
-/// The processes whose command line contains `needle` (pid, command line with NULs
-/// shown as spaces), zombies excluded.
-pub fn processes_with(needle: &[u8]) -> Vec<(String, String)> {
-    let mut found = Vec::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return found;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        let Ok(cmdline) = std::fs::read(p.join("cmdline")) else {
-            continue;
-        };
-        if cmdline.windows(needle.len()).any(|w| w == needle) {
-            let shown = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            found.push((e.file_name().to_string_lossy().into_owned(), shown));
-        }
-    }
-    found
 }

@@ -11,6 +11,7 @@ mod headless;
 mod init;
 mod install;
 mod lifecycle;
+mod process_table;
 mod profiles;
 mod prompts;
 mod runs;

@@ -5,7 +5,9 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-use crate::harness::{Test, eventually, process_running, send_signal, unique};
+use crate::harness::{
+    Test, eventually, process, process_running, send_signal, still_alive, unique,
+};
 
 fn headless(t: Test, body: &str) -> Test {
     let t = t.agent("fake", body);
@@ -82,6 +84,11 @@ fn the_guard_finishes_a_detached_run_nobody_waits_for() {
     let out = t.args(["--detach-after", "500ms", "task"]).run();
     out.status(75);
     let dir = out.run_dir();
+    // The guard runs until the run has ended: its start time tells it from a process
+    // given its pid later.
+    let guard_pid = u32::try_from(manifest(&dir)["guard"]["pid"].as_u64().unwrap()).unwrap();
+    let guard = process(guard_pid).expect("the guard runs");
+    assert!(!guard.zombie(), "the guard runs: {guard:?}");
     eventually(
         Duration::from_secs(15),
         "the guard to record the outcome",
@@ -91,11 +98,8 @@ fn the_guard_finishes_a_detached_run_nobody_waits_for() {
     eventually(Duration::from_secs(30), "the agent to be stopped", || {
         !process_running(&format!("sleep {marker}"))
     });
-    let guard_pid = manifest(&dir)["guard"]["pid"].as_i64().unwrap();
     eventually(Duration::from_secs(30), "the guard to exit", || {
-        !Path::new(&format!("/proc/{guard_pid}")).exists()
-            || std::fs::read_to_string(format!("/proc/{guard_pid}/stat"))
-                .is_ok_and(|s| s.contains(") Z "))
+        !still_alive(guard_pid, &guard.start)
     });
 }
 
@@ -236,14 +240,14 @@ fn a_run_whose_launcher_and_guard_were_killed_is_lost() {
     let m = manifest(&dir);
     let guard = m["guard"]["pid"].as_i64().unwrap().to_string();
     let launcher = u32::try_from(m["launcher"]["pid"].as_u64().unwrap()).unwrap();
+    let launcher_start = process(launcher).expect("the launcher runs").start;
     std::process::Command::new("kill")
         .args(["-KILL", &guard])
         .status()
         .unwrap();
     send_signal(launcher, "KILL");
     eventually(Duration::from_secs(30), "the launcher to die", || {
-        std::fs::read_to_string(format!("/proc/{launcher}/stat"))
-            .map_or(true, |s| s.contains(") Z "))
+        !still_alive(launcher, &launcher_start)
     });
     let runs = out.test.exec(["runs", "--json"]);
     assert_eq!(code(&runs), 0);

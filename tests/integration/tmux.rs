@@ -263,14 +263,7 @@ fn secrets_and_path_reach_the_pane_without_files_or_argv() {
     let seen = t.path().join("state/agent-offload/seen");
     wait_for_file(&seen);
     // While the agent runs: no process has the secret in its argv.
-    let mut leaks = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        if let Ok(cmdline) = std::fs::read(e.path().join("cmdline"))
-            && String::from_utf8_lossy(&cmdline).contains(&secret)
-        {
-            leaks.push(e.path());
-        }
-    }
+    let leaks = crate::harness::processes_with(secret.as_bytes());
     assert!(leaks.is_empty(), "secret in argv of {leaks:?}");
     let output = crate::harness::wait_bounded(child, Duration::from_secs(20));
     assert_eq!(
@@ -424,16 +417,12 @@ fn completion_is_still_seen_when_the_watch_helper_dies() {
     let t = t.arg("x");
     let child = spawn_started(&t);
     let run_dir = t.run_dirs().pop().unwrap();
-    let needle = format!("__watch\0{}", run_dir.display());
-    let helper = std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .find(|e| {
-            std::fs::read(e.path().join("cmdline"))
-                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle))
-        })
-        .expect("a watch helper runs for the run directory");
-    let pid: u32 = helper.file_name().to_string_lossy().parse().unwrap();
+    let needle = format!("__watch {}", run_dir.display());
+    let pid = crate::harness::processes()
+        .into_iter()
+        .find(|p| !p.zombie() && p.args.contains(&needle))
+        .expect("a watch helper runs for the run directory")
+        .pid;
     crate::harness::send_signal(pid, "KILL");
     std::thread::sleep(Duration::from_millis(100));
     std::fs::write(t.path().join("state/agent-offload/go"), "").unwrap();

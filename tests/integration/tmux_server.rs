@@ -105,9 +105,14 @@ impl TmuxServer {
         // The socket is gone when the test's directory was removed first (a `Test`
         // dropped before this server): signal the server process instead, after making
         // sure the pid is still this server's.
-        let cmdline = std::fs::read(format!("/proc/{}/cmdline", self.pid)).unwrap_or_default();
         let sock = self.sock.to_string_lossy();
-        if String::from_utf8_lossy(&cmdline).contains(sock.as_ref()) {
+        let ours = self
+            .pid
+            .parse()
+            .ok()
+            .and_then(crate::harness::process)
+            .is_some_and(|p| !p.zombie() && p.args.contains(sock.as_ref()));
+        if ours {
             let _ = Command::new("kill")
                 .args(["-TERM", &self.pid])
                 .stderr(Stdio::null())

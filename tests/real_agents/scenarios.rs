@@ -262,10 +262,8 @@ impl Agent {
         let test_dir = self.t.path().to_string_lossy().into_owned();
         let left = || -> Vec<(String, String)> {
             processes(|_, environ, cmdline| {
-                environ
-                    .split(|&b| b == 0)
-                    .any(|kv| kv == env_needle.as_bytes())
-                    || String::from_utf8_lossy(cmdline).contains(&test_dir)
+                format!(" {environ} ").contains(&format!(" {env_needle} "))
+                    || cmdline.contains(&test_dir)
             })
             .into_iter()
             // The test's own tmux server (its socket is in the test directory).
@@ -310,30 +308,18 @@ fn kill_all(procs: &[(String, String)]) {
     }
 }
 
-/// The live processes (pid, command line with spaces for NULs) for which
-/// `select(pid, environ, cmdline)` holds; zombies excluded.
-fn processes(select: impl Fn(&str, &[u8], &[u8]) -> bool) -> Vec<(String, String)> {
-    let mut found = Vec::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return found;
-    };
-    for e in rd.flatten() {
-        let pid = e.file_name().to_string_lossy().into_owned();
-        if !pid.bytes().all(|b| b.is_ascii_digit()) || pid == std::process::id().to_string() {
-            continue;
-        }
-        let p = e.path();
-        let environ = std::fs::read(p.join("environ")).unwrap_or_default();
-        let cmdline = std::fs::read(p.join("cmdline")).unwrap_or_default();
-        let stat = std::fs::read_to_string(p.join("stat")).unwrap_or_default();
-        let zombie = stat
-            .rfind(')')
-            .is_some_and(|i| stat[i + 2..].starts_with('Z'));
-        if !zombie && !cmdline.is_empty() && select(&pid, &environ, &cmdline) {
-            found.push((pid, String::from_utf8_lossy(&cmdline).replace('\0', " ")));
-        }
-    }
-    found
+/// The live processes (pid, command line) for which `select(pid, environment,
+/// command line)` holds; zombies and this test excluded. Read with `ps`
+/// ([`crate::harness::processes_with_env`]), which fails the test rather than find
+/// nothing where it cannot look; the environment is its `NAME=value` words joined with
+/// single spaces.
+fn processes(select: impl Fn(&str, &str, &str) -> bool) -> Vec<(String, String)> {
+    let me = std::process::id();
+    crate::harness::processes_with_env()
+        .into_iter()
+        .filter(|(p, env)| p.pid != me && !p.zombie() && select(&p.pid.to_string(), env, &p.args))
+        .map(|(p, _)| (p.pid.to_string(), p.args))
+        .collect()
 }
 
 fn summary_for(cli: Cli, mode: &str) -> String {
