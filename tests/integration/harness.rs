@@ -55,6 +55,11 @@ impl Test {
             "PATH".into(),
             std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()),
         );
+        // `.ci/run` runs the suite a second time with the portable backend: every
+        // agent-offload process of a test must use it.
+        if let Some(backend) = std::env::var_os("AGENT_OFFLOAD_BACKEND") {
+            env.insert("AGENT_OFFLOAD_BACKEND".into(), backend);
+        }
         Test {
             tmp,
             args: Vec::new(),
