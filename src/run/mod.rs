@@ -29,7 +29,7 @@ pub use tmux::Caller;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -385,10 +385,7 @@ impl Waiting<'_> {
             timeout_reason,
             on_signal,
         } = self;
-        let until = match (deadline, detach_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let mut detach_at = detach_at;
         let manifest_path = run.file(dir::MANIFEST);
         let recorded = || {
             std::fs::read_to_string(&manifest_path)
@@ -396,17 +393,37 @@ impl Waiting<'_> {
                 .and_then(|t| serde_json::from_str::<Manifest>(&t).ok())
                 .is_some_and(|m| m.status.is_final())
         };
-        let event = waiter::wait(watch, launcher, until, signals, &recorded);
-        let detaching = match event {
-            Event::TimedOut => {
-                detach_at.is_some_and(|d| Instant::now() >= d)
-                    && deadline.is_none_or(|d| Instant::now() < d)
+        let (event, detach_due) = loop {
+            let until = match (deadline, detach_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let event = waiter::wait(watch, launcher, until, signals, &recorded);
+            let now = Instant::now();
+            let detach_due = event == Event::TimedOut
+                && detach_at.is_some_and(|d| now >= d)
+                && deadline.is_none_or(|d| now < d);
+            if detach_due
+                && on_signal != OnSignal::Quit
+                && let Err(err) = ensure_guard(&run)
+            {
+                // Leaving without a guard would leave the agent unsupervised (no
+                // deadline, a pane never closed): wait for the run instead.
+                eprintln!(
+                    "agent-offload: not detaching from run {}: {err:#}; waiting for it to end",
+                    run.id
+                );
+                detach_at = None;
+                continue;
             }
+            break (event, detach_due);
+        };
+        let detaching = match event {
             Event::Signal(_) => on_signal != OnSignal::Cancel,
-            _ => false,
+            _ => detach_due,
         };
         if detaching {
-            if on_signal != OnSignal::Quit {
+            if on_signal != OnSignal::Quit && matches!(event, Event::Signal(_)) {
                 ensure_guard(&run)?;
             }
             let manifest = Manifest::load(&run)?;
@@ -448,8 +465,7 @@ fn ensure_guard(run: &RunDir) -> Result<()> {
     if manifest.status.is_final() || manifest.guard.as_ref().is_some_and(stop::is_alive) {
         return Ok(());
     }
-    let exe = std::env::current_exe().context("cannot find agent-offload's own executable")?;
-    let mut cmd = Command::new(exe);
+    let mut cmd = sys::own_command().context("cannot find agent-offload's own executable")?;
     cmd.arg(GUARD_COMMAND)
         .arg(&run.path)
         .stdin(Stdio::null())

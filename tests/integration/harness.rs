@@ -155,7 +155,12 @@ impl Test {
     /// The command, ready to run. Fake agents live in the test directory, config files
     /// refer to them as `./name` (relative to the config file) or by absolute path.
     pub fn command(&self) -> Command {
-        let mut cmd = Command::new(BIN);
+        self.command_from(Path::new(BIN))
+    }
+
+    /// [`Test::command`], running `program` (a copy of the binary) instead.
+    pub fn command_from(&self, program: &Path) -> Command {
+        let mut cmd = Command::new(program);
         cmd.args(&self.args)
             .env_clear()
             .envs(&self.env)

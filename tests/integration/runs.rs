@@ -103,6 +103,56 @@ fn the_guard_finishes_a_detached_run_nobody_waits_for() {
     });
 }
 
+/// An upgrade (`cargo install`, Homebrew) replaces the binary while a run goes on: the
+/// guard still starts, from the running image, and finishes the run.
+#[test]
+#[cfg(target_os = "linux")]
+fn a_detached_run_survives_its_binary_being_removed() {
+    let root = "$AGENT_OFFLOAD_RUN_DIR/../..";
+    let t = headless(
+        Test::new(),
+        &format!(
+            "touch \"{root}/started\"\nwhile [ ! -e \"{root}/go\" ]; do sleep 0.02; done\n\
+             publish 'after the upgrade'"
+        ),
+    );
+    let copy = t.path().join("agent-offload-copy");
+    let copied = std::process::Command::new("cp")
+        .arg(crate::harness::BIN)
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let t = t.args(["--detach-after", "2s", "task"]);
+    let child = t
+        .command_from(&copy)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let state = t.path().join("state/agent-offload");
+    eventually(Duration::from_secs(20), "the agent to start", || {
+        state.join("started").exists()
+    });
+    std::fs::remove_file(&copy).unwrap();
+    let out = crate::harness::wait_bounded(child, Duration::from_secs(60));
+    assert_eq!(code(&out), 75, "{}", text(&out.stderr));
+    let id = detached_id(&text(&out.stdout));
+    let dir = &t.run_dirs()[0];
+    let guard_pid = u32::try_from(manifest(dir)["guard"]["pid"].as_u64().unwrap()).unwrap();
+    assert!(crate::harness::pid_alive(guard_pid), "the guard runs");
+    std::fs::write(state.join("go"), "").unwrap();
+    eventually(
+        Duration::from_secs(20),
+        "the guard to record the outcome",
+        || manifest(dir)["status"] == "done",
+    );
+    let waited = t.exec(["wait", &id]);
+    assert_eq!(code(&waited), 0, "{}", text(&waited.stderr));
+    assert_eq!(text(&waited.stdout), "after the upgrade\n");
+}
+
 #[test]
 fn wait_on_a_failed_run_repeats_the_failure() {
     let t = headless(Test::new(), "echo 'it broke'; exit 4");

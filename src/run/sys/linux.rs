@@ -54,6 +54,12 @@ pub fn boot_id() -> String {
         .unwrap_or_default()
 }
 
+/// The running executable's image, whatever became of its file.
+pub fn running_image() -> Option<PathBuf> {
+    let link = PathBuf::from("/proc/self/exe");
+    link.exists().then_some(link)
+}
+
 pub fn make_fifo(path: &Path, mode: u32) -> std::io::Result<()> {
     rustix::fs::mkfifoat(rustix::fs::CWD, path, rustix::fs::Mode::from_raw_mode(mode))
         .map_err(Into::into)
@@ -194,8 +200,8 @@ impl DirWatch {
 }
 
 fn spawn_helper(dir: &Path) -> Option<std::process::Child> {
-    let exe = std::env::current_exe().ok()?;
-    std::process::Command::new(exe)
+    super::own_command()
+        .ok()?
         .arg(super::WATCH_HELPER_COMMAND)
         .arg(dir)
         .stdin(std::process::Stdio::piped())

@@ -63,6 +63,12 @@ pub fn boot_id() -> String {
     String::new()
 }
 
+/// macOS has no path to the running image itself (no `/proc/self/exe`, no `fexecve`):
+/// the path it was started from is used.
+pub fn running_image() -> Option<std::path::PathBuf> {
+    None
+}
+
 pub fn make_fifo(path: &Path, mode: u32) -> std::io::Result<()> {
     let mode = nix::sys::stat::Mode::from_bits_truncate(
         nix::sys::stat::mode_t::try_from(mode).unwrap_or(0o600),

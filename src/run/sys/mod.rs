@@ -208,6 +208,20 @@ fn poll_readable(fds: &[BorrowedFd<'_>], timeout: Duration) -> Vec<PollFlags> {
     polled.iter().map(PollFd::revents).collect()
 }
 
+/// A command that runs this same executable (the watch helper, a run's guard), even
+/// after the file it was started from has been replaced or removed — an upgrade by
+/// `cargo install` or Homebrew while a detached run goes on. Linux execs the running
+/// image through `/proc/self/exe`; elsewhere the path it was started from is the best
+/// there is. `argv[0]` is that path either way, so `ps` shows a readable command.
+pub fn own_command() -> std::io::Result<std::process::Command> {
+    use std::os::unix::process::CommandExt;
+    let path = std::env::current_exe()?;
+    let image = native::running_image().unwrap_or_else(|| path.clone());
+    let mut cmd = std::process::Command::new(image);
+    cmd.arg0(path);
+    Ok(cmd)
+}
+
 /// How this process waits, in words (for `doctor`): the backend and whether the kernel
 /// gave it an exit watch.
 pub fn describe() -> String {

@@ -118,6 +118,10 @@ mod as_native {
         String::new()
     }
 
+    pub fn running_image() -> Option<std::path::PathBuf> {
+        None
+    }
+
     pub fn make_fifo(path: &Path, mode: u32) -> std::io::Result<()> {
         rustix::fs::mkfifoat(rustix::fs::CWD, path, rustix::fs::Mode::from_raw_mode(mode))
             .map_err(Into::into)
