@@ -108,17 +108,29 @@ pub fn open_pane(caller: &Caller, run: &RunDir, cwd: &Path, focus: bool) -> Resu
     let format = "#{pane_id} #{pane_pid}";
     let detach: &[&str] = if focus { &[] } else { &["-d"] };
 
-    let stack_on = run_pane_to_split(caller)?;
-    let (direction, target) = match &stack_on {
-        Some(p) => ("-v", p.as_str()),
-        None => ("-h", caller.pane.as_str()),
+    // Panes of finishing runs close without the placement lock: the pane chosen to
+    // stack on can vanish between the choice and the split. Then choose again, from
+    // the layout as it is now (bounded: each retry means another run just ended).
+    let mut attempts = 0;
+    let (split, stack_on) = loop {
+        let stack_on = run_pane_to_split(caller)?;
+        let (direction, target) = match &stack_on {
+            Some(p) => ("-v", p.as_str()),
+            None => ("-h", caller.pane.as_str()),
+        };
+        let mut split: Vec<&str> = vec!["split-window", direction];
+        split.extend_from_slice(detach);
+        split.extend_from_slice(&[
+            "-t", target, "-c", &cwd, "-P", "-F", format, "sh", &launcher,
+        ]);
+        let result = caller.output(&split);
+        attempts += 1;
+        match result {
+            Err(e) if stack_on.is_some() && is_gone(&e) && attempts < PLACEMENT_ATTEMPTS => {}
+            result => break (result, stack_on),
+        }
     };
-    let mut split: Vec<&str> = vec!["split-window", direction];
-    split.extend_from_slice(detach);
-    split.extend_from_slice(&[
-        "-t", target, "-c", &cwd, "-P", "-F", format, "sh", &launcher,
-    ]);
-    let line = match caller.output(&split) {
+    let line = match split {
         Ok(line) => line,
         // A crowded window: a new window in the caller's session instead of failing.
         Err(e) if is_no_space(&e) => {
@@ -187,6 +199,14 @@ impl PlacementLock {
         }
         PlacementLock { _file: file }
     }
+}
+
+/// How many times a pane is placed again when the pane chosen to stack on closed.
+const PLACEMENT_ATTEMPTS: u32 = 8;
+
+/// tmux's answer when a target pane no longer exists.
+fn is_gone(e: &anyhow::Error) -> bool {
+    e.to_string().contains("can't find pane")
 }
 
 fn is_no_space(e: &anyhow::Error) -> bool {

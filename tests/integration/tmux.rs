@@ -238,6 +238,48 @@ fn eight_concurrent_runs_from_one_pane() {
     assert!(!process_running("sleep 7778"));
 }
 
+/// Runs that finish while others are being placed close the very panes placement may
+/// have chosen to stack on (a race that failed about 1 run in 32): sixteen runs at once
+/// whose agents finish at staggered moments, three rounds, every run must succeed.
+#[test]
+fn sixteen_staggered_runs_all_find_a_place() {
+    // The task word is the agent's delay in tenths of a second.
+    let (t, server) = setup(
+        "n=$(printf '%s' \"$last\" | head -n 1); sleep \"0.$n\"; publish \"done $n\"; exec sleep 7790",
+        "",
+    );
+    for round in 0..3 {
+        let children: Vec<_> = (0..16)
+            .map(|i| {
+                let mut cmd = t.command();
+                cmd.arg(format!("{}", i % 10))
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped());
+                (i, cmd.spawn().unwrap())
+            })
+            .collect();
+        for (i, child) in children {
+            let out = crate::harness::wait_bounded(child, Duration::from_secs(60));
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "round {round}, run {i}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                format!("done {}\n", i % 10)
+            );
+        }
+    }
+    assert_eq!(t.run_dirs().len(), 48);
+    eventually(Duration::from_secs(10), "every run's pane to close", || {
+        server.panes() == vec![server.caller.clone()]
+    });
+    assert!(!process_running("sleep 7790"));
+}
+
 #[test]
 fn secrets_and_path_reach_the_pane_without_files_or_argv() {
     let secret = format!("s3cret-{}-{}", std::process::id(), line!());
