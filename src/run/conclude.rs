@@ -76,10 +76,12 @@ fn settle(e: Ending<'_>) -> Outcome {
         Event::Done => {
             // An interactive agent never exits by itself: close its pane at once. A
             // headless one may still be writing its final answer: give it a moment.
-            let exited = !agent.is_pane() && launcher.wait_exit(DONE_GRACE);
-            if !exited {
-                agent.stop();
+            if !agent.is_pane() {
+                launcher.wait_exit(DONE_GRACE);
             }
+            // Stopped (or swept) either way: what it started in the background — a dev
+            // server, a watcher — ends with the run.
+            agent.stop();
             Outcome::Done
         }
         Event::Ended | Event::Recorded => {

@@ -222,3 +222,21 @@ fn opencode_may_write_its_summary_in_the_run_directory() {
         "the profile's own setting wins"
     );
 }
+
+/// An agent that leaves a background child (a dev server, a watcher) and exits right
+/// after publishing: the child ends with the run, as it does on every other ending.
+#[test]
+fn a_background_child_left_after_publishing_is_stopped() {
+    let marker = format!("91.{}", crate::harness::unique());
+    let t = Test::new().agent(
+        "fake",
+        &format!("sleep {marker} >/dev/null 2>&1 &\npublish 'served'"),
+    );
+    let cfg = headless_profile(&t, "fake");
+    let out = t.config(&cfg).arg("start the dev server").run();
+    out.status(0).stdout_is("served\n");
+    assert!(
+        !crate::harness::process_running(&format!("sleep {marker}")),
+        "the background child outlived the run"
+    );
+}
