@@ -13,8 +13,9 @@ Groups:
             (the upstream tool's mechanism) waiting for the same file and closing the pane
   closed    tmux: pane killed -> agent-offload exits; baseline a 500 ms poll of
             `tmux list-panes` (the upstream tool never returns here at all)
-  cpu       CPU used while waiting on an agent that works for a while, agent-offload vs
-            the 500 ms poll loop that asks tmux about the pane
+  cpu       CPU used while waiting on an agent that works for a while, agent-offload (the
+            waiting process, its watch helper and the run's guard) vs the 500 ms poll loop
+            that asks tmux about the pane
 """
 import json
 import os
@@ -279,6 +280,21 @@ def cpu_ns(pid):
         return int(f.read().split()[0])
 
 
+def helpers_of(run_dir):
+    """agent-offload's own helper processes for a run: `__watch DIR` and `__guard DIR`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    args = f.read().split(b"\0")
+                if len(args) >= 3 and args[1] in (b"__watch", b"__guard") and args[2] == run_dir.encode():
+                    found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
 def bench_cpu():
     print(f"CPU while waiting {CPU_WINDOW} s on a working agent (tmux mode):")
     sb = Sandbox()
@@ -289,9 +305,12 @@ def bench_cpu():
         p, run_dir = start_run(sb, cfg)
         wait_path(os.path.join(run_dir, "started"))
         time.sleep(0.2)
-        c0 = cpu_ns(p.pid)
+        # Everything that watches the run: the waiting process, its watch helper and the
+        # run's guard (each names the run directory in its command line).
+        watchers = [p.pid] + helpers_of(run_dir)
+        c0 = sum(cpu_ns(pid) for pid in watchers)
         time.sleep(CPU_WINDOW)
-        ours = cpu_ns(p.pid) - c0
+        ours = sum(cpu_ns(pid) for pid in watchers) - c0
         p.terminate()
         p.wait()
 
@@ -305,7 +324,7 @@ def bench_cpu():
         loop.wait()
         t1 = os.times()
         base = ((t1.children_user - t0.children_user) + (t1.children_system - t0.children_system)) * 1e9
-        print(f"  agent-offload: {ms(ours):.2f} ms CPU; 500 ms poll loop (with its tmux clients): "
+        print(f"  agent-offload ({len(watchers)} processes): {ms(ours):.2f} ms CPU; 500 ms poll loop (with its tmux clients): "
               f"{ms(base):.0f} ms; ratio {ours / base if base else float('inf'):.4f}")
     finally:
         sb.close()
