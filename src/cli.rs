@@ -131,12 +131,12 @@ pub struct RunArgs {
     #[arg(short = 'f', long, value_name = "PATH", conflicts_with = "prompt")]
     pub prompt_file: Option<PathBuf>,
 
-    /// Stop the agent after this long (90s, 20m, 1h30m); exit 124.
+    /// Stop the agent after this long (90s, 20m, 1h30m; at most 365d); exit 124.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
 
     /// Stop waiting after this long and leave the agent running: exit 75 with the
-    /// command that resumes waiting (`agent-offload wait RUN`).
+    /// command that resumes waiting (`agent-offload wait RUN`). At most 365d.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub detach_after: Option<std::time::Duration>,
 
@@ -184,11 +184,11 @@ pub struct WaitArgs {
     #[arg(value_name = "RUN")]
     pub run: Option<String>,
 
-    /// Stop the agent if it has not finished this long from now; exit 124.
+    /// Stop the agent if it has not finished this long from now (at most 365d); exit 124.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
 
-    /// Stop waiting after this long and leave the agent running; exit 75.
+    /// Stop waiting after this long (at most 365d) and leave the agent running; exit 75.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub detach_after: Option<std::time::Duration>,
 
@@ -239,7 +239,7 @@ pub struct CancelArgs {
 
 #[derive(Debug, Args)]
 pub struct PruneArgs {
-    /// Remove finished runs older than this (default 7d).
+    /// Remove finished runs older than this (default 7d, at most 365d).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "7d")]
     pub older_than: std::time::Duration,
 
@@ -333,6 +333,8 @@ pub enum ConfigCommand {
     Schema,
 }
 
+/// Every duration option goes through `duration::parse`, which refuses more than
+/// `duration::MAX`: no deadline computed from one can overflow.
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     crate::duration::parse(s)
 }

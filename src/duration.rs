@@ -2,13 +2,25 @@
 
 use std::time::Duration;
 
+/// The longest duration accepted anywhere (`--timeout`, `--detach-after`, `wait`'s,
+/// the config's, `prune --older-than`): 365 days. A deadline is an `Instant` plus a
+/// duration, and `9999999999999999999h` used to parse, start the agent and then panic
+/// on that addition with the agent left running (issue 16); a year is far beyond any
+/// run and far inside what every clock can add.
+pub const MAX: Duration = Duration::from_secs(365 * 86_400);
+/// [`MAX`] as written in messages and the README.
+pub const MAX_TEXT: &str = "365d";
+
 /// Parses `1h30m`, `90s`, `20m`, `500ms`, `2d`. A unit is required: a bare `90` is
-/// ambiguous (seconds? minutes?) and rejected with a suggestion.
+/// ambiguous (seconds? minutes?) and rejected with a suggestion. More than [`MAX`] is
+/// an error naming the limit.
 pub fn parse(text: &str) -> Result<Duration, String> {
     let s = text.trim();
     if s.is_empty() {
         return Err("empty duration (expected e.g. 90s, 20m, 1h)".to_owned());
     }
+    let too_long = || format!("invalid duration {text:?}: longer than the maximum, {MAX_TEXT}");
+    // Each part and the sum saturate; the sum is then compared with MAX.
     let mut total = Duration::ZERO;
     let mut rest = s;
     while !rest.is_empty() {
@@ -21,9 +33,8 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         let (number, after) = rest.split_at(digits);
         let unit_len = after.bytes().take_while(u8::is_ascii_alphabetic).count();
         let (unit, after) = after.split_at(unit_len);
-        let n: u64 = number
-            .parse()
-            .map_err(|_| format!("invalid duration {text:?}: number too large"))?;
+        // Only digits: the one way to fail is a number too large for u64.
+        let n: u64 = number.parse().map_err(|_| too_long())?;
         let part = match unit {
             "ms" => Duration::from_millis(n),
             "s" => Duration::from_secs(n),
@@ -43,6 +54,9 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         };
         total = total.saturating_add(part);
         rest = after;
+    }
+    if total > MAX {
+        return Err(too_long());
     }
     if total.is_zero() {
         return Err(format!(
@@ -92,6 +106,26 @@ mod tests {
         assert!(parse("0s").unwrap_err().contains("longer than zero"));
         assert!(parse("m").is_err());
         assert!(parse("-5s").is_err());
+    }
+
+    #[test]
+    fn longer_than_the_maximum_is_refused() {
+        assert_eq!(parse("365d"), Ok(MAX));
+        assert_eq!(parse("8760h"), Ok(MAX));
+        for text in [
+            "365d1ms",
+            "366d",
+            "9999999999999999999h",
+            "99999999999999999999h",
+            "18446744073709551615ms",
+            "1d18446744073709551615d",
+        ] {
+            assert_eq!(
+                parse(text).unwrap_err(),
+                format!("invalid duration {text:?}: longer than the maximum, 365d"),
+            );
+        }
+        assert_eq!(parse(MAX_TEXT), Ok(MAX));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Integration tests: the real binary, real processes and signals, a real tmux server
 //! per tmux test, fake agents.
 
+mod bad_input;
 mod config_errors;
 mod cursor;
 mod doctor;
