@@ -131,7 +131,8 @@ pub struct RunArgs {
     #[arg(short = 'f', long, value_name = "PATH", conflicts_with = "prompt")]
     pub prompt_file: Option<PathBuf>,
 
-    /// Stop the agent after this long (90s, 20m, 1h30m; at most 365d); exit 124.
+    /// Stop the agent after this long (90s, 20m, 1h30m; at most 365d); exit 124. Also
+    /// bounds the wait for a prompt on stdin (exit 2, nothing started).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
 

@@ -36,11 +36,19 @@ pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
             path: env("PATH"),
         }
     };
-    let stdin = std::io::stdin();
-    let mut stdin_lock = stdin.lock();
-    let stdin_source: Option<&mut dyn std::io::Read> =
-        (!std::io::stdin().is_terminal()).then_some(&mut stdin_lock as &mut dyn std::io::Read);
-    let text = run::read_prompt(&args.prompt, args.prompt_file.as_deref(), stdin_source)?;
+    let stdin_source: Option<Box<dyn std::io::Read + Send>> =
+        (!std::io::stdin().is_terminal()).then(|| Box::new(std::io::stdin()) as _);
+    let text = run::read_prompt(
+        &args.prompt,
+        args.prompt_file.as_deref(),
+        stdin_source,
+        prompt_limit(args, profile, &config),
+        &|m: &str| {
+            if !args.quiet {
+                eprintln!("{m}");
+            }
+        },
+    )?;
     let secrets = config::resolve_secrets(profile, env)?;
     let signals = Signals::install()?;
     let root = run::runs_root(env)?;
@@ -75,6 +83,39 @@ pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
     let finish = run::execute(&request, &root, &signals, observer.as_ref())?;
     drop(observer);
     super::report::print(&finish, args.json, args.quiet)
+}
+
+/// How long to wait for a prompt on stdin (or from a prompt file that is a FIFO): the
+/// run's own bounds, its timeout or its detach-after, whichever is shorter, named by
+/// where each was set. A caller that said "no longer than this" gets its answer within
+/// it even when its stdin never ends; no agent has started, so it is a usage error
+/// (exit 2), not a timeout (124).
+fn prompt_limit(
+    args: &RunArgs,
+    profile: &Profile,
+    config: &config::Config,
+) -> Option<(std::time::Duration, &'static str)> {
+    let timeout = args
+        .timeout
+        .map(|t| (t, "--timeout"))
+        .or_else(|| profile.timeout.map(|t| (t, "the profile's timeout")));
+    let detach = args
+        .detach_after
+        .map(|d| (d, "--detach-after"))
+        .or_else(|| {
+            profile
+                .detach_after
+                .map(|d| (d, "the profile's detach_after"))
+        })
+        .or_else(|| {
+            config
+                .detach_after
+                .map(|d| (d, "the config's detach_after"))
+        });
+    match (timeout, detach) {
+        (Some(t), Some(d)) => Some(if d.0 < t.0 { d } else { t }),
+        (t, d) => t.or(d),
+    }
 }
 
 /// Cursor asks before working in a directory it does not trust, which would stall the

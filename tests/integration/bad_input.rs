@@ -1,7 +1,12 @@
 //! Bad input is rejected before anything starts (issue 16): durations past the
-//! maximum.
+//! maximum, a stdin (or prompt file) that never ends.
 
-use crate::harness::{Outcome, Test};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::harness::{Outcome, Test, wait_bounded};
 
 /// Far past `u64` seconds once multiplied: this parsed, started the agent, then
 /// panicked adding it to an `Instant` (exit 101, agent left running).
@@ -141,4 +146,161 @@ fn config_durations_past_the_maximum_are_config_errors() {
         out.status(2).stdout_is("");
         assert!(out.test.run_dirs().is_empty(), "config:\n{yaml}");
     }
+}
+
+/// Spawns the test's command with a stdin pipe the test keeps open; returns the child,
+/// the pipe, and the lines of stderr as they come.
+fn spawn_with_open_stdin(
+    t: &Test,
+) -> (
+    std::process::Child,
+    std::process::ChildStdin,
+    mpsc::Receiver<String>,
+) {
+    let mut child = t
+        .command()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn agent-offload");
+    let stdin = child.stdin.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, stdin, rx)
+}
+
+const STILL_READING: &str = "agent-offload: still reading the prompt from stdin: the run starts \
+                             at its end of file (close it, or give the prompt as words)";
+
+/// A stdin that never ends: after a moment agent-offload says what it waits for; the
+/// run starts when stdin ends.
+#[test]
+fn a_stdin_that_stays_open_is_announced() {
+    let t = marking();
+    let (child, mut stdin, lines) = spawn_with_open_stdin(&t);
+    // The notice is the event: nothing is written to stdin before it.
+    let first = lines
+        .recv_timeout(Duration::from_secs(30))
+        .expect("a line on stderr while stdin stays open");
+    assert_eq!(first, STILL_READING);
+    assert!(t.run_dirs().is_empty(), "started before the prompt ended");
+    stdin.write_all(b"the task\n").unwrap();
+    drop(stdin);
+    let out = wait_bounded(child, Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n");
+    assert!(t.path().join("agent-ran").exists());
+}
+
+/// `--timeout` or `--detach-after`, whichever is shorter, also bounds the wait for the
+/// prompt: exit 2, nothing started, the bound named. A bound past the notice's moment
+/// says what it waits for first.
+#[test]
+fn a_stdin_that_never_ends_is_bounded_by_the_timeout() {
+    let cases = [
+        (&["--timeout", "1s"][..], "1.0s (--timeout)", false),
+        (
+            &["--timeout", "1h", "--detach-after", "3s"],
+            "3.0s (--detach-after)",
+            true,
+        ),
+    ];
+    for (args, bound, noticed) in cases {
+        let t = marking().args(args);
+        let (child, stdin, lines) = spawn_with_open_stdin(&t);
+        let out = wait_bounded(child, Duration::from_secs(30));
+        drop(stdin);
+        let mut expected = Vec::new();
+        if noticed {
+            expected.push(format!("{STILL_READING}; giving up after {bound}"));
+        }
+        expected.push(format!(
+            "agent-offload: no prompt arrived from stdin within {bound}; nothing was started"
+        ));
+        let stderr: Vec<String> = lines.iter().collect();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr:?}");
+        assert_eq!(stderr, expected, "{args:?}");
+        assert!(t.run_dirs().is_empty());
+        assert!(!t.path().join("agent-ran").exists());
+    }
+}
+
+/// The config's `detach_after` bounds it too, named as such.
+#[test]
+fn the_configs_bound_covers_the_prompt_too() {
+    let t = Test::new().agent("fake", "publish ok");
+    let cfg = format!(
+        "detach_after: 1s\nprofiles:\n  fake:\n    command: {}\n    headless: true\n",
+        t.agent_path("fake")
+    );
+    let t = t.config(&cfg);
+    let (child, stdin, lines) = spawn_with_open_stdin(&t);
+    let out = wait_bounded(child, Duration::from_secs(30));
+    drop(stdin);
+    let stderr: Vec<String> = lines.iter().collect();
+    assert_eq!(out.status.code(), Some(2), "{stderr:?}");
+    assert_eq!(
+        stderr.last().map(String::as_str),
+        Some(
+            "agent-offload: no prompt arrived from stdin within 1.0s (the config's \
+             detach_after); nothing was started"
+        )
+    );
+    assert!(t.run_dirs().is_empty());
+}
+
+/// A prompt file that is a FIFO nobody writes to is bounded the same way.
+#[test]
+fn a_prompt_file_that_never_ends_is_bounded_too() {
+    let t = marking();
+    let fifo = t.path().join("prompt.fifo");
+    let status = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(status.success());
+    let out = t.args(["--timeout", "1s", "-f"]).arg(&fifo).run();
+    out.status(2).stdout_is("").stderr_contains(&format!(
+        "agent-offload: no prompt arrived from the prompt file {} within 1.0s (--timeout); \
+         nothing was started\n",
+        fifo.display()
+    ));
+    assert_nothing_started(&out);
+}
+
+/// A prompt past 16 MiB is refused, from a file or from a stdin that streams forever.
+#[test]
+fn a_prompt_past_the_maximum_is_refused() {
+    let t = marking();
+    let big = t.path().join("big.md");
+    std::fs::write(&big, vec![b'a'; 16 * 1024 * 1024 + 1]).unwrap();
+    let out = t.arg("-f").arg(&big).run();
+    out.status(2).stdout_is("");
+    assert_eq!(
+        out.stderr(),
+        "agent-offload: the prompt from the prompt file is longer than the maximum, 16 MiB\n"
+    );
+    assert_nothing_started(&out);
+
+    let t = marking();
+    let child = t
+        .command()
+        .stdin(std::fs::File::open("/dev/zero").unwrap())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = wait_bounded(child, Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "agent-offload: the prompt from stdin is longer than the maximum, 16 MiB\n"
+    );
+    assert!(t.run_dirs().is_empty());
 }
