@@ -18,7 +18,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::run::dir::{self, RunDir};
 use crate::run::stop;
-use crate::shell::quote;
+use crate::shell::{quote, quote_bytes};
 
 /// The pane option that marks panes opened by agent-offload, holding the run id.
 const RUN_OPTION: &str = "@agent-offload-run";
@@ -264,7 +264,8 @@ pub fn hand_over(run: &RunDir, launcher_pid: i32, vars: &[(String, OsString)]) -
     let mut script = Vec::new();
     for (name, value) in vars {
         script.extend_from_slice(format!("{name}=").as_bytes());
-        script.extend_from_slice(quote(&value.to_string_lossy()).as_bytes());
+        // Bytes, not text: a value that is not UTF-8 arrives as it is, not as U+FFFD.
+        script.extend_from_slice(&quote_bytes(value.as_bytes()));
         script.extend_from_slice(format!("; export {name}\n").as_bytes());
     }
     let start = Instant::now();

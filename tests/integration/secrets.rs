@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::harness::{
     Test, eventually, processes_with, recorded_var, recorder, unique, wait_bounded,
 };
+use crate::tmux_server::TmuxServer;
 
 fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
@@ -157,4 +158,68 @@ fn profile_env_overrides_the_callers() {
         recorded_var(out.test.path(), "MODEL").as_deref(),
         Some("from-profile")
     );
+}
+
+/// The value of `name` in the environment written by `env -0` to `dir/env`, as bytes: values
+/// that are not UTF-8 are compared exactly, not through a lossy conversion.
+fn recorded_var_bytes(dir: &Path, name: &str) -> Option<Vec<u8>> {
+    let env = std::fs::read(dir.join("env")).unwrap();
+    let prefix = format!("{name}=");
+    env.split(|&b| b == 0)
+        .find_map(|kv| kv.strip_prefix(prefix.as_bytes()).map(<[u8]>::to_vec))
+}
+
+/// A `from_env` value and PATH that are not UTF-8 reach the agent byte for byte, in
+/// both modes. In tmux mode they travel through the hand-over FIFO, which once wrote
+/// them through a lossy conversion: the agent got U+FFFD (issue 16).
+#[test]
+fn values_that_are_not_utf8_arrive_byte_for_byte() {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
+    for headless in [true, false] {
+        let mut secret = b"s3cr\xff\xfe 'q' \xc3( ".to_vec();
+        secret.extend_from_slice(unique().as_bytes());
+        // A directory that does not exist, named with bytes that are not UTF-8, after
+        // the real PATH that finds sh, env and the other tools the agent uses.
+        let mut path = std::env::var_os("PATH")
+            .unwrap_or_else(|| "/usr/bin:/bin".into())
+            .as_bytes()
+            .to_vec();
+        path.extend_from_slice(b":/nonexistent/\xe9\xff'dir");
+
+        let t = Test::new();
+        // Only the environment: in a pane, stdin is the terminal (the recorder's `cat`
+        // would wait for it forever).
+        let body = format!("env -0 >'{}/env'\npublish recorded", t.path().display());
+        let t = t.agent("fake", &body);
+        let server = (!headless).then(|| TmuxServer::start(t.path(), &t.work()));
+        let cfg = format!(
+            "profiles:\n  fake:\n    command: {}\n    headless: {headless}\n    env:\n      \
+             TOKEN: {{from_env: SECRET_SRC}}\n",
+            t.agent_path("fake")
+        );
+        let mut t = t
+            .config(&cfg)
+            .env("SECRET_SRC", OsString::from_vec(secret.clone()))
+            .env("PATH", OsString::from_vec(path.clone()));
+        if let Some(server) = &server {
+            t = t
+                .env("TMUX", server.tmux_env())
+                .env("TMUX_PANE", server.caller.clone());
+        }
+        let out = t.arg("go").run();
+        out.status(0).stdout_is("recorded\n");
+        let rec = out.test.path();
+        let mode = if headless { "headless" } else { "tmux" };
+        // Both at once, so that a failure shows what became of each.
+        assert_eq!(
+            (
+                recorded_var_bytes(rec, "TOKEN"),
+                recorded_var_bytes(rec, "PATH")
+            ),
+            (Some(secret), Some(path)),
+            "{mode}: the secret's and PATH's bytes"
+        );
+    }
 }
