@@ -23,7 +23,14 @@ pub const EXIT: &str = "exit";
 pub const OUTPUT: &str = "output.log";
 pub const ENV_FIFO: &str = "env.fifo";
 
+/// The lock file that places panes one at a time, beside the runs directory.
+pub const PLACEMENT_LOCK: &str = "pane-placement.lock";
+
 /// `$XDG_STATE_HOME/agent-offload/runs`, or `~/.local/state/agent-offload/runs`.
+///
+/// Refused when it, or the pane-placement lock beside it, is a symbolic link: run
+/// directories, their secrets' FIFO and the lock would otherwise be made wherever the
+/// link points (issue 16). Every command finds the runs here, so none follows one.
 pub fn runs_root(env: &dyn Fn(&str) -> Option<OsString>) -> Result<PathBuf> {
     let base = env("XDG_STATE_HOME")
         .map(PathBuf::from)
@@ -34,7 +41,28 @@ pub fn runs_root(env: &dyn Fn(&str) -> Option<OsString>) -> Result<PathBuf> {
                 .map(|h| PathBuf::from(h).join(".local/state"))
         })
         .context("neither XDG_STATE_HOME nor HOME is set: nowhere to keep run directories")?;
-    Ok(base.join("agent-offload/runs"))
+    let state = base.join("agent-offload");
+    refuse_symlink(&state.join(PLACEMENT_LOCK))?;
+    let root = state.join("runs");
+    refuse_symlink(&root)?;
+    Ok(root)
+}
+
+/// An error naming `path` if it is a symbolic link; anything else (a directory, a file,
+/// nothing yet) is fine here.
+fn refuse_symlink(path: &Path) -> Result<()> {
+    let is_link = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if !is_link {
+        return Ok(());
+    }
+    let target =
+        fs::read_link(path).map_or_else(|_| String::new(), |t| format!(" (to {})", t.display()));
+    anyhow::bail!(
+        "{} is a symbolic link{target}: agent-offload does not follow links in its state \
+         directory; remove the link (rm {})",
+        path.display(),
+        crate::shell::quote(&path.to_string_lossy())
+    )
 }
 
 #[derive(Debug, Clone)]
@@ -54,6 +82,8 @@ impl RunDir {
             .mode(0o700)
             .create(root)
             .with_context(|| format!("cannot create the runs directory {}", root.display()))?;
+        // `runs_root` refused a link; one made since would have been followed above.
+        refuse_symlink(root)?;
         let now = Timestamp::now();
         let stamp = format!(
             "{}-{:03}",
@@ -202,6 +232,10 @@ impl RunDir {
 /// Every run directory under `root`, newest first. Entries that are not run
 /// directories (no `run.json`) are skipped.
 pub fn list(root: &Path) -> Vec<RunDir> {
+    // Never through a link (`runs_root` refuses one; this is the last word).
+    if refuse_symlink(root).is_err() {
+        return Vec::new();
+    }
     let Ok(entries) = fs::read_dir(root) else {
         return Vec::new();
     };

@@ -188,11 +188,20 @@ impl PlacementLock {
         let Some(root) = run.path.parent().and_then(Path::parent) else {
             return PlacementLock { _file: None };
         };
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(root.join("pane-placement.lock"))
-            .ok();
+        // Never through a symbolic link (`runs_root` refused one before the run
+        // started; one made since fails here with ELOOP and the pane is placed
+        // unlocked): the link's target would be created or locked instead.
+        let file = rustix::fs::open(
+            root.join(dir::PLACEMENT_LOCK),
+            rustix::fs::OFlags::WRONLY
+                | rustix::fs::OFlags::CREATE
+                | rustix::fs::OFlags::APPEND
+                | rustix::fs::OFlags::NOFOLLOW
+                | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .ok()
+        .map(std::fs::File::from);
         if let Some(f) = &file {
             // Placing a pane takes milliseconds.
             crate::run::lock::lock_exclusive(f, Duration::from_secs(5));

@@ -1,12 +1,14 @@
 //! Bad input is rejected before anything starts (issue 16): durations past the
-//! maximum, a stdin (or prompt file) that never ends.
+//! maximum, a stdin (or prompt file) that never ends, links in the state directory.
 
 use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::harness::{Outcome, Test, wait_bounded};
+use crate::tmux_server::TmuxServer;
 
 /// Far past `u64` seconds once multiplied: this parsed, started the agent, then
 /// panicked adding it to an `Instant` (exit 101, agent left running).
@@ -303,4 +305,67 @@ fn a_prompt_past_the_maximum_is_refused() {
         "agent-offload: the prompt from stdin is longer than the maximum, 16 MiB\n"
     );
     assert!(t.run_dirs().is_empty());
+}
+
+fn symlink(target: &Path, link: &Path) {
+    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(target, link).unwrap();
+}
+
+fn link_refused(link: &Path, target: &Path) -> String {
+    format!(
+        "agent-offload: {} is a symbolic link (to {}): agent-offload does not follow links in \
+         its state directory; remove the link (rm {})\n",
+        link.display(),
+        target.display(),
+        link.display()
+    )
+}
+
+/// A `runs` directory that is a link is refused by every command that uses it, and
+/// nothing is made where it points.
+#[test]
+fn a_runs_directory_that_is_a_link_is_refused() {
+    let t = marking();
+    let elsewhere = t.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let link = t.runs_root();
+    symlink(&elsewhere, &link);
+    let expected = link_refused(&link, &elsewhere);
+    let out = t.arg("do it").run();
+    out.status(1).stdout_is("");
+    assert_eq!(out.stderr(), expected);
+    assert!(!out.test.path().join("agent-ran").exists());
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+    for args in [&["runs"][..], &["wait"], &["prune"], &["show", "last"]] {
+        let o = out.test.exec(args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&o.stderr), expected, "{args:?}");
+    }
+}
+
+/// The pane-placement lock that is a link (here to a file that does not exist yet) is
+/// refused before a pane opens, and its target is never created.
+#[test]
+fn a_placement_lock_that_is_a_link_is_refused() {
+    let t = Test::new().agent("agent", "publish ok");
+    let server = TmuxServer::start(t.path(), &t.work());
+    let cfg = format!(
+        "profiles:\n  fake:\n    command: {}\n",
+        t.agent_path("agent")
+    );
+    let target = t.path().join("not-a-lock");
+    let link = t.path().join("state/agent-offload/pane-placement.lock");
+    symlink(&target, &link);
+    let out = t
+        .config(&cfg)
+        .env("TMUX", server.tmux_env())
+        .env("TMUX_PANE", server.caller.clone())
+        .arg("do it")
+        .run();
+    out.status(1).stdout_is("");
+    assert_eq!(out.stderr(), link_refused(&link, &target));
+    assert!(!target.exists(), "the lock's link was followed");
+    assert_eq!(server.panes(), vec![server.caller.clone()]);
+    assert!(out.test.run_dirs().is_empty());
 }
