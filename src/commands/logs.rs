@@ -1,6 +1,10 @@
 //! `agent-offload logs RUN [-f]`: the run's output log.
+//!
+//! The log is the agent's to write, like everything in the run directory: it is opened
+//! through the run's reader for untrusted files (a regular file only, no symbolic link
+//! followed, no blocking open) and streamed, never held in memory whole.
 
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -14,16 +18,11 @@ pub fn logs(args: &LogsArgs, env: Env<'_>) -> Result<u8> {
     let run_dir = run::resolve(&root, &args.run)?;
     let path = run_dir.log();
     let mut stdout = std::io::stdout().lock();
-    let mut file = match std::fs::File::open(&path) {
-        Ok(f) => Some(f),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
+    let mut file = run_dir.open_log()?;
+    // Copies from where the file stands to its current end.
     let mut copy = |file: &mut std::fs::File| -> Result<()> {
-        let mut buf = Vec::new();
-        file.read_to_end(&mut buf)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        stdout.write_all(&buf)?;
+        std::io::copy(file, &mut stdout)
+            .with_context(|| format!("cannot copy {} to stdout", path.display()))?;
         stdout.flush()?;
         Ok(())
     };
@@ -37,11 +36,9 @@ pub fn logs(args: &LogsArgs, env: Env<'_>) -> Result<u8> {
     loop {
         let over = run::refresh(&run_dir).is_ok_and(|m| m.status.is_final());
         if file.is_none() {
-            file = std::fs::File::open(&path).ok();
+            file = run_dir.open_log()?;
         }
         if let Some(f) = file.as_mut() {
-            let pos = f.stream_position().unwrap_or(0);
-            f.seek(SeekFrom::Start(pos))?;
             copy(f)?;
         }
         if over {

@@ -26,8 +26,13 @@ pub struct Envelope<'a> {
     pub started_at: String,
     pub finished_at: Option<String>,
     pub duration_seconds: Option<f64>,
-    /// The agent's summary (done.md), when it published one.
+    /// The agent's summary (done.md), when it published one; over 64 KiB, its head and
+    /// tail with a line between naming the whole file.
     pub summary: Option<String>,
+    /// Whether `summary` was cut (the file is over 64 KiB).
+    pub summary_truncated: bool,
+    /// The size of the whole summary file in bytes.
+    pub summary_bytes: Option<u64>,
     pub reason: Option<&'a str>,
     pub log: PathBuf,
     pub cwd: &'a std::path::Path,
@@ -54,7 +59,9 @@ pub fn envelope<'a>(run: &'a RunDir, m: &'a Manifest, code: u8) -> Envelope<'a> 
         duration_seconds: m
             .duration()
             .map(|d| (d.as_secs_f64() * 1000.0).round() / 1000.0),
-        summary,
+        summary_truncated: summary.as_ref().is_some_and(|s| s.truncated),
+        summary_bytes: summary.as_ref().map(|s| s.bytes),
+        summary: summary.map(|s| s.text),
         reason: m.reason.as_deref(),
         log: run.log(),
         cwd: &m.cwd,
@@ -114,10 +121,19 @@ pub fn print(finish: &Finish, json: bool, quiet: bool) -> Result<u8> {
             ));
         }
         Finish::Over { .. } if manifest.status == Status::Done => {
-            let summary = run.summary().unwrap_or_default();
-            stdout.write_all(summary.as_bytes())?;
-            if !summary.ends_with('\n') {
+            let summary = run.summary();
+            let text = summary.as_ref().map_or("", |s| s.text.as_str());
+            stdout.write_all(text.as_bytes())?;
+            if !text.ends_with('\n') {
                 stdout.write_all(b"\n")?;
+            }
+            if let Some(s) = summary.as_ref().filter(|s| s.truncated) {
+                say(&format!(
+                    "agent-offload: the summary is {} bytes: printed its first and last lines \
+                     only; the whole summary is {}",
+                    s.bytes,
+                    run.summary_file().display()
+                ));
             }
             say(&format!(
                 "agent-offload: run {} done{took}; directory {}",

@@ -8,6 +8,8 @@ use crate::run::{self, Manifest, RunDir};
 
 /// How many runs are listed without `--all`.
 const RECENT: usize = 20;
+/// How much of each summary is read for its first line.
+const SUMMARY_START: u64 = 4096;
 
 pub fn runs(args: &RunsArgs, env: Env<'_>) -> Result<u8> {
     let root = run::runs_root(env)?;
@@ -43,7 +45,7 @@ pub fn runs(args: &RunsArgs, env: Env<'_>) -> Result<u8> {
                 age(m.started_at),
                 m.duration().map(crate::duration::human).unwrap_or_default(),
                 super::tilde(&m.cwd, home.as_deref()),
-                first_line(&r.summary().unwrap_or_default(), 60),
+                first_line(&r.summary_start(SUMMARY_START).unwrap_or_default(), 60),
             ]
         })
         .collect();

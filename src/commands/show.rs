@@ -57,7 +57,7 @@ pub fn show(args: &ShowArgs, env: Env<'_>) -> Result<u8> {
         println!("\n{}", run::describe_changes(c));
     }
     if let Some(summary) = run_dir.summary() {
-        println!("\nsummary:\n{}", summary.trim_end());
+        println!("\nsummary:\n{}", summary.text.trim_end());
     }
     Ok(0)
 }

@@ -13,6 +13,7 @@ use crate::run::agent::Agent;
 use crate::run::changes;
 use crate::run::dir::{Manifest, RunDir};
 use crate::run::lock::RunLock;
+use crate::run::read::{self, Entry};
 use crate::run::waiter::{Event, Launcher, Watch};
 
 /// After `done.md` appears, how long a headless agent may take to exit by itself
@@ -72,6 +73,15 @@ fn settle(e: Ending<'_>) -> Outcome {
         timeout_reason,
         observed,
     } = e;
+    // Whatever ended the wait, a FIFO, a directory or a symbolic link at done.md is not a
+    // summary: the run fails, saying what is there (never success, never a hang).
+    if matches!(event, Event::Done | Event::Ended | Event::Recorded)
+        && let Entry::Other(kind) = watch.done()
+    {
+        agent.stop();
+        agent.reap();
+        return not_a_summary(kind);
+    }
     let outcome = match event {
         Event::Done => {
             // An interactive agent never exits by itself: close its pane at once. A
@@ -88,7 +98,7 @@ fn settle(e: Ending<'_>) -> Outcome {
             // Whatever the agent left behind goes too (and a remain-on-exit pane).
             agent.stop();
             // An agent can publish and exit in the same instant: look once more.
-            if watch.done() {
+            if watch.done() == Entry::File {
                 Outcome::Done
             } else if !observed && run.exit_status().is_none() {
                 Outcome::Lost
@@ -111,6 +121,16 @@ fn settle(e: Ending<'_>) -> Outcome {
     };
     agent.reap();
     outcome
+}
+
+/// The outcome of a run that left something other than a regular file at `done.md`.
+fn not_a_summary(kind: &str) -> Outcome {
+    Outcome::Failed {
+        reason: format!(
+            "{}, so it was not read as a summary",
+            read::not_a_file(crate::run::dir::DONE, kind)
+        ),
+    }
 }
 
 /// Writes the final state, with what the run changed, to `run.json`.

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use crate::run::dir::{self, ProcessId};
+use crate::run::read::{self, Entry};
 use crate::run::signals::Signals;
 use crate::run::stop;
 use crate::run::sys::{self, DirWatch, ExitWatch, StartingWatch};
@@ -63,8 +64,10 @@ impl Watch {
         })
     }
 
-    pub fn done(&self) -> bool {
-        self.done.exists()
+    /// What is at `done.md`: a summary (a regular file), nothing, or something that is
+    /// not a summary.
+    pub fn done(&self) -> Entry {
+        read::entry(&self.done)
     }
 }
 
@@ -120,7 +123,8 @@ impl Launcher {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
-    /// `done.md` exists.
+    /// Something is at `done.md`: a summary, or something that is not a regular file
+    /// (see [`Watch::done`]).
     Done,
     /// The launcher ended (the agent exited, the pane or server is gone).
     Ended,
@@ -148,7 +152,7 @@ pub fn wait(
         if recorded() {
             return Event::Recorded;
         }
-        if watch.done() {
+        if watch.done() != Entry::Missing {
             return Event::Done;
         }
         if !launcher.alive() {

@@ -9,6 +9,7 @@ mod files;
 mod generated;
 mod harness;
 mod headless;
+mod hostile_files;
 mod init;
 mod install;
 mod lifecycle;
