@@ -98,7 +98,7 @@ fn settle(e: Ending<'_>) -> Outcome {
             // Whatever the agent left behind goes too (and a remain-on-exit pane).
             agent.stop();
             // An agent can publish and exit in the same instant: look once more.
-            if watch.done() == Entry::File {
+            if matches!(watch.done(), Entry::File(_)) {
                 Outcome::Done
             } else if !observed && run.exit_status().is_none() {
                 Outcome::Lost

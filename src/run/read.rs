@@ -19,8 +19,9 @@
 //! summary is there.
 
 use std::fs::File;
-use std::os::unix::fs::{FileExt, FileTypeExt};
+use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use rustix::fs::{Mode, OFlags};
 
@@ -51,10 +52,54 @@ pub enum Refused {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Entry {
     Missing,
-    /// A regular file.
-    File,
+    /// A regular file, with what tells whether it is still being written.
+    File(Stamp),
     /// Something other than a regular file: what, in words ("a FIFO").
     Other(&'static str),
+}
+
+/// A regular file's identity, size and times: when none of them changes, nothing
+/// wrote to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub ino: u64,
+    pub size: u64,
+    /// Last write (seconds, nanoseconds).
+    mtime: (i64, i64),
+    /// Last change of the data or the inode (a rename, a `chmod`).
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    fn of(m: &std::fs::Metadata) -> Stamp {
+        Stamp {
+            ino: m.ino(),
+            size: m.size(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        }
+    }
+
+    /// Whether the inode changed after its last write: a rename (or `chmod`, `link`)
+    /// came after the writing. A file written in place has `ctime == mtime`, as every
+    /// write sets both to the same instant.
+    pub fn changed_after_write(&self) -> bool {
+        self.ctime > self.mtime
+    }
+
+    /// Whether the last write is at least `quiet` in the past, by the file's own clock.
+    pub fn written_before(&self, quiet: Duration) -> bool {
+        let (secs, nanos) = self.mtime;
+        let (Ok(secs), Ok(nanos)) = (u64::try_from(secs), u32::try_from(nanos)) else {
+            return false;
+        };
+        let Some(written) = SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs, nanos)) else {
+            return false;
+        };
+        SystemTime::now()
+            .duration_since(written)
+            .is_ok_and(|age| age >= quiet)
+    }
 }
 
 /// What kind of file `t` is, in words, unless it is a regular file.
@@ -82,7 +127,7 @@ fn kind(t: std::fs::FileType) -> Option<&'static str> {
 pub fn entry(path: &Path) -> Entry {
     match std::fs::symlink_metadata(path) {
         Ok(m) => match kind(m.file_type()) {
-            None => Entry::File,
+            None => Entry::File(Stamp::of(&m)),
             Some(k) => Entry::Other(k),
         },
         // Unreadable counts as missing: the run directory is ours, so it only happens
@@ -97,7 +142,7 @@ pub fn open_untrusted(path: &Path) -> Result<(File, u64), Refused> {
     match entry(path) {
         Entry::Missing => return Err(Refused::Missing),
         Entry::Other(k) => return Err(Refused::NotAFile(k)),
-        Entry::File => {}
+        Entry::File(_) => {}
     }
     let fd = rustix::fs::open(
         path,

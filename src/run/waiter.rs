@@ -8,6 +8,12 @@
 //! before the launcher starts, so no event can slip between the first existence check
 //! and the watch. A slow poll remains as a safety net, and a 100 ms poll is the
 //! mechanism where either watch is missing (the portable backend).
+//!
+//! `done.md` counts only once it is complete ([`Watch::look`]): an agent that writes it
+//! in place (`echo a > done.md; echo b >> done.md`) instead of renaming it into place
+//! would otherwise lose everything after the first write, since the directory event
+//! comes with the file's creation. Anything other than a regular file at `done.md` is
+//! decisive at once: the conclusion fails the run (see `read`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -15,7 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use crate::run::dir::{self, ProcessId};
-use crate::run::read::{self, Entry};
+use crate::run::read::{self, Entry, Stamp};
 use crate::run::signals::Signals;
 use crate::run::stop;
 use crate::run::sys::{self, DirWatch, ExitWatch, StartingWatch};
@@ -26,31 +32,70 @@ const SAFETY_POLL: Duration = Duration::from_secs(5);
 /// The poll interval when either cannot be watched (the portable backend, a kernel
 /// without an exit watch, no directory watch to be had).
 const FALLBACK_POLL: Duration = Duration::from_millis(100);
+/// How long a `done.md` that may be written in place must stay unchanged before it
+/// counts as complete.
+const SETTLE: Duration = Duration::from_millis(200);
+/// How long a `done.md` that keeps changing is waited for at most: a writer that never
+/// stops cannot hold the run.
+const SETTLE_MAX: Duration = Duration::from_secs(2);
+/// How often a settling `done.md` is looked at (changes to it wake nothing).
+const SETTLE_POLL: Duration = Duration::from_millis(25);
 
 /// A watch on a run directory, reporting renames and creations in it, and whether the
 /// summary is there.
 pub struct Watch {
     dir: DirWatch,
     done: PathBuf,
+    tmp: PathBuf,
+    /// The inode of `done.md.tmp`, when it was seen before `done.md` appeared: the
+    /// protocol's temporary file, which is complete once renamed to `done.md`.
+    tmp_seen: Option<u64>,
+    /// A `done.md` that may still be written in place: as last seen, since when it is
+    /// unchanged, and since when it is there.
+    settling: Option<Settling>,
+}
+
+#[derive(Clone, Copy)]
+struct Settling {
+    stamp: Stamp,
+    unchanged_since: Instant,
+    first_seen: Instant,
+}
+
+/// What one look at `done.md` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Look {
+    Absent,
+    /// A regular file that may still be being written.
+    Settling,
+    /// A complete summary, or something that is not a regular file (decisive too).
+    Decisive,
 }
 
 /// A [`Watch`] being set up (see [`StartingWatch`]).
 pub struct StartingRunWatch {
     dir: StartingWatch,
-    done: PathBuf,
+    run_dir: PathBuf,
 }
 
 impl StartingRunWatch {
     /// Returns once the watch is registered; look for files only after this.
     pub fn ready(self) -> Result<Watch> {
-        Ok(Watch {
-            dir: self.dir.ready()?,
-            done: self.done,
-        })
+        Ok(Watch::on(self.dir.ready()?, &self.run_dir))
     }
 }
 
 impl Watch {
+    fn on(watch: DirWatch, run_dir: &Path) -> Watch {
+        Watch {
+            dir: watch,
+            done: run_dir.join(dir::DONE),
+            tmp: run_dir.join(dir::DONE_TMP),
+            tmp_seen: None,
+            settling: None,
+        }
+    }
+
     /// Starts watching; returns once the watch is registered.
     pub fn new(run_dir: &Path) -> Result<Watch> {
         Watch::start(run_dir)?.ready()
@@ -60,14 +105,64 @@ impl Watch {
     pub fn start(run_dir: &Path) -> Result<StartingRunWatch> {
         Ok(StartingRunWatch {
             dir: DirWatch::start(run_dir)?,
-            done: run_dir.join(dir::DONE),
+            run_dir: run_dir.to_path_buf(),
         })
     }
 
-    /// What is at `done.md`: a summary (a regular file), nothing, or something that is
-    /// not a summary.
+    /// What is at `done.md` now: a summary (a regular file), nothing, or something that
+    /// is not a summary. Without waiting for a file being written to settle: for a run
+    /// whose agent is gone.
     pub fn done(&self) -> Entry {
         read::entry(&self.done)
+    }
+
+    /// Looks at `done.md` and decides whether it is complete. The rule costs a summary
+    /// published by the protocol (written to `done.md.tmp`, then renamed) nothing; only
+    /// a file that may be written in place waits to settle. It is complete at once when
+    /// - it is the inode seen as `done.md.tmp` earlier: renamed into place;
+    /// - its inode changed after its last write (ctime after mtime): a rename came
+    ///   after the writing (the check above misses a rename done before the waiter
+    ///   looked; this one misses one within the file system's clock tick);
+    /// - its last write is [`SETTLE`] old: `wait` or the guard looking at a summary
+    ///   published earlier.
+    ///
+    /// Otherwise it is complete once unchanged (inode, size, times) for [`SETTLE`], or
+    /// [`SETTLE_MAX`] after it was first seen.
+    fn look(&mut self) -> Look {
+        let stamp = match read::entry(&self.done) {
+            Entry::Missing => {
+                self.settling = None;
+                if let Entry::File(tmp) = read::entry(&self.tmp) {
+                    self.tmp_seen = Some(tmp.ino);
+                }
+                return Look::Absent;
+            }
+            Entry::Other(_) => return Look::Decisive,
+            Entry::File(stamp) => stamp,
+        };
+        if self.tmp_seen == Some(stamp.ino)
+            || stamp.changed_after_write()
+            || stamp.written_before(SETTLE)
+        {
+            return Look::Decisive;
+        }
+        let now = Instant::now();
+        let s = self.settling.get_or_insert(Settling {
+            stamp,
+            unchanged_since: now,
+            first_seen: now,
+        });
+        if s.stamp != stamp {
+            s.stamp = stamp;
+            s.unchanged_since = now;
+        }
+        if now.duration_since(s.unchanged_since) >= SETTLE
+            || now.duration_since(s.first_seen) >= SETTLE_MAX
+        {
+            Look::Decisive
+        } else {
+            Look::Settling
+        }
     }
 }
 
@@ -123,8 +218,8 @@ impl Launcher {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
-    /// Something is at `done.md`: a summary, or something that is not a regular file
-    /// (see [`Watch::done`]).
+    /// `done.md` is there and complete, or something that is not a regular file is
+    /// there (see [`Watch::done`]).
     Done,
     /// The launcher ended (the agent exited, the pane or server is gone).
     Ended,
@@ -152,14 +247,22 @@ pub fn wait(
         if recorded() {
             return Event::Recorded;
         }
-        if watch.done() != Entry::Missing {
+        let look = watch.look();
+        if look == Look::Decisive {
             return Event::Done;
         }
         if !launcher.alive() {
-            return Event::Ended;
+            // A summary being written when the agent ended is as complete as it gets.
+            return if look == Look::Settling {
+                Event::Done
+            } else {
+                Event::Ended
+            };
         }
         let now = Instant::now();
-        let mut step = if launcher.exit.watching() && watch.dir.watching() {
+        let mut step = if look == Look::Settling {
+            SETTLE_POLL
+        } else if launcher.exit.watching() && watch.dir.watching() {
             SAFETY_POLL
         } else {
             FALLBACK_POLL

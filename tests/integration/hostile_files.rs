@@ -447,3 +447,38 @@ fn a_symlink_at_output_log_is_not_followed_headless() {
 fn a_symlink_at_output_log_is_not_followed_in_tmux() {
     symlink_log(Mode::Tmux);
 }
+
+/// An agent that writes done.md in place, in two parts with a pause between (its next
+/// step, shorter than the 200 ms the waiter lets such a file settle): the pane stays
+/// until the file is complete, and both parts arrive. Whether a file written in place
+/// is complete can only be told by time, so the pause is the agent's, part of what is
+/// tested; the test itself waits on nothing but the run's end.
+#[test]
+fn a_summary_written_in_place_arrives_whole_in_tmux() {
+    let (t, _server) = setup(
+        Mode::Tmux,
+        "d=$AGENT_OFFLOAD_RUN_DIR\n\
+         echo 'first part' >\"$d/done.md\"\n\
+         sleep 0.05\n\
+         echo 'second part' >>\"$d/done.md\"\n\
+         exec sleep 600",
+    );
+    let out = run(&t, &["x"]);
+    assert_status(&out, 0);
+    assert_eq!(text(&out.stdout), "first part\nsecond part\n");
+}
+
+/// An agent that never stops writing done.md in place cannot hold the run: it ends
+/// with what was there after a bounded wait.
+#[test]
+fn a_summary_that_never_stops_changing_is_bounded_in_tmux() {
+    let (t, _server) = setup(
+        Mode::Tmux,
+        "d=$AGENT_OFFLOAD_RUN_DIR\n\
+         echo 'start' >\"$d/done.md\"\n\
+         while :; do echo 'more' >>\"$d/done.md\"; sleep 0.02; done",
+    );
+    let out = run(&t, &["x"]);
+    assert_status(&out, 0);
+    assert!(text(&out.stdout).starts_with("start\nmore\n"));
+}
