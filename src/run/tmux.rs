@@ -98,6 +98,20 @@ pub struct Pane {
 /// Its output is captured to `output.log` before the launcher can print anything (the
 /// launcher first waits for the environment hand-over).
 pub fn open_pane(caller: &Caller, run: &RunDir, cwd: &Path, focus: bool) -> Result<Pane> {
+    // The pane's transcript is appended by tmux's `cat >> output.log` (pipe-pane,
+    // below), which would create it with the tmux server's umask (0644 as a rule):
+    // create it private first, never through a symbolic link.
+    let log = run.file(dir::OUTPUT);
+    rustix::fs::open(
+        &log,
+        rustix::fs::OFlags::WRONLY
+            | rustix::fs::OFlags::CREATE
+            | rustix::fs::OFlags::APPEND
+            | rustix::fs::OFlags::NOFOLLOW
+            | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .with_context(|| format!("cannot create {}", log.display()))?;
     // Runs started at the same moment from one pane would all see no earlier run pane
     // and all split the caller's pane, slicing it into ever thinner columns: place
     // panes one at a time (an advisory lock on a file beside the run directories).
@@ -147,7 +161,6 @@ pub fn open_pane(caller: &Caller, run: &RunDir, cwd: &Path, focus: bool) -> Resu
         Err(e) => return Err(e),
     };
     let pane = parse_pane(&line)?;
-    let log = run.file(dir::OUTPUT);
     let pipe = format!("cat >> {}", quote(&log.to_string_lossy()));
     let mut chained = vec![
         "set-option",

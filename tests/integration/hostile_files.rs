@@ -13,7 +13,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::harness::{BIN, Test};
+use crate::harness::{BIN, Test, mode};
 use crate::tmux_server::TmuxServer;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -481,4 +481,26 @@ fn a_summary_that_never_stops_changing_is_bounded_in_tmux() {
     let out = run(&t, &["x"]);
     assert_status(&out, 0);
     assert!(text(&out.stdout).starts_with("start\nmore\n"));
+}
+
+/// Everything agent-offload creates in a tmux run's directory is private, the pane's
+/// transcript (written by tmux's `cat`, with the tmux server's umask) included.
+#[test]
+fn files_of_a_tmux_run_are_private() {
+    let (t, _server) = setup(Mode::Tmux, "echo out; publish done; exec sleep 600");
+    let out = finish(command(&t, "umask 000;", &["x"]).spawn().unwrap());
+    assert_status(&out, 0);
+    let dir = run_dir(&t);
+    assert_eq!(mode(&dir), 0o700, "run directory");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let expected = match name.as_str() {
+            // The agent's own file.
+            "done.md" => continue,
+            "launch.sh" => 0o700,
+            _ => 0o600,
+        };
+        assert_eq!(mode(&dir.join(&name)), expected, "{name}");
+    }
+    assert_eq!(mode(&dir.join("output.log")), 0o600);
 }
