@@ -269,10 +269,12 @@ fn check_state_dir(env: Env<'_>, shown: &dyn Fn(&Path) -> String, checks: &mut C
     let root = match crate::run::runs_root(env) {
         Ok(r) => r,
         Err(e) => {
-            checks.broken(
-                format!("state directory: {e:#}"),
-                "set HOME or XDG_STATE_HOME",
-            );
+            let fix = if e.to_string().contains("symbolic link") {
+                "remove the link; agent-offload makes the directory itself"
+            } else {
+                "set HOME or XDG_STATE_HOME"
+            };
+            checks.broken(format!("state directory: {e:#}"), fix);
             return;
         }
     };

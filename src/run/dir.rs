@@ -159,10 +159,15 @@ pub struct Manifest {
     /// The launcher process (pane's first process, or the headless `sh launch.sh`).
     #[serde(default)]
     pub launcher: Option<ProcessId>,
-    /// The background process that finishes a detached run (closes the pane when the
-    /// summary appears, enforces the deadline, records the outcome).
+    /// The background process that finishes the run if the process waiting for it is
+    /// gone (closes the pane when the summary appears, enforces the deadline, records
+    /// the outcome): started for a detached run, a run with a deadline, a pane.
     #[serde(default)]
     pub guard: Option<ProcessId>,
+    /// The `agent-offload run` process that started the run and waits for it; the
+    /// guard leaves the run to it while it lives.
+    #[serde(default)]
+    pub waiter: Option<ProcessId>,
     /// When the run's `--timeout` expires.
     #[serde(default, with = "opt_stamp")]
     pub deadline_at: Option<Timestamp>,

@@ -29,12 +29,16 @@ pub struct Launch<'a> {
     pub stdin_from_prompt: bool,
     /// The profile's literal environment (secrets never come here).
     pub literal_env: &'a [(String, String)],
-    /// Read `export` lines (PATH, `from_env` secrets) from the run's FIFO first. Used in
-    /// tmux mode, where the pane's environment comes from the tmux server.
-    pub env_from_fifo: bool,
+    /// Read `export` lines (PATH, `from_env` secrets) from the run's FIFO first, waiting
+    /// at most this many seconds for them. Used in tmux mode, where the pane's
+    /// environment comes from the tmux server.
+    pub handover_wait: Option<u32>,
     /// The prompt as delivered, for [`Word::PromptText`].
     pub prompt: &'a str,
 }
+
+/// Seconds the launcher waits for the environment hand-over before giving up.
+pub const HANDOVER_WAIT: u32 = 15;
 
 impl Launch<'_> {
     pub fn render(&self) -> String {
@@ -59,11 +63,28 @@ impl Launch<'_> {
         );
         let _ = writeln!(s, "  exit \"$1\"");
         let _ = writeln!(s, "}}");
-        if self.env_from_fifo {
+        if let Some(seconds) = self.handover_wait {
+            // Opening the FIFO waits for agent-offload to open it for writing. If it never
+            // does (killed between opening the pane and the hand-over), a watchdog opens
+            // it after `seconds` and writes a marker instead, so the
+            // launcher ends rather than waiting forever. agent-offload itself gives up
+            // sooner (tmux::HANDOVER_LIMIT), so the two never both write.
+            let _ = writeln!(
+                s,
+                "( trap 'kill \"$w\" 2>/dev/null; exit 0' TERM; sleep {seconds} & w=$!; wait \"$w\"; \
+                 printf 'agent_offload_no_handover=1\\n' >\"$run_dir/{fifo}\" ) 2>/dev/null &",
+                fifo = dir::ENV_FIFO
+            );
+            let _ = writeln!(s, "watchdog=$!");
             let _ = writeln!(
                 s,
                 ". \"$run_dir/{}\" || {{ echo 'agent-offload: could not read the environment hand-over' >&2; finish 126; }}",
                 dir::ENV_FIFO
+            );
+            let _ = writeln!(s, "kill \"$watchdog\" 2>/dev/null");
+            let _ = writeln!(
+                s,
+                "if [ -n \"${{agent_offload_no_handover-}}\" ]; then echo 'agent-offload: the environment hand-over never came (agent-offload ended first)' >&2; finish 126; fi"
             );
         }
         let _ = writeln!(s, "unset {}", NESTING_GUARDS.join(" "));
@@ -141,7 +162,7 @@ mod tests {
                         argv,
                         stdin_from_prompt: stdin,
                         literal_env: &env,
-                        env_from_fifo: fifo,
+                        handover_wait: fifo.then_some(HANDOVER_WAIT),
                         prompt: "it's $(a) `prompt`\n\\n\n",
                     }
                     .render();
@@ -159,5 +180,41 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A launcher whose environment hand-over never comes (agent-offload was killed
+    /// after opening the pane) ends by itself, with a reason, instead of waiting forever.
+    #[test]
+    fn a_handover_that_never_comes_ends_the_launcher() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join(dir::ENV_FIFO);
+        crate::run::sys::make_fifo(&fifo, 0o600).unwrap();
+        let script = Launch {
+            run_id: "id",
+            run_dir: dir.path(),
+            cwd: dir.path(),
+            argv: vec![Word::Literal("true".into())],
+            stdin_from_prompt: false,
+            literal_env: &[],
+            handover_wait: Some(1),
+            prompt: "",
+        }
+        .render();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(126));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("hand-over never came"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(dir::EXIT)).unwrap(),
+            "126\n"
+        );
     }
 }

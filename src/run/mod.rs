@@ -39,7 +39,9 @@ use crate::outcome::Outcome;
 use crate::profile::Profile;
 use agent::Agent;
 use conclude::Ending;
+use dir::ProcessId;
 use lock::RunLock;
+use sys::ExitWatch;
 use waiter::{Event, Launcher, Watch};
 
 /// The hidden subcommand that runs a detached run's guard.
@@ -149,6 +151,7 @@ pub fn execute(
     let launcher = Launcher::new(pid);
     manifest.pid = u32::try_from(pid).ok();
     manifest.launcher = stop::identify(pid);
+    manifest.waiter = stop::identify(i32::try_from(std::process::id()).unwrap_or(0));
     manifest.save(&run)?;
     drop(starting);
     let mut watch = match watch.ready() {
@@ -182,6 +185,18 @@ pub fn execute(
         }
         Placement::Headless { stream } => (None, stream.then(|| headless::Tail::start(&run))),
     };
+    // A run with a deadline or a pane needs an owner that outlives this process (a
+    // host's tool may SIGKILL it): the guard, which defers to us while we live.
+    let needs_owner = req.timeout.is_some() || matches!(req.placement, Placement::Pane { .. });
+    if handover.is_none()
+        && needs_owner
+        && let Err(err) = ensure_guard(&run)
+    {
+        say(&format!(
+            "agent-offload: no guard for run {}: {err:#}; it ends with this process",
+            run.id
+        ));
+    }
     let finish = if let Some(err) = handover {
         let manifest = conclude::stop_and_record(
             &run,
@@ -203,10 +218,11 @@ pub fn execute(
             watch: &mut watch,
             launcher: &launcher,
             agent: &mut agent,
-            deadline: req.timeout.map(|t| started + t),
-            detach_at: req.detach_after.map(|d| started + d),
+            deadline: req.timeout.and_then(|t| started.checked_add(t)),
+            detach_at: req.detach_after.and_then(|d| started.checked_add(d)),
             timeout_reason,
             on_signal: OnSignal::Cancel,
+            defer_to: None,
         }
         .wait(signals)?
     };
@@ -221,6 +237,7 @@ pub fn execute(
 fn start_agent(req: &Request<'_>, run: &RunDir, manifest: &mut Manifest) -> Result<Agent> {
     Ok(match &req.placement {
         Placement::Headless { .. } => {
+            stop::adopt_orphans();
             let child = headless::spawn(run, &req.secrets)?;
             let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
             Agent::Process {
@@ -259,7 +276,7 @@ pub fn attach(
     }
     let now = Instant::now();
     let own_deadline = manifest.deadline();
-    let wait_deadline = timeout.map(|t| now + t);
+    let wait_deadline = timeout.and_then(|t| now.checked_add(t));
     let deadline = match (own_deadline, wait_deadline) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
@@ -285,7 +302,11 @@ pub fn attach(
             run.file(dir::MANIFEST).display()
         );
     };
-    let mut watch = Watch::new(&run.path)?;
+    let mut watch = if guard {
+        Watch::new_inline(&run.path)?
+    } else {
+        Watch::new(&run.path)?
+    };
     let launcher = Launcher::attach(&identity);
     if !launcher.alive() {
         // Nothing saw it end: unless it left a summary or an exit status, it is lost.
@@ -306,13 +327,14 @@ pub fn attach(
         launcher: &launcher,
         agent: &mut agent,
         deadline,
-        detach_at: detach_after.map(|d| now + d),
+        detach_at: detach_after.and_then(|d| now.checked_add(d)),
         timeout_reason,
         on_signal: if guard {
             OnSignal::Quit
         } else {
             OnSignal::Leave
         },
+        defer_to: if guard { manifest.waiter.clone() } else { None },
     }
     .wait(signals)
 }
@@ -371,7 +393,13 @@ struct Waiting<'a> {
     detach_at: Option<Instant>,
     timeout_reason: String,
     on_signal: OnSignal,
+    /// The guard leaves the decisive event to the run's waiter while it lives (it
+    /// would decide the same, and is the one a person is looking at).
+    defer_to: Option<ProcessId>,
 }
+
+/// How long a guard leaves a decisive event to a living waiter before acting itself.
+const DEFER_LIMIT: Duration = Duration::from_secs(10);
 
 impl Waiting<'_> {
     fn wait(self, signals: &Signals) -> Result<Finish> {
@@ -384,6 +412,7 @@ impl Waiting<'_> {
             detach_at,
             timeout_reason,
             on_signal,
+            defer_to,
         } = self;
         let mut detach_at = detach_at;
         let manifest_path = run.file(dir::MANIFEST);
@@ -437,6 +466,14 @@ impl Waiting<'_> {
                 signal,
             });
         }
+        if let Some(waiter) = defer_to.filter(|_| event != Event::Recorded) {
+            // The waiter records the outcome and exits: wait for that (bounded).
+            let exit = ExitWatch::new(waiter.pid);
+            let until = Instant::now() + DEFER_LIMIT;
+            while stop::is_alive(&waiter) && !recorded() && Instant::now() < until {
+                exit.wait(until.saturating_duration_since(Instant::now()));
+            }
+        }
         let manifest = if event == Event::Recorded {
             agent.reap();
             Manifest::load(&run)?
@@ -473,6 +510,7 @@ fn ensure_guard(run: &RunDir) -> Result<()> {
         .stderr(Stdio::null());
     headless::in_own_session(&mut cmd);
     let child = cmd.spawn().context("cannot start the run's guard")?;
+    sys::note_own_helper(child.id());
     let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
     manifest.guard = stop::identify(pid);
     manifest.save(run)

@@ -47,7 +47,7 @@ pub fn prepare(
         argv: argv.clone(),
         stdin_from_prompt,
         literal_env: &literal_env,
-        env_from_fifo: req.placement.mode() == Mode::Tmux,
+        handover_wait: (req.placement.mode() == Mode::Tmux).then_some(launcher::HANDOVER_WAIT),
         prompt: &delivered,
     }
     .render();
@@ -79,6 +79,7 @@ pub fn prepare(
         tmux_socket: None,
         launcher: None,
         guard: None,
+        waiter: None,
         deadline_at: req.timeout.and_then(deadline_from_now),
         git: changes::snapshot(&req.cwd),
         changes: None,

@@ -13,6 +13,26 @@ use rustix::process::{Pid, Signal, kill_process, kill_process_group, test_kill_p
 use crate::run::dir::ProcessId;
 use crate::run::sys::{self, ProcInfo};
 
+/// Whether this process adopts the agent's orphans (see [`adopt_orphans`]).
+static ADOPTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes this process, about to start a launcher as its child, adopt what the agent
+/// orphans, so the stop sweep finds daemons too. Where the system cannot, the sweep
+/// finds what the process group and the parent chain reach.
+pub fn adopt_orphans() {
+    if sys::adopt_orphans() {
+        ADOPTING.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Collects the adopted orphans that have exited (see [`adopt_orphans`]), except the
+/// launcher `keep`.
+pub fn reap_adopted(keep: i32) {
+    if ADOPTING.load(std::sync::atomic::Ordering::SeqCst) {
+        sys::reap_adopted(keep);
+    }
+}
+
 /// How long an agent gets to exit after SIGTERM before it is killed.
 pub const GRACE: Duration = Duration::from_secs(2);
 
@@ -22,13 +42,22 @@ pub fn alive(pid: i32) -> bool {
 }
 
 /// The live processes belonging to the agent whose launcher is `leader`; `None` when
-/// the process table cannot be read.
+/// the process table cannot be read. Where this process adopts orphans (it started the
+/// launcher and is the child subreaper, see `sys::adopt_orphans`), its children other
+/// than its own helpers are the agent's too: daemons that left the agent's session
+/// and parent chain.
 fn members(leader: i32) -> Option<Vec<ProcInfo>> {
     let me = i32::try_from(std::process::id()).unwrap_or(0);
+    let adopting = ADOPTING.load(std::sync::atomic::Ordering::SeqCst);
     let procs = sys::processes()?;
     let mut set: HashSet<i32> = procs
         .iter()
-        .filter(|p| p.session == Some(leader) || p.pgrp == leader || p.pid == leader)
+        .filter(|p| {
+            p.session == Some(leader)
+                || p.pgrp == leader
+                || p.pid == leader
+                || (adopting && p.ppid == me && !sys::is_own_helper(p.pid))
+        })
         .map(|p| p.pid)
         .collect();
     // Descendants that left for a session of their own (setsid, daemons not yet reparented).

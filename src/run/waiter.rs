@@ -101,6 +101,14 @@ impl Watch {
         Watch::start(run_dir)?.ready()
     }
 
+    /// A watch set up in-process (see [`DirWatch::start_inline`]).
+    pub fn new_inline(run_dir: &Path) -> Result<Watch> {
+        Ok(Watch::on(
+            DirWatch::start_inline(run_dir)?.ready()?,
+            run_dir,
+        ))
+    }
+
     /// Starts setting up the watch without waiting for it.
     pub fn start(run_dir: &Path) -> Result<StartingRunWatch> {
         Ok(StartingRunWatch {
@@ -273,6 +281,7 @@ pub fn wait(
             }
             step = step.min(d - now);
         }
+        stop::reap_adopted(launcher.pid);
         sys::wait_events(signals.fd(), &mut watch.dir, &launcher.exit, step);
     }
 }

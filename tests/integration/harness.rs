@@ -610,3 +610,26 @@ pub fn send_signal(pid: u32, signal: &str) {
         .expect("run kill");
     assert!(status.success(), "kill -{signal} {pid} failed");
 }
+
+/// Asserts that no process with `needle` in its command line outlives what the test
+/// just ran. A process killed (`SIGKILL`) during the stop may still be in the exit path
+/// when agent-offload returns (seen under heavy load), so this waits a bounded moment
+/// for it to go; a real survivor fails, with its table row.
+#[track_caller]
+pub fn assert_no_survivor(needle: &str) {
+    let start = Instant::now();
+    loop {
+        let left: Vec<Process> = processes()
+            .into_iter()
+            .filter(|p| !p.zombie() && p.args.contains(needle))
+            .collect();
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "survivors of {needle:?}: {left:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -240,3 +240,70 @@ fn a_background_child_left_after_publishing_is_stopped() {
         "the background child outlived the run"
     );
 }
+
+/// A helper the agent daemonised (double fork and `setsid`: out of the agent's session
+/// and process group, its parent gone) is still ended with the run: agent-offload is
+/// the child subreaper its orphans are re-parented to (Linux).
+#[test]
+#[cfg(target_os = "linux")]
+fn a_daemonised_helper_ends_with_the_run() {
+    let marker = format!("93.{}", crate::harness::unique());
+    let t = Test::new().agent(
+        "fake",
+        &format!(
+            "(setsid sh -c 'exec sleep {marker}' </dev/null >/dev/null 2>&1 &)\n\
+             while ! ps -A -o args= | grep -q '^sleep {marker}'; do sleep 0.01; done\n\
+             publish 'daemon started'"
+        ),
+    );
+    let cfg = headless_profile(&t, "fake");
+    let out = t.config(&cfg).arg("start a daemon").run();
+    out.status(0).stdout_is("daemon started\n");
+    assert!(
+        !crate::harness::process_running(&format!("sleep {marker}")),
+        "the daemon outlived the run"
+    );
+}
+
+/// Orphans adopted during a long run are collected as they exit, not piled up as
+/// zombies until the run ends.
+#[test]
+#[cfg(target_os = "linux")]
+fn adopted_orphans_are_collected_while_the_run_goes_on() {
+    let root = "$AGENT_OFFLOAD_RUN_DIR/../..";
+    let marker = format!("orphan-{}", crate::harness::unique());
+    let t = Test::new().agent(
+        "fake",
+        &format!(
+            "for i in 1 2 3; do (sh -c 'while [ ! -e \"$1/die\" ]; do sleep 0.02; done' {marker} \"{root}\" &); done\n\
+             while [ ! -e \"{root}/go\" ]; do sleep 0.02; done\n\
+             publish 'collected'"
+        ),
+    );
+    let cfg = headless_profile(&t, "fake");
+    let t = t.config(&cfg).arg("orphan some children");
+    let child = t.spawn();
+    let me = child.id();
+    let state = t.path().join("state/agent-offload");
+    let orphans = || -> Vec<crate::harness::Process> {
+        crate::harness::processes()
+            .into_iter()
+            .filter(|p| p.ppid == me && (p.args.contains(&marker) || p.zombie()))
+            .collect()
+    };
+    // Their parent subshells are gone: they are agent-offload's children now.
+    crate::harness::eventually(Duration::from_secs(20), "three adopted orphans", || {
+        orphans().iter().filter(|p| !p.zombie()).count() == 3
+    });
+    std::fs::write(state.join("die"), "").unwrap();
+    // Only their parent can collect them: gone (not zombies) means agent-offload did.
+    crate::harness::eventually(
+        Duration::from_secs(20),
+        "agent-offload to collect them",
+        || orphans().is_empty(),
+    );
+    std::fs::write(state.join("go"), "").unwrap();
+    let out = wait_bounded(child, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "collected\n");
+}

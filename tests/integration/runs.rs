@@ -305,7 +305,7 @@ fn a_run_whose_launcher_and_guard_were_killed_is_lost() {
     assert_eq!(list[0]["status"], "lost", "{list}");
     assert!(list[0]["reason"].as_str().unwrap().starts_with("lost"));
     // Nothing of the agent is left either.
-    assert!(!process_running(&format!("sleep {marker}")));
+    crate::harness::assert_no_survivor(&format!("sleep {marker}"));
     let w = out.test.exec(["wait", "last"]);
     assert_eq!(code(&w), 1);
     assert!(text(&w.stderr).contains("lost"), "{}", text(&w.stderr));
@@ -321,7 +321,7 @@ fn wait_timeout_stops_the_agent() {
     assert_eq!(code(&w), 124, "{}", text(&w.stderr));
     assert!(text(&w.stderr).contains("timed out"));
     assert_eq!(manifest(&out.run_dir())["status"], "timed_out");
-    assert!(!process_running(&format!("sleep {marker}")));
+    crate::harness::assert_no_survivor(&format!("sleep {marker}"));
 }
 
 #[test]
@@ -598,4 +598,34 @@ fn a_run_that_changed_nothing_says_so() {
     let out = headless(t, "publish 'nothing to do'").arg("task").run();
     out.status(0)
         .stderr_contains("changes: none (no file changed, no commit made)");
+}
+
+/// Host tools kill commands with SIGKILL: the run's guard, started with every run that
+/// has a deadline, still stops the agent at the deadline and records it.
+#[test]
+fn a_sigkilled_run_still_ends_at_its_deadline() {
+    let marker = format!("94.{}", unique());
+    let root = "$AGENT_OFFLOAD_RUN_DIR/../..";
+    let t = headless(
+        Test::new(),
+        &format!("touch \"{root}/started\"; exec sleep {marker}"),
+    );
+    let t = t.args(["--timeout", "2s", "task"]);
+    let child = t.spawn();
+    let state = t.path().join("state/agent-offload");
+    eventually(Duration::from_secs(20), "the agent to start", || {
+        state.join("started").exists()
+    });
+    let dir = t.run_dirs().pop().unwrap();
+    eventually(Duration::from_secs(20), "the guard to be recorded", || {
+        manifest(&dir)["guard"]["pid"].is_u64()
+    });
+    send_signal(child.id(), "KILL");
+    let _ = crate::harness::wait_bounded(child, Duration::from_secs(10));
+    eventually(
+        Duration::from_secs(30),
+        "the guard to record the timeout",
+        || manifest(&dir)["status"] == "timed_out",
+    );
+    crate::harness::assert_no_survivor(&format!("sleep {marker}"));
 }

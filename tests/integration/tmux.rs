@@ -117,7 +117,7 @@ fn pane_killed_by_a_person_ends_the_run() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("was closed"), "{stderr}");
-    assert!(!process_running("sleep 7772"));
+    crate::harness::assert_no_survivor("sleep 7772");
 }
 
 #[test]
@@ -136,7 +136,7 @@ fn killed_tmux_server_ends_the_run() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(!process_running("sleep 7773"));
+    crate::harness::assert_no_survivor("sleep 7773");
 }
 
 #[test]
@@ -161,7 +161,7 @@ fn timeout_closes_the_pane() {
     out.status(124).stderr_contains("timed out");
     assert_eq!(out.manifest()["status"], "timed_out");
     assert_eq!(server.panes().len(), 1);
-    assert!(!process_running("sleep 7774"));
+    crate::harness::assert_no_survivor("sleep 7774");
 }
 
 #[test]
@@ -176,7 +176,7 @@ fn sigterm_to_agent_offload_closes_the_pane() {
     let output = crate::harness::wait_bounded(child, Duration::from_secs(30));
     assert_eq!(output.status.code(), Some(128 + 15));
     assert_eq!(server.panes().len(), 1);
-    assert!(!process_running("sleep 7775"));
+    crate::harness::assert_no_survivor("sleep 7775");
     let dir = t.run_dirs().pop().unwrap();
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
@@ -195,7 +195,7 @@ fn a_child_that_ignores_hup_and_term_does_not_survive() {
         !process_running("sleep 7776"),
         "the HUP/TERM-ignoring child was killed"
     );
-    assert!(!process_running("sleep 7777"));
+    crate::harness::assert_no_survivor("sleep 7777");
 }
 
 #[test]
@@ -235,7 +235,7 @@ fn eight_concurrent_runs_from_one_pane() {
     );
     // The caller's pane still has the whole window.
     assert_eq!(server.show(&server.caller, "#{pane_width}"), "240");
-    assert!(!process_running("sleep 7778"));
+    crate::harness::assert_no_survivor("sleep 7778");
 }
 
 /// Runs that finish while others are being placed close the very panes placement may
@@ -277,7 +277,7 @@ fn sixteen_staggered_runs_all_find_a_place() {
     eventually(Duration::from_secs(10), "every run's pane to close", || {
         server.panes() == vec![server.caller.clone()]
     });
-    assert!(!process_running("sleep 7790"));
+    crate::harness::assert_no_survivor("sleep 7790");
 }
 
 #[test]
@@ -508,7 +508,7 @@ fn detach_in_tmux_then_wait() {
     eventually(Duration::from_secs(30), "the pane to close", || {
         server.panes().len() == 1
     });
-    assert!(!process_running("sleep 7785"));
+    crate::harness::assert_no_survivor("sleep 7785");
 }
 
 #[test]
@@ -527,7 +527,7 @@ fn the_guard_closes_a_detached_pane_when_the_summary_appears() {
         "the outcome to be recorded",
         || std::fs::read_to_string(dir.join("run.json")).is_ok_and(|s| s.contains("\"done\"")),
     );
-    assert!(!process_running("sleep 7786"));
+    crate::harness::assert_no_survivor("sleep 7786");
 }
 
 #[test]
@@ -573,4 +573,36 @@ fn focus_true_moves_the_focus_to_the_new_pane() {
     assert_eq!(server.show(&server.caller, "#{pane_active}"), "0");
     let output = crate::harness::wait_bounded(child, Duration::from_secs(20));
     assert_eq!(output.status.code(), Some(0));
+}
+
+/// SIGKILLed while its agent works in a pane: the guard closes the pane when the summary
+/// appears and records the run, as the killed process would have.
+#[test]
+fn a_sigkilled_run_still_closes_its_pane() {
+    let (t, server) = setup(
+        "d=$AGENT_OFFLOAD_RUN_DIR; touch \"$d/../../started\"\n\
+         while [ ! -e \"$d/../../go\" ]; do sleep 0.02; done\n\
+         publish 'nobody was waiting'; exec sleep 7795",
+        "",
+    );
+    let t = t.arg("x");
+    let child = spawn_started(&t);
+    let dir = t.run_dirs().pop().unwrap();
+    let guard =
+        || std::fs::read_to_string(dir.join("run.json")).is_ok_and(|s| s.contains("\"guard\": {"));
+    eventually(Duration::from_secs(20), "the guard to be recorded", guard);
+    crate::harness::send_signal(child.id(), "KILL");
+    let _ = crate::harness::wait_bounded(child, Duration::from_secs(10));
+    std::fs::write(t.path().join("state/agent-offload/go"), "").unwrap();
+    eventually(
+        Duration::from_secs(30),
+        "the guard to close the pane",
+        || server.panes().len() == 1,
+    );
+    eventually(
+        Duration::from_secs(30),
+        "the outcome to be recorded",
+        || std::fs::read_to_string(dir.join("run.json")).is_ok_and(|s| s.contains("\"done\"")),
+    );
+    crate::harness::assert_no_survivor("sleep 7795");
 }

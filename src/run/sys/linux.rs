@@ -54,6 +54,32 @@ pub fn boot_id() -> String {
         .unwrap_or_default()
 }
 
+pub fn adopt_orphans() -> bool {
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid())).is_ok()
+}
+
+/// Collects adopted orphans that have exited (our zombie children other than `keep`
+/// and our own helpers), so a long run does not pile them up. Our children are listed
+/// in `/proc/self/task/*/children`.
+pub fn reap_adopted(keep: i32) {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return;
+    };
+    for task in tasks.flatten() {
+        let Ok(list) = std::fs::read_to_string(task.path().join("children")) else {
+            continue;
+        };
+        for pid in list.split_ascii_whitespace().filter_map(|p| p.parse().ok()) {
+            if pid == keep || super::is_own_helper(pid) || !process(pid).is_some_and(|p| p.zombie) {
+                continue;
+            }
+            if let Some(p) = Pid::from_raw(pid) {
+                let _ = rustix::process::waitpid(Some(p), rustix::process::WaitOptions::NOHANG);
+            }
+        }
+    }
+}
+
 /// The running executable's image, whatever became of its file.
 pub fn running_image() -> Option<PathBuf> {
     let link = PathBuf::from("/proc/self/exe");
@@ -150,6 +176,15 @@ impl StartingWatch {
 }
 
 impl DirWatch {
+    /// An in-process watch (no helper).
+    #[allow(clippy::unnecessary_wraps)] // the signature every backend's watch shares
+    pub fn start_inline(dir: &Path) -> Result<StartingWatch> {
+        Ok(StartingWatch {
+            child: None,
+            dir: dir.to_path_buf(),
+        })
+    }
+
     /// Starts the helper without waiting for it, so that its start-up overlaps the
     /// agent's.
     #[allow(clippy::unnecessary_wraps)] // the signature every backend's watch shares
@@ -200,7 +235,7 @@ impl DirWatch {
 }
 
 fn spawn_helper(dir: &Path) -> Option<std::process::Child> {
-    super::own_command()
+    let child = super::own_command()
         .ok()?
         .arg(super::WATCH_HELPER_COMMAND)
         .arg(dir)
@@ -208,7 +243,9 @@ fn spawn_helper(dir: &Path) -> Option<std::process::Child> {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .ok()
+        .ok()?;
+    super::note_own_helper(child.id());
+    Some(child)
 }
 
 fn helper_ready(mut child: std::process::Child) -> Option<Source> {

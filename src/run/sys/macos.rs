@@ -63,6 +63,12 @@ pub fn boot_id() -> String {
     String::new()
 }
 
+/// macOS has no child subreaper (and no `PR_SET_CHILD_SUBREAPER` equivalent):
+/// orphans go to launchd.
+pub fn adopt_orphans() -> bool {
+    false
+}
+
 /// macOS has no path to the running image itself (no `/proc/self/exe`, no `fexecve`):
 /// the path it was started from is used.
 pub fn running_image() -> Option<std::path::PathBuf> {
@@ -169,6 +175,10 @@ impl DirWatch {
         kq.kevent(&[vnode], &mut [], Some(timespec(Duration::ZERO)))
             .with_context(|| format!("cannot watch {}", dir.display()))?;
         Ok(DirWatch { kq, _dir: fd })
+    }
+
+    pub fn start_inline(dir: &Path) -> Result<DirWatch> {
+        DirWatch::start(dir)
     }
 
     #[allow(clippy::unnecessary_wraps)] // the signature every backend's watch shares

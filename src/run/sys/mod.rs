@@ -144,6 +144,16 @@ impl DirWatch {
         native::DirWatch::start(dir).map(|w| StartingWatch(Some(w)))
     }
 
+    /// Like [`DirWatch::start`], but never through a helper process: for a process whose
+    /// exit nobody waits on (the guard), where the helper's point — keeping the watch's
+    /// slow close off the exit path — does not apply.
+    pub fn start_inline(dir: &Path) -> Result<StartingWatch> {
+        if portable() {
+            return Ok(StartingWatch(None));
+        }
+        native::DirWatch::start_inline(dir).map(|w| StartingWatch(Some(w)))
+    }
+
     /// Whether events wake the waiter (otherwise it must poll).
     pub fn watching(&self) -> bool {
         self.0.as_ref().is_some_and(native::DirWatch::watching)
@@ -220,6 +230,40 @@ pub fn own_command() -> std::io::Result<std::process::Command> {
     let mut cmd = std::process::Command::new(image);
     cmd.arg0(path);
     Ok(cmd)
+}
+
+/// Makes this process the one that orphans among its descendants are re-parented to
+/// (Linux's child subreaper), so that a helper the agent daemonised (double fork,
+/// `setsid`) stays findable as our child and is ended with the run. False where the
+/// system has no such thing (macOS and the other Unixes: there a daemon that left both
+/// the agent's process group and its parent chain before the stop is out of reach).
+pub fn adopt_orphans() -> bool {
+    native::adopt_orphans()
+}
+
+/// Collects adopted orphans that have exited, except `keep` (the launcher, collected by
+/// whoever started it). Nothing to do where nothing is adopted.
+pub fn reap_adopted(keep: i32) {
+    #[cfg(target_os = "linux")]
+    linux::reap_adopted(keep);
+    #[cfg(not(target_os = "linux"))]
+    let _ = keep;
+}
+
+/// Our own helper processes (the watch helper, a run's guard): children of ours that
+/// are not the agent's, whatever [`adopt_orphans`] brings.
+static OWN_HELPERS: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new());
+
+/// Notes `pid` as one of our own helpers.
+pub fn note_own_helper(pid: u32) {
+    if let (Ok(pid), Ok(mut helpers)) = (i32::try_from(pid), OWN_HELPERS.lock()) {
+        helpers.push(pid);
+    }
+}
+
+/// Whether `pid` is one of our own helpers.
+pub fn is_own_helper(pid: i32) -> bool {
+    OWN_HELPERS.lock().is_ok_and(|h| h.contains(&pid))
 }
 
 /// How this process waits, in words (for `doctor`): the backend and whether the kernel

@@ -122,6 +122,10 @@ mod as_native {
         None
     }
 
+    pub fn adopt_orphans() -> bool {
+        false
+    }
+
     pub fn make_fifo(path: &Path, mode: u32) -> std::io::Result<()> {
         rustix::fs::mkfifoat(rustix::fs::CWD, path, rustix::fs::Mode::from_raw_mode(mode))
             .map_err(Into::into)
@@ -145,6 +149,10 @@ mod as_native {
 
     impl DirWatch {
         pub fn start(_dir: &Path) -> anyhow::Result<DirWatch> {
+            Ok(DirWatch)
+        }
+
+        pub fn start_inline(_dir: &Path) -> anyhow::Result<DirWatch> {
             Ok(DirWatch)
         }
 
