@@ -44,7 +44,7 @@ pub fn conclude(ending: Ending<'_>) -> Result<Manifest> {
         return Ok(manifest);
     }
     let outcome = settle(ending);
-    record(run, &mut manifest, &outcome)?;
+    record(run, &mut manifest, &outcome);
     Ok(manifest)
 }
 
@@ -59,7 +59,7 @@ pub fn stop_and_record(run: &RunDir, agent: Option<&Agent>, outcome: &Outcome) -
     if let Some(agent) = agent {
         agent.stop();
     }
-    record(run, &mut manifest, outcome)?;
+    record(run, &mut manifest, outcome);
     Ok(manifest)
 }
 
@@ -134,12 +134,22 @@ fn not_a_summary(kind: &str) -> Outcome {
 }
 
 /// Writes the final state, with what the run changed, to `run.json`.
-fn record(run: &RunDir, manifest: &mut Manifest, outcome: &Outcome) -> Result<()> {
+///
+/// The outcome is what matters (the summary is the product): if it cannot be written
+/// — a full disk, a run directory the agent broke — it is still returned, so the summary
+/// and the right exit code are printed, and stderr says what could not be recorded.
+fn record(run: &RunDir, manifest: &mut Manifest, outcome: &Outcome) {
     manifest.finished_at = Some(jiff::Timestamp::now());
     manifest.status = outcome.status();
     manifest.exit_code = run.exit_status();
     manifest.reason = outcome.reason();
     manifest.agent_offload_exit = Some(exit::for_outcome(outcome));
     manifest.changes = manifest.git.as_ref().and_then(changes::since);
-    manifest.save(run)
+    if let Err(err) = manifest.save(run) {
+        eprintln!(
+            "agent-offload: could not record run {}'s outcome ({}): {err:#}",
+            run.id,
+            outcome.status().as_str()
+        );
+    }
 }

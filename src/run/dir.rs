@@ -23,6 +23,9 @@ pub const EXIT: &str = "exit";
 pub const OUTPUT: &str = "output.log";
 pub const ENV_FIFO: &str = "env.fifo";
 
+/// The largest `run.json` read (its change list is the only part that grows).
+const MANIFEST_LIMIT: u64 = 16 * 1024 * 1024;
+
 /// The lock file that places panes one at a time, beside the runs directory.
 pub const PLACEMENT_LOCK: &str = "pane-placement.lock";
 
@@ -195,11 +198,13 @@ impl Manifest {
         dir.write_atomic(MANIFEST, &json, 0o600)
     }
 
+    /// Reads `run.json` as untrusted input (the agent can write in its directory): never
+    /// through a link, never blocking on a FIFO, bounded.
     pub fn load(dir: &RunDir) -> Result<Manifest> {
         let path = dir.file(MANIFEST);
-        let text =
-            fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        serde_json::from_str(&text)
+        let bytes = crate::run::read::read_whole(&path, MANIFEST_LIMIT)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        serde_json::from_slice(&bytes)
             .with_context(|| format!("{} is not a valid run.json", path.display()))
     }
 

@@ -415,13 +415,7 @@ impl Waiting<'_> {
             defer_to,
         } = self;
         let mut detach_at = detach_at;
-        let manifest_path = run.file(dir::MANIFEST);
-        let recorded = || {
-            std::fs::read_to_string(&manifest_path)
-                .ok()
-                .and_then(|t| serde_json::from_str::<Manifest>(&t).ok())
-                .is_some_and(|m| m.status.is_final())
-        };
+        let recorded = || Manifest::load(&run).is_ok_and(|m| m.status.is_final());
         let (event, detach_due) = loop {
             let until = match (deadline, detach_at) {
                 (Some(a), Some(b)) => Some(a.min(b)),

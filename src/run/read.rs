@@ -166,6 +166,22 @@ pub fn open_untrusted(path: &Path) -> Result<(File, u64), Refused> {
     }
 }
 
+/// The whole of a file the agent could have replaced (`run.json` lives in its
+/// directory too), through [`open_untrusted`], refused past `limit` bytes.
+pub fn read_whole(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    let (file, size) = open_untrusted(path).map_err(|r| match r {
+        Refused::Missing => std::io::Error::from(std::io::ErrorKind::NotFound),
+        Refused::NotAFile(kind) => std::io::Error::other(format!("{kind}, not a regular file")),
+        Refused::Io(e) => e,
+    })?;
+    if size > limit {
+        return Err(std::io::Error::other(format!(
+            "{size} bytes, more than the {limit} expected"
+        )));
+    }
+    read_at_most(&file, 0, limit)
+}
+
 /// Reads at most `len` bytes of `file` from `offset` (fewer at its end).
 fn read_at_most(file: &File, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {
     let len = usize::try_from(len).unwrap_or(usize::MAX);

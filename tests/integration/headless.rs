@@ -307,3 +307,42 @@ fn adopted_orphans_are_collected_while_the_run_goes_on() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "collected\n");
 }
+
+/// The summary is the product: when the outcome cannot be recorded (a full disk; here
+/// the agent blocks the temporary file run.json is written through), the summary and
+/// the exit code still come out, and stderr says what was not recorded.
+#[test]
+fn the_summary_is_printed_when_the_outcome_cannot_be_recorded() {
+    let t = Test::new().agent(
+        "fake",
+        "d=$AGENT_OFFLOAD_RUN_DIR\n\
+         while ! grep -q '\"launcher\": {' \"$d/run.json\"; do sleep 0.01; done\n\
+         ao=$(ps -o ppid= -p \"$PPID\" | tr -d ' ')\n\
+         mkdir \"$d/.run.json.tmp-$ao\"\n\
+         publish 'the product'",
+    );
+    let cfg = headless_profile(&t, "fake");
+    let out = t.config(&cfg).arg("x").run();
+    out.status(0)
+        .stdout_is("the product\n")
+        .stderr_contains("could not record run");
+}
+
+/// run.json lives in the agent's directory too: a FIFO put there blocks nothing.
+#[test]
+fn a_fifo_at_run_json_blocks_nothing() {
+    let t = Test::new().agent(
+        "fake",
+        "d=$AGENT_OFFLOAD_RUN_DIR\n\
+         while ! grep -q '\"launcher\": {' \"$d/run.json\"; do sleep 0.01; done\n\
+         rm \"$d/run.json\" && mkfifo \"$d/run.json\"\n\
+         publish 'sabotage'",
+    );
+    let cfg = headless_profile(&t, "fake");
+    let out = t.config(&cfg).arg("x").run();
+    out.stderr_contains("FIFO");
+    let listed = out.test.exec(["runs"]);
+    assert_eq!(listed.status.code(), Some(0));
+    let shown = out.test.exec(["show", "last"]);
+    assert_ne!(shown.status.code(), Some(0));
+}

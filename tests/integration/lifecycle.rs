@@ -186,7 +186,13 @@ fn timeout_stops_everything() {
     let m = out.manifest();
     assert_eq!(m["status"], "timed_out");
     assert_eq!(m["agent_offload_exit"], 124);
-    assert_eq!(m["reason"], "timed out after 1.0s; the agent was stopped");
+    // The waiter records "timed out after 1.0s"; the run's guard, should it get there
+    // first, "timed out (deadline ...)": the same outcome in other words.
+    let reason = m["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("timed out") && reason.ends_with("; the agent was stopped"),
+        "{reason}"
+    );
     out.stderr_contains("timed out after");
     assert_all_gone(&out.test, &marker);
 }

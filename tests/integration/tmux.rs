@@ -575,7 +575,7 @@ fn focus_true_moves_the_focus_to_the_new_pane() {
     assert_eq!(output.status.code(), Some(0));
 }
 
-/// SIGKILLed while its agent works in a pane: the guard closes the pane when the summary
+/// Killed (`SIGKILL`) while its agent works in a pane: the guard closes the pane when the summary
 /// appears and records the run, as the killed process would have.
 #[test]
 fn a_sigkilled_run_still_closes_its_pane() {
