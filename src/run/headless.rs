@@ -74,7 +74,9 @@ impl Tail {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let handle = std::thread::spawn(move || {
-            let Ok(mut f) = std::fs::File::open(&path) else {
+            // Through the untrusted reader: a FIFO the agent put at output.log would
+            // block an ordinary open, and this thread is joined.
+            let Ok((mut f, _)) = crate::run::read::open_untrusted(&path) else {
                 return;
             };
             let _ = f.seek(SeekFrom::Start(0));

@@ -54,11 +54,13 @@ impl Launch<'_> {
         let _ = writeln!(s, "run_dir={}", q(self.run_dir));
         // The exit status is read only once the launcher has ended, so a plain write is
         // whole when anyone reads it (no tmp file and `mv`: one process less per run).
-        // The subshell keeps the umask from the agent.
+        // The subshell keeps the umask from the agent. Whatever the agent put at `exit`
+        // (a FIFO would block the write forever, a link would be followed) is removed
+        // first; `rm` runs only then, so a normal run starts no process for it.
         let _ = writeln!(s, "finish() {{");
         let _ = writeln!(
             s,
-            "  (umask 077; printf '%s\\n' \"$1\" >\"$run_dir/{exit}\")",
+            "  (umask 077; f=\"$run_dir/{exit}\"; {{ [ -e \"$f\" ] || [ -L \"$f\" ]; }} && rm -rf \"$f\"; printf '%s\\n' \"$1\" >\"$f\")",
             exit = dir::EXIT
         );
         let _ = writeln!(s, "  exit \"$1\"");

@@ -346,3 +346,14 @@ fn a_fifo_at_run_json_blocks_nothing() {
     let shown = out.test.exec(["show", "last"]);
     assert_ne!(shown.status.code(), Some(0));
 }
+
+/// A FIFO the agent leaves at `exit` would block the launcher's write of the exit status
+/// forever: it is replaced, and the failure is reported with the agent's status.
+#[test]
+fn a_fifo_at_exit_blocks_nothing() {
+    let t = Test::new().agent("fake", "mkfifo \"$AGENT_OFFLOAD_RUN_DIR/exit\"; exit 3");
+    let cfg = headless_profile(&t, "fake");
+    let out = t.config(&cfg).arg("x").run();
+    out.status(1).stderr_contains("status 3");
+    assert_eq!(out.manifest()["exit_code"], 3);
+}
