@@ -179,12 +179,15 @@ pub fn read_whole(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
             "{size} bytes, more than the {limit} expected"
         )));
     }
-    read_at_most(&file, 0, limit)
+    // The size seen, not the limit: the buffer is allocated (and zeroed) up front.
+    read_at_most(&file, 0, size)
 }
 
 /// Reads at most `len` bytes of `file` from `offset` (fewer at its end).
 fn read_at_most(file: &File, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {
-    let len = usize::try_from(len).unwrap_or(usize::MAX);
+    // The buffer is allocated up front: no larger than what the file holds now.
+    let there = file.metadata()?.len().saturating_sub(offset);
+    let len = usize::try_from(len.min(there)).unwrap_or(usize::MAX);
     let mut buf = vec![0u8; len];
     let mut got = 0;
     while got < len {
