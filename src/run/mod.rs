@@ -174,6 +174,17 @@ pub fn execute(
         &agent.describe(),
     );
 
+    // A run with a deadline or a pane needs an owner that outlives this process (a
+    // host's tool may SIGKILL it): the guard, which defers to us while we live. It is
+    // started before the pane's hand-over: killed before it, the launcher gives up on
+    // the hand-over by itself; killed after, the guard is there.
+    let needs_owner = req.timeout.is_some() || matches!(req.placement, Placement::Pane { .. });
+    if needs_owner && let Err(err) = ensure_guard(&run) {
+        say(&format!(
+            "agent-offload: no guard for run {}: {err:#}; it ends with this process",
+            run.id
+        ));
+    }
     let (handover, tail) = match &req.placement {
         Placement::Pane { path, .. } => {
             let mut vars: Vec<(String, OsString)> = path
@@ -185,18 +196,6 @@ pub fn execute(
         }
         Placement::Headless { stream } => (None, stream.then(|| headless::Tail::start(&run))),
     };
-    // A run with a deadline or a pane needs an owner that outlives this process (a
-    // host's tool may SIGKILL it): the guard, which defers to us while we live.
-    let needs_owner = req.timeout.is_some() || matches!(req.placement, Placement::Pane { .. });
-    if handover.is_none()
-        && needs_owner
-        && let Err(err) = ensure_guard(&run)
-    {
-        say(&format!(
-            "agent-offload: no guard for run {}: {err:#}; it ends with this process",
-            run.id
-        ));
-    }
     let finish = if let Some(err) = handover {
         let manifest = conclude::stop_and_record(
             &run,
@@ -248,9 +247,14 @@ fn start_agent(req: &Request<'_>, run: &RunDir, manifest: &mut Manifest) -> Resu
         }
         Placement::Pane { caller, focus, .. } => {
             tmux::make_fifo(run)?;
-            let pane = tmux::open_pane(caller, run, &req.cwd, *focus)?;
-            manifest.pane = Some(pane.id.clone());
             manifest.tmux_socket = caller.socket().map(|s| s.to_string_lossy().into_owned());
+            // Recorded the moment tmux has made the pane: killed right after, this run
+            // still names its pane and launcher (which gives up on its hand-over).
+            let pane = tmux::open_pane(caller, run, &req.cwd, *focus, &mut |pane| {
+                manifest.pane = Some(pane.id.clone());
+                manifest.launcher = stop::identify(pane.pid);
+                let _ = manifest.save(run);
+            })?;
             Agent::Pane {
                 caller: caller.clone(),
                 pane,

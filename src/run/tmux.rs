@@ -97,7 +97,16 @@ pub struct Pane {
 /// earlier runs' panes in that window, or in a new window when tmux has no room left.
 /// Its output is captured to `output.log` before the launcher can print anything (the
 /// launcher first waits for the environment hand-over).
-pub fn open_pane(caller: &Caller, run: &RunDir, cwd: &Path, focus: bool) -> Result<Pane> {
+///
+/// `opened` is told about the pane as soon as tmux has made it, before it is set up:
+/// a process killed from then on leaves a run that names its pane.
+pub fn open_pane(
+    caller: &Caller,
+    run: &RunDir,
+    cwd: &Path,
+    focus: bool,
+    opened: &mut dyn FnMut(&Pane),
+) -> Result<Pane> {
     // The pane's transcript is appended by tmux's `cat >> output.log` (pipe-pane,
     // below), which would create it with the tmux server's umask (0644 as a rule):
     // create it private first, never through a symbolic link.
@@ -161,6 +170,7 @@ pub fn open_pane(caller: &Caller, run: &RunDir, cwd: &Path, focus: bool) -> Resu
         Err(e) => return Err(e),
     };
     let pane = parse_pane(&line)?;
+    opened(&pane);
     let pipe = format!("cat >> {}", quote(&log.to_string_lossy()));
     let mut chained = vec![
         "set-option",

@@ -606,3 +606,22 @@ fn a_sigkilled_run_still_closes_its_pane() {
     );
     crate::harness::assert_no_survivor("sleep 7795");
 }
+
+/// Killed (`SIGKILL`) the moment its pane exists — before or after the environment
+/// hand-over, whichever comes: the run names its pane, and the pane does not stay
+/// open (the launcher gives up on a hand-over that never comes; after it, the guard
+/// finishes the run).
+#[test]
+fn killed_right_after_the_pane_opens_nothing_stays() {
+    let (t, server) = setup("publish 'quick'; exec sleep 7796", "");
+    let t = t.arg("x");
+    let child = t.spawn();
+    let pane = wait_for_pane(&t);
+    crate::harness::send_signal(child.id(), "KILL");
+    let _ = crate::harness::wait_bounded(child, Duration::from_secs(10));
+    assert!(pane.starts_with('%'));
+    eventually(Duration::from_secs(40), "the pane to close", || {
+        server.panes().len() == 1
+    });
+    crate::harness::assert_no_survivor("sleep 7796");
+}
