@@ -111,16 +111,7 @@ pub fn open_pane(
     // below), which would create it with the tmux server's umask (0644 as a rule):
     // create it private first, never through a symbolic link.
     let log = run.file(dir::OUTPUT);
-    rustix::fs::open(
-        &log,
-        rustix::fs::OFlags::WRONLY
-            | rustix::fs::OFlags::CREATE
-            | rustix::fs::OFlags::APPEND
-            | rustix::fs::OFlags::NOFOLLOW
-            | rustix::fs::OFlags::CLOEXEC,
-        rustix::fs::Mode::from_raw_mode(0o600),
-    )
-    .with_context(|| format!("cannot create {}", log.display()))?;
+    create_private(&log).with_context(|| format!("cannot create {}", log.display()))?;
     // Runs started at the same moment from one pane would all see no earlier run pane
     // and all split the caller's pane, slicing it into ever thinner columns: place
     // panes one at a time (an advisory lock on a file beside the run directories).
@@ -214,17 +205,7 @@ impl PlacementLock {
         // Never through a symbolic link (`runs_root` refused one before the run
         // started; one made since fails here with ELOOP and the pane is placed
         // unlocked): the link's target would be created or locked instead.
-        let file = rustix::fs::open(
-            root.join(dir::PLACEMENT_LOCK),
-            rustix::fs::OFlags::WRONLY
-                | rustix::fs::OFlags::CREATE
-                | rustix::fs::OFlags::APPEND
-                | rustix::fs::OFlags::NOFOLLOW
-                | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::from_raw_mode(0o600),
-        )
-        .ok()
-        .map(std::fs::File::from);
+        let file = create_private(&root.join(dir::PLACEMENT_LOCK)).ok();
         if let Some(f) = &file {
             // Placing a pane takes milliseconds.
             crate::run::lock::lock_exclusive(f, Duration::from_secs(5));
@@ -239,6 +220,21 @@ const PLACEMENT_ATTEMPTS: u32 = 8;
 /// tmux's answer when a target pane no longer exists.
 fn is_gone(e: &anyhow::Error) -> bool {
     e.to_string().contains("can't find pane")
+}
+
+/// Opens `path` for appending, creating it with mode 0600, never through a symbolic
+/// link (the link's target would be created or written instead).
+fn create_private(path: &Path) -> rustix::io::Result<std::fs::File> {
+    rustix::fs::open(
+        path,
+        rustix::fs::OFlags::WRONLY
+            | rustix::fs::OFlags::CREATE
+            | rustix::fs::OFlags::APPEND
+            | rustix::fs::OFlags::NOFOLLOW
+            | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .map(std::fs::File::from)
 }
 
 fn is_no_space(e: &anyhow::Error) -> bool {

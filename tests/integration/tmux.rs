@@ -198,34 +198,45 @@ fn a_child_that_ignores_hup_and_term_does_not_survive() {
     crate::harness::assert_no_survivor("sleep 7777");
 }
 
+/// Starts one run per task word at once and waits for all: each must succeed. Returns
+/// their stdouts, in the tasks' order.
+fn run_all_at_once(t: &Test, tasks: &[String]) -> Vec<String> {
+    let children: Vec<_> = tasks
+        .iter()
+        .map(|task| {
+            let mut cmd = t.command();
+            cmd.arg(task)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    tasks
+        .iter()
+        .zip(children)
+        .map(|(task, child)| {
+            let out = crate::harness::wait_bounded(child, Duration::from_secs(60));
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "run {task}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        })
+        .collect()
+}
+
 #[test]
 fn eight_concurrent_runs_from_one_pane() {
     let (t, server) = setup(
         "sleep 0.5; publish \"summary for $(printf '%s' \"$last\" | head -n 1)\"; exec sleep 7778",
         "",
     );
-    let children: Vec<_> = (0..8)
-        .map(|i| {
-            let mut cmd = t.command();
-            cmd.arg(format!("task-{i}"))
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped());
-            (i, cmd.spawn().unwrap())
-        })
-        .collect();
-    for (i, child) in children {
-        let out = crate::harness::wait_bounded(child, Duration::from_secs(30));
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "run {i}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout),
-            format!("summary for task-{i}\n")
-        );
+    let tasks: Vec<String> = (0..8).map(|i| format!("task-{i}")).collect();
+    for (task, stdout) in tasks.iter().zip(run_all_at_once(&t, &tasks)) {
+        assert_eq!(stdout, format!("summary for {task}\n"));
     }
     assert_eq!(t.run_dirs().len(), 8);
     assert_eq!(
@@ -249,28 +260,9 @@ fn sixteen_staggered_runs_all_find_a_place() {
         "",
     );
     for round in 0..3 {
-        let children: Vec<_> = (0..16)
-            .map(|i| {
-                let mut cmd = t.command();
-                cmd.arg(format!("{}", i % 10))
-                    .stdin(std::process::Stdio::null())
-                    .stdout(std::process::Stdio::piped())
-                    .stderr(std::process::Stdio::piped());
-                (i, cmd.spawn().unwrap())
-            })
-            .collect();
-        for (i, child) in children {
-            let out = crate::harness::wait_bounded(child, Duration::from_secs(60));
-            assert_eq!(
-                out.status.code(),
-                Some(0),
-                "round {round}, run {i}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            assert_eq!(
-                String::from_utf8_lossy(&out.stdout),
-                format!("done {}\n", i % 10)
-            );
+        let tasks: Vec<String> = (0..16).map(|i| format!("{}", i % 10)).collect();
+        for (task, stdout) in tasks.iter().zip(run_all_at_once(&t, &tasks)) {
+            assert_eq!(stdout, format!("done {task}\n"), "round {round}");
         }
     }
     assert_eq!(t.run_dirs().len(), 48);
