@@ -12,7 +12,7 @@ use super::ProcInfo;
 /// Runs `ps` for the processes `which` selects (`-A`, or `-p PID`) and parses its rows.
 /// `None` when ps cannot be run at all; an empty list when it selects nothing.
 fn ps(which: &[&str]) -> Option<Vec<ProcInfo>> {
-    let out = Command::new("ps")
+    let child = Command::new("ps")
         .args(which)
         .args([
             "-o", "pid=", "-o", "ppid=", "-o", "pgid=", "-o", "stat=", "-o", "lstart=",
@@ -21,11 +21,21 @@ fn ps(which: &[&str]) -> Option<Vec<ProcInfo>> {
         .env("LC_ALL", "C")
         .env("TZ", "UTC")
         .stdin(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
-        .output()
+        .spawn()
         .ok()?;
+    // ps lists itself; it is gone (and its pid free for reuse) by the time anyone acts
+    // on the table, and it is our child like the orphans we adopt: leave it out.
+    let own = i32::try_from(child.id()).ok();
+    let out = child.wait_with_output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
-    Some(text.lines().filter_map(parse_row).collect())
+    Some(
+        text.lines()
+            .filter_map(parse_row)
+            .filter(|p| Some(p.pid) != own)
+            .collect(),
+    )
 }
 
 /// `  123     1   123 Ss   Mon Nov 30 18:11:04 2026`
