@@ -169,10 +169,8 @@ fn assert_all_gone(t: &Test, marker: &str) {
     eventually(Duration::from_secs(30), "the watch helper to exit", || {
         !process_running(&helper)
     });
-    assert!(
-        !process_running(&t.path().display().to_string()),
-        "the agent or its launcher survived"
-    );
+    // The run's guard (`__guard DIR`) leaves just after agent-offload, like the helper.
+    crate::harness::assert_no_survivor(&t.path().display().to_string());
 }
 
 #[test]

@@ -270,13 +270,18 @@ impl Agent {
             .filter(|(_, cmd)| !cmd.contains("tmux.sock"))
             .collect()
         };
-        // agent-offload's own inotify helper (`__watch`) exits when agent-offload has:
-        // closing its inotify instance takes the kernel some milliseconds. It is looked
-        // for only in the later check.
-        let helper = format!("{} __watch ", crate::harness::BIN);
+        // agent-offload's own helpers exit when agent-offload has: the inotify helper
+        // (`__watch`; closing its inotify instance takes the kernel some milliseconds)
+        // and the run's guard (`__guard`, which defers to the waiting process until it
+        // exits, then sees the outcome recorded and leaves). They are looked for only
+        // in the later check.
+        let helpers = [
+            format!("{} __watch ", crate::harness::BIN),
+            format!("{} __guard ", crate::harness::BIN),
+        ];
         let now: Vec<_> = left()
             .into_iter()
-            .filter(|(_, cmd)| !cmd.starts_with(&helper))
+            .filter(|(_, cmd)| !helpers.iter().any(|h| cmd.starts_with(h.as_str())))
             .collect();
         kill_all(&now);
         self.check(
