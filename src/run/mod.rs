@@ -151,7 +151,7 @@ pub fn execute(
     let launcher = Launcher::new(pid);
     manifest.pid = u32::try_from(pid).ok();
     manifest.launcher = stop::identify(pid);
-    manifest.waiter = stop::identify(i32::try_from(std::process::id()).unwrap_or(0));
+    manifest.waiter = stop::identify(sys::own_pid());
     manifest.save(&run)?;
     drop(starting);
     let mut watch = match watch.ready() {

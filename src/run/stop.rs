@@ -47,7 +47,7 @@ pub fn alive(pid: i32) -> bool {
 /// than its own helpers are the agent's too: daemons that left the agent's session
 /// and parent chain.
 fn members(leader: i32) -> Option<Vec<ProcInfo>> {
-    let me = i32::try_from(std::process::id()).unwrap_or(0);
+    let me = sys::own_pid();
     let adopting = ADOPTING.load(std::sync::atomic::Ordering::SeqCst);
     let procs = sys::processes()?;
     let mut set: HashSet<i32> = procs
@@ -129,6 +129,11 @@ pub fn terminate(leader: i32, grace: Duration) {
     let first = seen.refresh(leader);
     let group = signal_group(leader, Signal::TERM);
     signal_all(&first, Signal::TERM);
+    if seen.table && first.is_empty() {
+        // The whole table showed nothing of the agent alive (the usual case once it
+        // has published and exited): nothing is left that could start anything.
+        return;
+    }
     let deadline = Instant::now() + grace;
     // Most agents are gone within a millisecond or two: look early, then back off.
     // Only the processes already seen are checked here (cheap: no full scan); the

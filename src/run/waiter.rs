@@ -199,7 +199,7 @@ impl Launcher {
         let mut l = Launcher::new(identity.pid);
         l.same = stop::is_alive(identity);
         if !l.same {
-            l.exit = ExitWatch::new(0);
+            l.exit = ExitWatch::none();
         }
         l
     }

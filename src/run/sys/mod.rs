@@ -165,6 +165,11 @@ impl DirWatch {
 pub struct ExitWatch(Option<native::ExitWatch>);
 
 impl ExitWatch {
+    /// No watch: [`ExitWatch::wait`] only sleeps a moment.
+    pub fn none() -> ExitWatch {
+        ExitWatch(None)
+    }
+
     /// A watch on `pid`'s end; none when the kernel offers none, or `pid` is gone.
     pub fn new(pid: i32) -> ExitWatch {
         if portable() || pid <= 0 {
@@ -266,6 +271,11 @@ pub fn is_own_helper(pid: i32) -> bool {
     OWN_HELPERS.lock().is_ok_and(|h| h.contains(&pid))
 }
 
+/// This process's pid.
+pub fn own_pid() -> i32 {
+    i32::try_from(std::process::id()).unwrap_or(i32::MAX)
+}
+
 /// How this process waits, in words (for `doctor`): the backend and whether the kernel
 /// gave it an exit watch.
 pub fn describe() -> String {
@@ -277,8 +287,7 @@ pub fn describe() -> String {
         };
         return format!("portable: a 100 ms poll, ps for the process table{why}");
     }
-    let me = i32::try_from(std::process::id()).unwrap_or(0);
-    let exits = if ExitWatch::new(me).watching() {
+    let exits = if ExitWatch::new(own_pid()).watching() {
         ""
     } else {
         "; no exit watch from the kernel, so a 100 ms poll for process exits"
