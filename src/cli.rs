@@ -53,6 +53,21 @@ pub enum Command {
     /// Delegate a task (the default when no subcommand is given).
     #[command(after_help = EXAMPLES)]
     Run(RunArgs),
+    /// Continue a run's session with a new prompt: an answer to its question, the next
+    /// step, or a hand-off to another profile (-p OTHER).
+    #[command(
+        long_about = "Continue a finished run's session with a new prompt, as a new run whose \
+            run.json names its parent. With the same profile (the default) or another \
+            profile of the same agent CLI, the CLI resumes the exact session (claude \
+            --resume, codex resume, ...): use it to answer a question (status needs_input, \
+            exit 3) or to ask for the next step. With a profile of another CLI, or --fresh, \
+            it hands off: a fresh session is given the original task, what the run reported, \
+            its change list and the path of its diff, then the new prompt.\n\n\
+            The mode (pane or headless) and the working directory are the run's unless \
+            given. Without a prompt the agent is asked to go on where it left off.",
+        after_help = CONTINUE_EXAMPLES
+    )]
+    Continue(ContinueArgs),
     /// Wait for a run again: the same summary and exit code as the first wait.
     #[command(
         after_help = "RUN is a run id, a unique prefix of one, or `last`. Without RUN: the newest run started from this directory."
@@ -166,6 +181,30 @@ pub struct RunArgs {
         allow_hyphen_values = false
     )]
     pub prompt: Vec<String>,
+}
+
+const CONTINUE_EXAMPLES: &str = "\
+Examples:
+  agent-offload continue last \"use the existing retry helper\"   answer the newest run's question
+  agent-offload continue 20261130-1412 \"now add tests\"          the next step, same session
+  agent-offload continue last -p opus \"finish this\"             hand off to another profile
+  agent-offload continue last --fresh -f review.md                 a fresh session, seeded
+
+RUN is a run id, a unique prefix of one, or `last`.";
+
+#[derive(Debug, Args)]
+pub struct ContinueArgs {
+    /// The run to continue (id, unique prefix, or `last`).
+    #[arg(value_name = "RUN")]
+    pub run: String,
+
+    /// Start a fresh session seeded with what the run produced, even with a profile of
+    /// the same agent CLI (hand-off), instead of resuming its session.
+    #[arg(long)]
+    pub fresh: bool,
+
+    #[command(flatten)]
+    pub args: RunArgs,
 }
 
 #[derive(Debug, Args)]

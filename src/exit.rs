@@ -11,6 +11,9 @@ pub const DONE: u8 = 0;
 pub const FAILED: u8 = 1;
 /// The command line or the config file is wrong; nothing was started.
 pub const USAGE: u8 = 2;
+/// The agent asked a question (`question.md`, printed on stdout) and stopped; answer
+/// with `agent-offload continue RUN "the answer"`.
+pub const NEEDS_INPUT: u8 = 3;
 /// The run is still going; agent-offload stopped waiting (`--detach-after`, or a signal
 /// while re-attached). Resume with `agent-offload wait RUN`. (`EX_TEMPFAIL`.)
 pub const DETACHED: u8 = 75;
@@ -23,6 +26,7 @@ pub const SIGNAL_BASE: u8 = 128;
 pub fn for_outcome(outcome: &Outcome) -> u8 {
     match outcome {
         Outcome::Done => DONE,
+        Outcome::NeedsInput => NEEDS_INPUT,
         Outcome::Failed { .. } | Outcome::Lost => FAILED,
         Outcome::TimedOut { .. } => TIMED_OUT,
         Outcome::Cancelled { signal } => for_signal(*signal),
@@ -34,6 +38,7 @@ pub fn for_outcome(outcome: &Outcome) -> u8 {
 pub fn for_status(status: Status) -> u8 {
     match status {
         Status::Done => DONE,
+        Status::NeedsInput => NEEDS_INPUT,
         Status::TimedOut => TIMED_OUT,
         Status::Running => DETACHED,
         Status::Failed | Status::Cancelled | Status::Lost => FAILED,

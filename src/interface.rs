@@ -113,6 +113,51 @@ impl Interface {
     }
 }
 
+/// The placeholder for the session id in a profile's `resume_args`.
+pub const SESSION_ID_PLACEHOLDER: &str = "{session_id}";
+
+impl Interface {
+    /// Whether the CLI takes a new session's id from the caller, so that the id is
+    /// known before the agent starts (claude `--session-id`, in both modes).
+    pub fn assigns_session_id(self) -> bool {
+        self == Interface::Claude
+    }
+
+    /// The arguments that give a new session the id `id` (see
+    /// [`Interface::assigns_session_id`]).
+    pub fn new_session_args(self, id: &str) -> Vec<String> {
+        match self {
+            Interface::Claude => vec!["--session-id".to_owned(), id.to_owned()],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether [`Interface::resume_args`] go after the profile's own arguments (right
+    /// before the prompt) rather than before them (right after the mode's words, where
+    /// session options always go: a profile's args may end with a prompt file).
+    pub fn resume_after_profile_args(self) -> bool {
+        // `resume` is a subcommand of `codex exec` (and of the TUI): its flags before it.
+        self == Interface::Codex
+    }
+
+    /// The arguments that resume session `id`; `None` for a CLI agent-offload cannot
+    /// resume (a generic profile says how in `resume_args`).
+    pub fn resume_args(self, _mode: Mode, id: &str) -> Option<Vec<String>> {
+        let words: &[&str] = match self {
+            Interface::Generic => return None,
+            // Flags of `codex exec` (and of the TUI) go before the `resume` subcommand.
+            Interface::Codex => &["resume"],
+            Interface::Opencode | Interface::Pi => &["--session"],
+            Interface::Claude | Interface::Cursor | Interface::Gemini | Interface::Qwen => {
+                &["--resume"]
+            }
+        };
+        let mut args: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
+        args.push(id.to_owned());
+        Some(args)
+    }
+}
+
 /// What agent-offload needs to start a CLI without a config file: the built-in
 /// profile `agent-offload` uses when the CLI is on PATH and no config file exists, and
 /// the starting point `agent-offload init` writes. One entry per CLI.

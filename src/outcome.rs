@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 pub enum Status {
     Running,
     Done,
+    /// The agent published a question (`question.md`) and stopped: answer it with
+    /// `agent-offload continue RUN "the answer"`.
+    NeedsInput,
     Failed,
     TimedOut,
     Cancelled,
@@ -22,6 +25,7 @@ impl Status {
         match self {
             Status::Running => "running",
             Status::Done => "done",
+            Status::NeedsInput => "needs_input",
             Status::Failed => "failed",
             Status::TimedOut => "timed_out",
             Status::Cancelled => "cancelled",
@@ -38,6 +42,7 @@ impl Status {
 #[derive(Debug)]
 pub enum Outcome {
     Done,
+    NeedsInput,
     Failed { reason: String },
     TimedOut { reason: String },
     Cancelled { signal: i32 },
@@ -48,6 +53,7 @@ impl Outcome {
     pub fn status(&self) -> Status {
         match self {
             Outcome::Done => Status::Done,
+            Outcome::NeedsInput => Status::NeedsInput,
             Outcome::Failed { .. } => Status::Failed,
             Outcome::TimedOut { .. } => Status::TimedOut,
             Outcome::Cancelled { .. } => Status::Cancelled,
@@ -59,6 +65,9 @@ impl Outcome {
     pub fn reason(&self) -> Option<String> {
         match self {
             Outcome::Done => None,
+            Outcome::NeedsInput => Some(
+                "the agent asked a question (question.md) and is waiting for an answer".to_owned(),
+            ),
             Outcome::Failed { reason } | Outcome::TimedOut { reason } => Some(reason.clone()),
             Outcome::Cancelled { signal } => Some(format!(
                 "agent-offload received signal {signal} ({}); the agent was stopped",

@@ -52,6 +52,9 @@ pub struct Profile {
     /// Stop waiting after this long and leave the agent running (exit 75).
     pub detach_after: Option<Duration>,
     pub focus: Option<bool>,
+    /// Arguments that resume a session, with `{session_id}` for its id: for a generic
+    /// profile (which has none built in), or to override the built-in ones.
+    pub resume_args: Option<Vec<String>>,
     /// `interface: cursor`: write Cursor's workspace trust marker before each launch.
     pub trust_workspace: bool,
     /// The config file that defined the profile (`None` for a built-in profile).

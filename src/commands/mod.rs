@@ -4,6 +4,7 @@
 mod cancel;
 mod completions;
 mod config;
+mod continue_run;
 mod doctor;
 mod init;
 mod install_skill;
@@ -30,6 +31,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         None => run::run(&cli.run, &env),
         Some(Command::Run(args)) => run::run(&args, &env),
+        Some(Command::Continue(args)) => continue_run::run(&args, &env),
         Some(Command::Wait(args)) => wait::run(&args, &env),
         Some(Command::Runs(args)) => runs::runs(&args, &env),
         Some(Command::Show(args)) => show::show(&args, &env),

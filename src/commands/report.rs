@@ -42,6 +42,16 @@ pub struct Envelope<'a> {
     pub changes: Option<&'a Changes>,
     /// While the run goes on: the command that waits for it.
     pub resume: Option<String>,
+    /// The agent CLI's session (null where the CLI has none, or it is not known).
+    pub session_id: Option<&'a str>,
+    /// The run this one continues (`agent-offload continue`), and how: `resume` (the
+    /// same session) or `handoff` (a fresh session of another profile).
+    pub parent: Option<&'a str>,
+    pub continuation: Option<&'static str>,
+    /// Status `needs_input`: the agent's question (question.md), cut like the summary.
+    pub question: Option<String>,
+    /// Status `needs_input`: the command that answers it.
+    pub answer_with: Option<String>,
 }
 
 pub fn envelope<'a>(run: &'a RunDir, m: &'a Manifest, code: u8) -> Envelope<'a> {
@@ -69,7 +79,90 @@ pub fn envelope<'a>(run: &'a RunDir, m: &'a Manifest, code: u8) -> Envelope<'a> 
         pid: m.pid,
         changes: m.changes.as_ref(),
         resume: (m.status == Status::Running).then(|| resume_command(&m.id)),
+        session_id: m.session_id.as_deref(),
+        parent: m.parent.as_deref(),
+        continuation: m.continuation.map(|c| match c {
+            run::Continuation::Resume => "resume",
+            run::Continuation::Handoff => "handoff",
+        }),
+        question: (m.status == Status::NeedsInput)
+            .then(|| run.question().map(|q| q.text))
+            .flatten(),
+        answer_with: (m.status == Status::NeedsInput).then(|| answer_command(&m.id)),
     }
+}
+
+/// A run that ended without a summary: the log's tail on stdout, what happened on
+/// stderr (even with --quiet: a failed run is an error).
+fn print_failure(
+    stdout: &mut impl Write,
+    run: &RunDir,
+    manifest: &Manifest,
+    took: &str,
+) -> Result<()> {
+    let tail = run.log_tail(20);
+    if !tail.is_empty() {
+        writeln!(stdout, "{tail}")?;
+    }
+    let mut msg = format!(
+        "agent-offload: run {} {}{took}: {}\n  log: {}\n  directory: {}",
+        run.id,
+        manifest.status.as_str().replace('_', " "),
+        manifest.reason.as_deref().unwrap_or("no summary"),
+        run.log().display(),
+        run.path.display()
+    );
+    let short_tail = run.log_tail(10);
+    if !short_tail.is_empty() {
+        msg.push_str("\n  last lines of the log:");
+        for line in short_tail.lines() {
+            msg.push_str("\n    ");
+            msg.push_str(line);
+        }
+    }
+    if let Some(c) = manifest
+        .changes
+        .as_ref()
+        .filter(|c| !c.files.is_empty() || !c.commits.is_empty())
+    {
+        msg.push_str("\nagent-offload: ");
+        msg.push_str(&run::describe_changes(c));
+    }
+    // A failed run is an error: reported even with --quiet.
+    eprintln!("{msg}");
+    Ok(())
+}
+
+/// A run that asked: the question on stdout, how to answer it on stderr.
+fn print_question(
+    stdout: &mut impl Write,
+    run: &RunDir,
+    manifest: &Manifest,
+    took: &str,
+    say: &dyn Fn(&str),
+) -> Result<()> {
+    let question = run.question();
+    let text = question.as_ref().map_or("", |q| q.text.as_str());
+    stdout.write_all(text.as_bytes())?;
+    if !text.ends_with('\n') {
+        stdout.write_all(b"\n")?;
+    }
+    say(&format!(
+        "agent-offload: run {} needs input{took}: the agent asked the question above ({}) \
+         and stopped. Answer in the same session with: {}",
+        run.id,
+        run.file("question.md").display(),
+        answer_command(&run.id)
+    ));
+    if let Some(c) = &manifest.changes {
+        say(&format!("agent-offload: {}", run::describe_changes(c)));
+    }
+    Ok(())
+}
+
+/// The command that answers a run's question.
+pub fn answer_command(id: &str) -> String {
+    format!("agent-offload continue {id} \"ANSWER\"")
 }
 
 pub fn resume_command(id: &str) -> String {
@@ -144,38 +237,10 @@ pub fn print(finish: &Finish, json: bool, quiet: bool) -> Result<u8> {
                 say(&format!("agent-offload: {}", run::describe_changes(c)));
             }
         }
-        Finish::Over { .. } => {
-            let tail = run.log_tail(20);
-            if !tail.is_empty() {
-                writeln!(stdout, "{tail}")?;
-            }
-            let mut msg = format!(
-                "agent-offload: run {} {}{took}: {}\n  log: {}\n  directory: {}",
-                run.id,
-                manifest.status.as_str().replace('_', " "),
-                manifest.reason.as_deref().unwrap_or("no summary"),
-                run.log().display(),
-                run.path.display()
-            );
-            let short_tail = run.log_tail(10);
-            if !short_tail.is_empty() {
-                msg.push_str("\n  last lines of the log:");
-                for line in short_tail.lines() {
-                    msg.push_str("\n    ");
-                    msg.push_str(line);
-                }
-            }
-            if let Some(c) = manifest
-                .changes
-                .as_ref()
-                .filter(|c| !c.files.is_empty() || !c.commits.is_empty())
-            {
-                msg.push_str("\nagent-offload: ");
-                msg.push_str(&run::describe_changes(c));
-            }
-            // A failed run is an error: reported even with --quiet.
-            eprintln!("{msg}");
+        Finish::Over { .. } if manifest.status == Status::NeedsInput => {
+            print_question(&mut stdout, run, manifest, &took, &say)?;
         }
+        Finish::Over { .. } => print_failure(&mut stdout, run, manifest, &took)?,
     }
     stdout.flush()?;
     Ok(code)

@@ -11,44 +11,105 @@ use crate::config;
 use crate::exit::usage;
 use crate::interface::{Interface, Mode};
 use crate::profile::Profile;
-use crate::run::{self, Placement, Request, Signals};
+use crate::run::{self, Placement, Request, Session, Signals};
 use crate::status_line::{self, StatusLine};
 
 pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
-    let cwd = working_dir(args)?;
+    let cwd = working_dir(args.cwd.as_deref())?;
     let config = config::discover_and_load(args.config.as_deref(), &cwd, env)?;
     let profile = config.profile(args.profile.as_deref())?;
     let headless = args.headless || (!args.tmux && profile.headless.unwrap_or(config.headless));
-    let placement = if headless {
-        Placement::Headless {
+    let placement = placement(args, profile, &config, headless, env)?;
+    let text = read_prompt(args, profile, &config, None)?;
+    delegate(Delegation {
+        args,
+        env,
+        config: &config,
+        profile,
+        placement,
+        cwd,
+        prompt: text,
+        session: Session::New,
+        parent: None,
+    })
+}
+
+/// A run about to start, from `run` or `continue`.
+pub struct Delegation<'a> {
+    pub args: &'a RunArgs,
+    pub env: Env<'a>,
+    pub config: &'a config::Config,
+    pub profile: &'a Profile,
+    pub placement: Placement,
+    pub cwd: PathBuf,
+    pub prompt: String,
+    pub session: Session,
+    pub parent: Option<(String, run::Continuation)>,
+}
+
+/// Where the agent runs: headless, or in a pane beside the caller's (which must exist).
+pub fn placement(
+    args: &RunArgs,
+    profile: &Profile,
+    config: &config::Config,
+    headless: bool,
+    env: Env<'_>,
+) -> Result<Placement> {
+    if headless {
+        return Ok(Placement::Headless {
             stream: args.stream,
-        }
-    } else {
-        let caller = run::Caller::from_env(env).ok_or_else(|| {
-            usage(
-                "not inside tmux ($TMUX and $TMUX_PANE are not set): run agent-offload from a \
-                 tmux pane, or add -H to run the agent headless",
-            )
-        })?;
-        Placement::Pane {
-            caller,
-            focus: profile.focus.unwrap_or(config.focus),
-            path: env("PATH"),
-        }
-    };
+        });
+    }
+    let caller = run::Caller::from_env(env).ok_or_else(|| {
+        usage(
+            "not inside tmux ($TMUX and $TMUX_PANE are not set): run agent-offload from a \
+             tmux pane, or add -H to run the agent headless",
+        )
+    })?;
+    Ok(Placement::Pane {
+        caller,
+        focus: profile.focus.unwrap_or(config.focus),
+        path: env("PATH"),
+    })
+}
+
+/// The prompt from the words, `--prompt-file` or stdin, bounded by the run's limits;
+/// `default` when none is given at all (else that is a usage error).
+pub fn read_prompt(
+    args: &RunArgs,
+    profile: &Profile,
+    config: &config::Config,
+    default: Option<&str>,
+) -> Result<String> {
     let stdin_source: Option<Box<dyn std::io::Read + Send>> =
         (!std::io::stdin().is_terminal()).then(|| Box::new(std::io::stdin()) as _);
-    let text = run::read_prompt(
+    run::read_prompt_or(
         &args.prompt,
         args.prompt_file.as_deref(),
         stdin_source,
-        prompt_limit(args, profile, &config),
+        prompt_limit(args, profile, config),
         &|m: &str| {
             if !args.quiet {
                 eprintln!("{m}");
             }
         },
-    )?;
+        default,
+    )
+}
+
+/// Starts the run, waits for it and prints the result.
+pub fn delegate(d: Delegation<'_>) -> Result<u8> {
+    let Delegation {
+        args,
+        env,
+        config,
+        profile,
+        placement,
+        cwd,
+        prompt,
+        session,
+        parent,
+    } = d;
     let secrets = config::resolve_secrets(profile, env)?;
     let signals = Signals::install()?;
     let root = run::runs_root(env)?;
@@ -71,7 +132,7 @@ pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
     let request = Request {
         profile,
         placement,
-        prompt: text,
+        prompt,
         cwd,
         timeout: args.timeout.or(profile.timeout),
         detach_after: args
@@ -79,6 +140,8 @@ pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
             .or(profile.detach_after)
             .or(config.detach_after),
         secrets,
+        session,
+        parent,
     };
     let finish = run::execute(&request, &root, &signals, observer.as_ref())?;
     drop(observer);
@@ -139,10 +202,10 @@ fn trust_cursor_workspace(profile: &Profile, cwd: &Path, env: Env<'_>, quiet: bo
     Ok(())
 }
 
-fn working_dir(args: &RunArgs) -> Result<PathBuf> {
+pub fn working_dir(cwd: Option<&Path>) -> Result<PathBuf> {
     let base = std::env::current_dir()
         .map_err(|e| anyhow::anyhow!("cannot determine the current directory: {e}"))?;
-    let dir = match &args.cwd {
+    let dir = match cwd {
         Some(d) => base.join(d),
         None => base,
     };

@@ -45,7 +45,12 @@ pub fn runs(args: &RunsArgs, env: Env<'_>) -> Result<u8> {
                 age(m.started_at),
                 m.duration().map(crate::duration::human).unwrap_or_default(),
                 super::tilde(&m.cwd, home.as_deref()),
-                first_line(&r.summary_start(SUMMARY_START).unwrap_or_default(), 60),
+                if m.status == run::Status::NeedsInput {
+                    let q = r.question().map(|q| q.text).unwrap_or_default();
+                    format!("asks: {}", first_line(&q, 55))
+                } else {
+                    first_line(&r.summary_start(SUMMARY_START).unwrap_or_default(), 60)
+                },
             ]
         })
         .collect();

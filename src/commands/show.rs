@@ -34,6 +34,16 @@ pub fn show(args: &ShowArgs, env: Env<'_>) -> Result<u8> {
         _ => {}
     }
     field("cwd", &m.cwd.display().to_string());
+    if let Some(id) = &m.session_id {
+        field("session", id);
+    }
+    if let Some(parent) = &m.parent {
+        let how = match m.continuation {
+            Some(run::Continuation::Handoff) => "hand-off from",
+            _ => "continues",
+        };
+        field("parent", &format!("{how} {parent}"));
+    }
     field("command", &shell_words(&m.command));
     for (k, v) in &m.env {
         field("env", &format!("{k}={v}"));
@@ -58,6 +68,14 @@ pub fn show(args: &ShowArgs, env: Env<'_>) -> Result<u8> {
     }
     if let Some(summary) = run_dir.summary() {
         println!("\nsummary:\n{}", summary.text.trim_end());
+    } else if m.status == run::Status::NeedsInput
+        && let Some(question) = run_dir.question()
+    {
+        println!(
+            "\nquestion:\n{}\n\nanswer with: {}",
+            question.text.trim_end(),
+            report::answer_command(&m.id)
+        );
     }
     Ok(0)
 }

@@ -72,6 +72,7 @@ fn profile(d: &Detected) -> Profile {
         timeout: None,
         detach_after: None,
         focus: None,
+        resume_args: None,
         trust_workspace: true,
         defined_in: None,
     }

@@ -20,7 +20,7 @@ use schema::{RawConfig, RawDelivery, RawEnvValue, RawProfile};
 
 use crate::duration;
 use crate::exit::usage;
-use crate::interface::Interface;
+use crate::interface::{Interface, SESSION_ID_PLACEHOLDER};
 use crate::profile::{EnvValue, PROMPT_FILE_PLACEHOLDER, Profile, PromptDelivery};
 
 #[derive(Debug)]
@@ -345,10 +345,47 @@ impl Ctx<'_> {
             ));
         }
 
+        let env = self.env(name, raw.env)?;
+
+        let duration_field = |field: &str, value: Option<Spanned<String>>| match value {
+            Some(t) => duration::parse(&t.value)
+                .map(Some)
+                .map_err(|e| here(field, t.referenced, &e)),
+            None => Ok(None),
+        };
+        let timeout = duration_field("timeout", raw.timeout)?;
+        let detach_after = duration_field("detach_after", raw.detach_after)?;
+
+        let interface = raw.interface.unwrap_or_default();
+        let trust_workspace = self.trust_workspace(name, interface, raw.trust_workspace)?;
+        let resume_args = self.resume_args(name, raw.resume_args)?;
+        Ok(Profile {
+            name: name.to_owned(),
+            command,
+            interface,
+            args,
+            env,
+            prompt,
+            headless: raw.headless,
+            timeout,
+            detach_after,
+            focus: raw.focus,
+            resume_args,
+            trust_workspace,
+            defined_in: Some(self.path.to_path_buf()),
+        })
+    }
+
+    /// A profile's `env`: literal values and `from_env` references, checked.
+    fn env(
+        &self,
+        name: &str,
+        raw: Option<IndexMap<String, Spanned<RawEnvValue>>>,
+    ) -> anyhow::Result<Vec<(String, EnvValue)>> {
         let mut env = Vec::new();
         // Keys are plain strings so that a value's error names its variable (serde's
         // path records string keys only); positions come from the value.
-        for (key, spanned) in raw.env.unwrap_or_default() {
+        for (key, spanned) in raw.unwrap_or_default() {
             let at = spanned.referenced;
             if !is_shell_identifier(&key) {
                 return Err(self.err_at(
@@ -378,32 +415,27 @@ impl Ctx<'_> {
             env.push((key, value));
         }
 
-        let duration_field = |field: &str, value: Option<Spanned<String>>| match value {
-            Some(t) => duration::parse(&t.value)
-                .map(Some)
-                .map_err(|e| here(field, t.referenced, &e)),
-            None => Ok(None),
-        };
-        let timeout = duration_field("timeout", raw.timeout)?;
-        let detach_after = duration_field("detach_after", raw.detach_after)?;
+        Ok(env)
+    }
 
-        let interface = raw.interface.unwrap_or_default();
-        let trust_workspace = self.trust_workspace(name, interface, raw.trust_workspace)?;
-
-        Ok(Profile {
-            name: name.to_owned(),
-            command,
-            interface,
-            args,
-            env,
-            prompt,
-            headless: raw.headless,
-            timeout,
-            detach_after,
-            focus: raw.focus,
-            trust_workspace,
-            defined_in: Some(self.path.to_path_buf()),
-        })
+    /// `resume_args`, which must say where the session id goes.
+    fn resume_args(
+        &self,
+        name: &str,
+        raw: Option<Spanned<Vec<String>>>,
+    ) -> anyhow::Result<Option<Vec<String>>> {
+        match raw {
+            Some(r) if !r.value.iter().any(|a| a.contains(SESSION_ID_PLACEHOLDER)) => Err(self
+                .err_at(
+                    r.referenced,
+                    &format!(
+                        "profile \"{name}\": field \"resume_args\": needs \
+                         {SESSION_ID_PLACEHOLDER} in one of its arguments (e.g. [\"--resume\", \
+                         \"{SESSION_ID_PLACEHOLDER}\"])"
+                    ),
+                )),
+            r => Ok(r.map(|r| r.value)),
+        }
     }
 
     /// `trust_workspace` (default true). Only Cursor has a trust marker: on any other

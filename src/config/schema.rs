@@ -77,6 +77,12 @@ pub struct RawProfile {
     pub detach_after: Option<Spanned<String>>,
     /// tmux mode: move the focus to the new pane.
     pub focus: Option<bool>,
+    /// Arguments that resume the agent's session for `agent-offload continue`, with
+    /// `{session_id}` for the id (e.g. `["--resume", "{session_id}"]`). Needed by a
+    /// generic profile (its agent reports the id in the run directory's `session_id`
+    /// file); overrides the built-in ones of a known CLI.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub resume_args: Option<Spanned<Vec<String>>>,
     /// `interface: cursor`: write Cursor's workspace trust marker before each launch
     /// (default true).
     #[schemars(with = "Option<bool>")]

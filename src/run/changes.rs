@@ -29,6 +29,12 @@ pub struct Changes {
     pub commits: Vec<Commit>,
     pub insertions: u64,
     pub deletions: u64,
+    /// The git trees compared (the working tree at the start and at the end), from
+    /// which the run's diff can be written later (`git diff BASE TREE`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_tree: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tree: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -207,6 +213,8 @@ pub fn since(before: &Snapshot) -> Option<Changes> {
         commits,
         insertions,
         deletions,
+        base_tree: Some(before.tree.clone()),
+        tree: Some(after.tree),
     })
 }
 
@@ -260,6 +268,18 @@ fn parse_diff(raw: &[u8]) -> (Vec<FileChange>, Vec<(String, Counts)>) {
         counts.push((path, (ins.parse().ok(), del.parse().ok())));
     }
     (files, counts)
+}
+
+/// Writes the run's changes as a patch (`git diff --binary BASE TREE`) to `target`;
+/// false when there is nothing to write or git cannot (the trees were pruned).
+pub fn write_diff(toplevel: &Path, c: &Changes, target: &Path) -> bool {
+    let (Some(base), Some(tree)) = (&c.base_tree, &c.tree) else {
+        return false;
+    };
+    let Some(patch) = output(git(toplevel).args(["diff", "--binary", base, tree])) else {
+        return false;
+    };
+    crate::atomic::write_unsynced(target, &patch, 0o600).is_ok()
 }
 
 /// A compact list for stderr: `M src/a.rs (+3 -1)`, `R old -> new`, commits.

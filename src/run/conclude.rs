@@ -80,7 +80,14 @@ fn settle(e: Ending<'_>) -> Outcome {
     {
         agent.stop();
         agent.reap();
-        return not_a_summary(kind);
+        return not_a_summary(crate::run::dir::DONE, kind);
+    }
+    if event == Event::Question
+        && let Entry::Other(kind) = watch.question()
+    {
+        agent.stop();
+        agent.reap();
+        return not_a_summary(crate::run::dir::QUESTION, kind);
     }
     let outcome = match event {
         Event::Done => {
@@ -94,12 +101,27 @@ fn settle(e: Ending<'_>) -> Outcome {
             agent.stop();
             Outcome::Done
         }
+        Event::Question => {
+            // As for a summary: the agent was told to stop after asking; a headless one
+            // gets a moment to do so, then it is stopped like a finished one.
+            if !agent.is_pane() {
+                launcher.wait_exit(DONE_GRACE);
+            }
+            agent.stop();
+            if matches!(watch.done(), Entry::File(_)) {
+                Outcome::Done
+            } else {
+                Outcome::NeedsInput
+            }
+        }
         Event::Ended | Event::Recorded => {
             // Whatever the agent left behind goes too (and a remain-on-exit pane).
             agent.stop();
             // An agent can publish and exit in the same instant: look once more.
             if matches!(watch.done(), Entry::File(_)) {
                 Outcome::Done
+            } else if matches!(watch.question(), Entry::File(_)) {
+                Outcome::NeedsInput
             } else if !observed && run.exit_status().is_none() {
                 Outcome::Lost
             } else {
@@ -123,13 +145,11 @@ fn settle(e: Ending<'_>) -> Outcome {
     outcome
 }
 
-/// The outcome of a run that left something other than a regular file at `done.md`.
-fn not_a_summary(kind: &str) -> Outcome {
+/// The outcome of a run that left something other than a regular file at `done.md`
+/// or `question.md`.
+fn not_a_summary(name: &str, kind: &str) -> Outcome {
     Outcome::Failed {
-        reason: format!(
-            "{}, so it was not read as a summary",
-            read::not_a_file(crate::run::dir::DONE, kind)
-        ),
+        reason: format!("{}, so it was not read", read::not_a_file(name, kind)),
     }
 }
 
@@ -145,6 +165,7 @@ fn record(run: &RunDir, manifest: &mut Manifest, outcome: &Outcome) {
     manifest.reason = outcome.reason();
     manifest.agent_offload_exit = Some(exit::for_outcome(outcome));
     manifest.changes = manifest.git.as_ref().and_then(changes::since);
+    manifest.session_id = crate::run::session::discover(run, manifest);
     if let Err(err) = manifest.save(run) {
         eprintln!(
             "agent-offload: could not record run {}'s outcome ({}): {err:#}",

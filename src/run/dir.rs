@@ -11,10 +11,12 @@ use anyhow::{Context, Result};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::interface::Mode;
+use crate::interface::{Interface, Mode};
 pub use crate::outcome::Status;
 
 pub const PROMPT: &str = "prompt.md";
+/// The task as the user wrote it, without the completion instructions.
+pub const TASK: &str = "task.md";
 pub const LAUNCHER: &str = "launch.sh";
 pub const MANIFEST: &str = "run.json";
 pub const DONE: &str = "done.md";
@@ -22,6 +24,25 @@ pub const DONE_TMP: &str = "done.md.tmp";
 pub const EXIT: &str = "exit";
 pub const OUTPUT: &str = "output.log";
 pub const ENV_FIFO: &str = "env.fifo";
+/// The agent's question for whoever delegated the task, published like `done.md`.
+pub const QUESTION: &str = "question.md";
+pub const QUESTION_TMP: &str = "question.md.tmp";
+/// Where an agent of a generic profile may report its session id.
+pub const SESSION_ID: &str = "session_id";
+/// What agent-offload read from the structured output: session id, final message,
+/// error, usage (see `relay`).
+pub const STREAM: &str = "stream.json";
+
+/// Whether `id` can be a session id: 1 to 128 characters of `[A-Za-z0-9._:-]`. Every
+/// CLI's ids fit (UUIDs, `ses_…`, file stems); anything else — a path, an option, shell
+/// syntax — is refused wherever an id comes from a file the agent can write.
+pub fn valid_session_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && !id.starts_with('-')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
 
 /// The largest `run.json` read (its change list is the only part that grows).
 const MANIFEST_LIMIT: u64 = 16 * 1024 * 1024;
@@ -137,6 +158,9 @@ pub struct Manifest {
     pub version: u32,
     pub id: String,
     pub profile: String,
+    /// The agent CLI the profile starts (absent in runs from before 0.3).
+    #[serde(default)]
+    pub interface: Option<Interface>,
     pub mode: Mode,
     pub cwd: PathBuf,
     /// The agent's command line; the prompt argument is shown as `<prompt.md>`.
@@ -180,6 +204,25 @@ pub struct Manifest {
     /// What the run changed, computed when it ended.
     #[serde(default)]
     pub changes: Option<crate::run::changes::Changes>,
+    /// The agent CLI's session: assigned at the start where the CLI allows it, else
+    /// read from its output or its session store as soon as it is known.
+    #[serde(default)]
+    pub session_id: Option<String>,
+    /// The run this one continues (`agent-offload continue`).
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// How this run continues its parent: `resume` (the same session) or `handoff` (a
+    /// fresh session of another CLI, seeded with what the parent produced).
+    #[serde(default)]
+    pub continuation: Option<Continuation>,
+}
+
+/// How a run continues the one before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Continuation {
+    Resume,
+    Handoff,
 }
 
 /// A process named so that it cannot be confused with a later one that reuses its pid

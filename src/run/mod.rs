@@ -8,12 +8,14 @@ mod agent;
 mod changes;
 mod conclude;
 mod dir;
+mod handoff;
 mod headless;
 mod launcher;
 mod lock;
 mod prepare;
 mod prompt;
 mod read;
+mod session;
 mod signals;
 mod stop;
 mod sys;
@@ -21,8 +23,10 @@ mod tmux;
 mod waiter;
 
 pub use changes::{Changes, describe as describe_changes};
-pub use dir::{Manifest, RunDir, Status, list, resolve, rfc3339, runs_root};
-pub use prompt::read as read_prompt;
+pub use dir::{Continuation, Manifest, RunDir, Status, list, resolve, rfc3339, runs_root};
+pub use handoff::seed as handoff_prompt;
+pub use prompt::read_or as read_prompt_or;
+pub use session::discover as session_id;
 pub use signals::Signals;
 pub use sys::{WATCH_HELPER_COMMAND, describe as describe_waiting, watch_helper_main};
 pub use tmux::Caller;
@@ -82,6 +86,18 @@ pub struct Request<'a> {
     pub detach_after: Option<Duration>,
     /// `from_env` values, resolved from our environment.
     pub secrets: Vec<(String, OsString)>,
+    /// A new session of the agent CLI, or the one to resume.
+    pub session: Session,
+    /// The run this one continues, and how.
+    pub parent: Option<(String, Continuation)>,
+}
+
+/// Which session of the agent CLI a run works in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Session {
+    New,
+    /// Resume this session id (checked with `dir::valid_session_id`).
+    Resume(String),
 }
 
 /// What a run reports while it goes, for the command to show on stderr.

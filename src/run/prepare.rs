@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::interface::Mode;
+use crate::interface::{Mode, SESSION_ID_PLACEHOLDER};
 use crate::profile::{EnvValue, PROMPT_FILE_PLACEHOLDER, PromptDelivery};
 use crate::run::dir::{self, Manifest, RunDir, Status};
 use crate::run::launcher::{self, Launch, Word};
 use crate::run::lock::RunLock;
-use crate::run::{Request, changes, prompt};
+use crate::run::{Request, Session, changes, prompt, session};
 
 /// Creates the run directory with `prompt.md`, `launch.sh` and a first `run.json`.
 pub fn prepare(
@@ -22,7 +22,14 @@ pub fn prepare(
     // Held until the launcher is recorded: until then, no other process may conclude
     // that a run with no launcher is lost.
     let starting = RunLock::take(&run);
-    let (argv, delivered, stdin_from_prompt) = command_line(req, &run.path, say);
+    let session_id = match &req.session {
+        Session::Resume(id) => Some(id.clone()),
+        Session::New if req.profile.interface.assigns_session_id() => Some(session::new_uuid()),
+        Session::New => None,
+    };
+    let (argv, delivered, stdin_from_prompt) =
+        command_line(req, &run.path, session_id.as_deref(), say);
+    run.write_atomic(dir::TASK, req.prompt.as_bytes(), 0o600)?;
     run.write_atomic(dir::PROMPT, delivered.as_bytes(), 0o600)?;
     let mut literal_env: Vec<(String, String)> = req
         .profile
@@ -56,6 +63,7 @@ pub fn prepare(
         version: 1,
         id: run.id.clone(),
         profile: req.profile.name.clone(),
+        interface: Some(req.profile.interface),
         mode: req.placement.mode(),
         cwd: req.cwd.clone(),
         command: launcher::display_argv(&argv),
@@ -83,9 +91,24 @@ pub fn prepare(
         deadline_at: req.timeout.and_then(deadline_from_now),
         git: changes::snapshot(&req.cwd),
         changes: None,
+        session_id,
+        parent: req.parent.as_ref().map(|(id, _)| id.clone()),
+        continuation: req.parent.as_ref().map(|&(_, how)| how),
     };
     manifest.save(&run)?;
     Ok((run, manifest, starting))
+}
+
+/// The arguments that resume session `id`: the profile's `resume_args`, else the
+/// CLI's own (the `continue` command checked that one of them exists).
+pub fn session_args_to_resume(p: &crate::profile::Profile, mode: Mode, id: &str) -> Vec<String> {
+    match &p.resume_args {
+        Some(args) => args
+            .iter()
+            .map(|a| a.replace(SESSION_ID_PLACEHOLDER, id))
+            .collect(),
+        None => p.interface.resume_args(mode, id).unwrap_or_default(),
+    }
 }
 
 fn deadline_from_now(timeout: Duration) -> Option<jiff::Timestamp> {
@@ -98,6 +121,7 @@ fn deadline_from_now(timeout: Duration) -> Option<jiff::Timestamp> {
 fn command_line(
     req: &Request<'_>,
     run_dir: &Path,
+    session_id: Option<&str>,
     say: &dyn Fn(&str),
 ) -> (Vec<Word>, String, bool) {
     let p = req.profile;
@@ -110,6 +134,22 @@ fn command_line(
             .iter()
             .map(|a| Word::Literal((*a).to_owned())),
     );
+    // Session options go right after the mode's words (a profile's args may end with a
+    // prompt file); `codex … resume ID` and a profile's own `resume_args` come after
+    // the profile's args.
+    let (session_first, session_last) = match (&req.session, session_id) {
+        (Session::New, Some(id)) => (p.interface.new_session_args(id), Vec::new()),
+        (Session::Resume(_), Some(id)) => {
+            let words = session_args_to_resume(p, req.placement.mode(), id);
+            if p.resume_args.is_some() || p.interface.resume_after_profile_args() {
+                (Vec::new(), words)
+            } else {
+                (words, Vec::new())
+            }
+        }
+        (_, None) => (Vec::new(), Vec::new()),
+    };
+    argv.extend(session_first.into_iter().map(Word::Literal));
     let file = prompt_file.to_string_lossy();
     argv.extend(p.args.iter().map(|a| {
         Word::Literal(if p.prompt == PromptDelivery::PromptFileArg {
@@ -118,6 +158,7 @@ fn command_line(
             a.clone()
         })
     }));
+    argv.extend(session_last.into_iter().map(Word::Literal));
     let mut stdin = false;
     match p.prompt {
         PromptDelivery::Argument => {

@@ -42,12 +42,26 @@ pub type Limit = Option<(Duration, &'static str)>;
 /// reaches end of file nor a prompt file that is a FIFO without a writer can hold us
 /// forever: `limit` bounds the wait (a usage error, exit 2: nothing was started), and
 /// `notice` is told once, after [`NOTICE_AFTER`], what is being waited for.
+#[cfg(test)]
 pub fn read(
     words: &[String],
     file: Option<&Path>,
     stdin: Option<Box<dyn Read + Send>>,
     limit: Limit,
     notice: &dyn Fn(&str),
+) -> Result<String> {
+    read_or(words, file, stdin, limit, notice, None)
+}
+
+/// [`read`], except that no prompt at all (no words, no file, a terminal or an empty
+/// stdin) gives `default`.
+pub fn read_or(
+    words: &[String],
+    file: Option<&Path>,
+    stdin: Option<Box<dyn Read + Send>>,
+    limit: Limit,
+    notice: &dyn Fn(&str),
+    default: Option<&str>,
 ) -> Result<String> {
     let (text, from) = if !words.is_empty() {
         (words.join(" "), "the command line")
@@ -68,6 +82,9 @@ pub fn read(
         let bytes = read_bounded(move || Ok(stdin), "stdin", limit, notice)?
             .context("cannot read the prompt from stdin")?;
         let bytes = within_limit(bytes, "stdin")?;
+        if let (true, Some(d)) = (bytes.is_empty(), default) {
+            return Ok(d.to_owned());
+        }
         if bytes.is_empty() {
             // Host agents run commands with stdin at /dev/null: an empty stdin usually
             // means no prompt was given at all, so say how to give one.
@@ -76,6 +93,8 @@ pub fn read(
         let text =
             String::from_utf8(bytes).map_err(|_| usage("the prompt on stdin is not UTF-8 text"))?;
         (text, "stdin")
+    } else if let Some(d) = default {
+        return Ok(d.to_owned());
     } else {
         return Err(usage(NO_PROMPT));
     };
@@ -176,12 +195,16 @@ fn waiting_notice(what: &str, limit: Limit) -> String {
     )
 }
 
-/// The prompt as the agent receives it: the task, then how to publish the summary.
+/// The prompt as the agent receives it: the task, then how to publish the summary, or
+/// a question when the agent cannot go on without an answer.
 pub fn augment(prompt: &str, run_dir: &Path) -> String {
-    let tmp = run_dir.join(crate::run::dir::DONE_TMP);
-    let done = run_dir.join(crate::run::dir::DONE);
-    let (tmp_s, done_s) = (tmp.to_string_lossy(), done.to_string_lossy());
-    let mut out = String::with_capacity(prompt.len() + 900);
+    let path = |name: &str| run_dir.join(name).to_string_lossy().into_owned();
+    let (tmp_s, done_s) = (path(crate::run::dir::DONE_TMP), path(crate::run::dir::DONE));
+    let (qtmp_s, question_s) = (
+        path(crate::run::dir::QUESTION_TMP),
+        path(crate::run::dir::QUESTION),
+    );
+    let mut out = String::with_capacity(prompt.len() + 1400);
     out.push_str(prompt);
     if !prompt.ends_with('\n') {
         out.push('\n');
@@ -198,9 +221,16 @@ pub fn augment(prompt: &str, run_dir: &Path) -> String {
          for example with the shell command: mv {} {}\n\
          Publish the summary once, as your very last step: the delegating agent is waiting \
          for {done_s} to appear, and stops this session when it does. Do not commit unless \
-         the task asks you to.\n",
+         the task asks you to.\n\
+         \n\
+         If you cannot go on without an answer from the agent that delegated the task (a \
+         decision only it can make, information you cannot find), do not guess: write your \
+         question to {qtmp_s}, rename it to {question_s} (mv {} {}), and stop. The answer \
+         will come in this same session.\n",
         quote(&tmp_s),
         quote(&done_s),
+        quote(&qtmp_s),
+        quote(&question_s),
     );
     out
 }
@@ -312,5 +342,6 @@ mod tests {
         assert!(p.starts_with("do it\n"));
         assert!(p.contains("/s/runs/x/done.md.tmp"));
         assert!(p.contains("mv /s/runs/x/done.md.tmp /s/runs/x/done.md"));
+        assert!(p.contains("mv /s/runs/x/question.md.tmp /s/runs/x/question.md"));
     }
 }

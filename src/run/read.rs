@@ -268,7 +268,18 @@ impl RunDir {
     /// The summary (`done.md`), if the agent published one as a regular file, read
     /// bounded (see [`Summary`]).
     pub fn summary(&self) -> Option<Summary> {
-        let path = self.file(dir::DONE);
+        self.published(dir::DONE)
+    }
+
+    /// The agent's question (`question.md`), read like the summary.
+    pub fn question(&self) -> Option<Summary> {
+        self.published(dir::QUESTION)
+    }
+
+    /// A file the agent publishes for the delegating agent to read (`done.md`,
+    /// `question.md`): whole up to [`SUMMARY_LIMIT`], else its head and tail.
+    fn published(&self, name: &str) -> Option<Summary> {
+        let path = self.file(name);
         let (file, size) = open_untrusted(&path).ok()?;
         if size <= SUMMARY_LIMIT {
             let bytes = read_at_most(&file, 0, SUMMARY_LIMIT).ok()?;
@@ -292,6 +303,24 @@ impl RunDir {
             bytes: size,
             truncated: true,
         })
+    }
+
+    /// The session id a generic agent reported in `session_id` (see
+    /// [`dir::valid_session_id`]); `None` when there is none or it is not a valid id.
+    pub fn reported_session_id(&self) -> Option<String> {
+        let (file, _) = open_untrusted(&self.file(dir::SESSION_ID)).ok()?;
+        let bytes = read_at_most(&file, 0, 1024).ok()?;
+        let id = std::str::from_utf8(&bytes).ok()?.trim();
+        dir::valid_session_id(id).then(|| id.to_owned())
+    }
+
+    /// A small file of the run directory, whole, when it is at most `limit` bytes.
+    pub fn small_file(&self, name: &str, limit: u64) -> Option<Vec<u8>> {
+        let (file, size) = open_untrusted(&self.file(name)).ok()?;
+        if size > limit {
+            return None;
+        }
+        read_at_most(&file, 0, limit).ok()
     }
 
     /// Where the agent publishes its summary.

@@ -9,7 +9,7 @@
 //! and the watch. A slow poll remains as a safety net, and a 100 ms poll is the
 //! mechanism where either watch is missing (the portable backend).
 //!
-//! `done.md` counts only once it is complete ([`Watch::look`]): an agent that writes it
+//! `done.md` counts only once it is complete ([`Published::look`]): an agent that writes it
 //! in place (`echo a > done.md; echo b >> done.md`) instead of renaming it into place
 //! would otherwise lose everything after the first write, since the directory event
 //! comes with the file's creation. Anything other than a regular file at `done.md` is
@@ -42,15 +42,22 @@ const SETTLE_MAX: Duration = Duration::from_secs(2);
 const SETTLE_POLL: Duration = Duration::from_millis(25);
 
 /// A watch on a run directory, reporting renames and creations in it, and whether the
-/// summary is there.
+/// summary (or a question) is there.
 pub struct Watch {
     dir: DirWatch,
-    done: PathBuf,
+    done: Published,
+    question: Published,
+}
+
+/// A file the agent publishes by renaming `NAME.tmp` to `NAME` (`done.md`,
+/// `question.md`), and what has been seen of it.
+struct Published {
+    path: PathBuf,
     tmp: PathBuf,
-    /// The inode of `done.md.tmp`, when it was seen before `done.md` appeared: the
-    /// protocol's temporary file, which is complete once renamed to `done.md`.
+    /// The inode of the temporary file, when it was seen before the file appeared: the
+    /// protocol's temporary file, which is complete once renamed.
     tmp_seen: Option<u64>,
-    /// A `done.md` that may still be written in place: as last seen, since when it is
+    /// A file that may still be written in place: as last seen, since when it is
     /// unchanged, and since when it is there.
     settling: Option<Settling>,
 }
@@ -62,13 +69,13 @@ struct Settling {
     first_seen: Instant,
 }
 
-/// What one look at `done.md` found.
+/// What one look at a published file found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Look {
     Absent,
     /// A regular file that may still be being written.
     Settling,
-    /// A complete summary, or something that is not a regular file (decisive too).
+    /// A complete file, or something that is not a regular file (decisive too).
     Decisive,
 }
 
@@ -89,10 +96,8 @@ impl Watch {
     fn on(watch: DirWatch, run_dir: &Path) -> Watch {
         Watch {
             dir: watch,
-            done: run_dir.join(dir::DONE),
-            tmp: run_dir.join(dir::DONE_TMP),
-            tmp_seen: None,
-            settling: None,
+            done: Published::new(run_dir, dir::DONE, dir::DONE_TMP),
+            question: Published::new(run_dir, dir::QUESTION, dir::QUESTION_TMP),
         }
     }
 
@@ -121,23 +126,39 @@ impl Watch {
     /// is not a summary. Without waiting for a file being written to settle: for a run
     /// whose agent is gone.
     pub fn done(&self) -> Entry {
-        read::entry(&self.done)
+        read::entry(&self.done.path)
     }
 
-    /// Looks at `done.md` and decides whether it is complete. The rule costs a summary
-    /// published by the protocol (written to `done.md.tmp`, then renamed) nothing; only
+    /// What is at `question.md` now, as [`Watch::done`] says for `done.md`.
+    pub fn question(&self) -> Entry {
+        read::entry(&self.question.path)
+    }
+}
+
+impl Published {
+    fn new(run_dir: &Path, name: &str, tmp: &str) -> Published {
+        Published {
+            path: run_dir.join(name),
+            tmp: run_dir.join(tmp),
+            tmp_seen: None,
+            settling: None,
+        }
+    }
+
+    /// Looks at the file and decides whether it is complete. The rule costs a file
+    /// published by the protocol (written to `NAME.tmp`, then renamed) nothing; only
     /// a file that may be written in place waits to settle. It is complete at once when
-    /// - it is the inode seen as `done.md.tmp` earlier: renamed into place;
+    /// - it is the inode seen as `NAME.tmp` earlier: renamed into place;
     /// - its inode changed after its last write (ctime after mtime): a rename came
     ///   after the writing (the check above misses a rename done before the waiter
     ///   looked; this one misses one within the file system's clock tick);
-    /// - its last write is [`SETTLE`] old: `wait` or the guard looking at a summary
+    /// - its last write is [`SETTLE`] old: `wait` or the guard looking at a file
     ///   published earlier.
     ///
     /// Otherwise it is complete once unchanged (inode, size, times) for [`SETTLE`], or
     /// [`SETTLE_MAX`] after it was first seen.
     fn look(&mut self) -> Look {
-        let stamp = match read::entry(&self.done) {
+        let stamp = match read::entry(&self.path) {
             Entry::Missing => {
                 self.settling = None;
                 if let Entry::File(tmp) = read::entry(&self.tmp) {
@@ -229,6 +250,8 @@ pub enum Event {
     /// `done.md` is there and complete, or something that is not a regular file is
     /// there (see [`Watch::done`]).
     Done,
+    /// `question.md` is there and complete (or something that is not a regular file).
+    Question,
     /// The launcher ended (the agent exited, the pane or server is gone).
     Ended,
     /// The deadline given to [`wait`] passed.
@@ -255,20 +278,27 @@ pub fn wait(
         if recorded() {
             return Event::Recorded;
         }
-        let look = watch.look();
+        // The summary first: an agent that asked and then finished anyway is done.
+        let look = watch.done.look();
         if look == Look::Decisive {
             return Event::Done;
         }
+        let asked = watch.question.look();
+        if asked == Look::Decisive {
+            return Event::Question;
+        }
         if !launcher.alive() {
-            // A summary being written when the agent ended is as complete as it gets.
+            // A file being written when the agent ended is as complete as it gets.
             return if look == Look::Settling {
                 Event::Done
+            } else if asked == Look::Settling {
+                Event::Question
             } else {
                 Event::Ended
             };
         }
         let now = Instant::now();
-        let mut step = if look == Look::Settling {
+        let mut step = if look == Look::Settling || asked == Look::Settling {
             SETTLE_POLL
         } else if launcher.exit.watching() && watch.dir.watching() {
             SAFETY_POLL

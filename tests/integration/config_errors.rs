@@ -35,7 +35,7 @@ fn unknown_fields() {
     assert_config_error(
         "profiles:\n  a:\n    command: x\n    comand: y\n",
         ":4:5: profile \"a\": unknown field \"comand\" (expected one of command, interface, \
-         args, env, prompt, headless, timeout, detach_after, focus, trust_workspace)",
+         args, env, prompt, headless, timeout, detach_after, focus, resume_args, trust_workspace)",
     );
     assert_config_error(
         "profiles:\n  a:\n    command: x\n    env:\n      A: {from_env: B, other: C}\n",

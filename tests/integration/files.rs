@@ -30,6 +30,7 @@ fn permissions_are_private() {
     assert_eq!(mode(&t.runs_root()), 0o700, "runs root");
     for (file, expected) in [
         ("prompt.md", 0o600),
+        ("task.md", 0o600),
         ("run.json", 0o600),
         ("output.log", 0o600),
         ("exit", 0o600),
@@ -51,7 +52,8 @@ fn permissions_are_private() {
             "launch.sh",
             "output.log",
             "prompt.md",
-            "run.json"
+            "run.json",
+            "task.md"
         ]
     );
 }
@@ -82,11 +84,18 @@ fn manifest_fields() {
             .display()
             .to_string()
     );
+    // claude's session id is assigned before the agent starts, and recorded.
+    let session = m["session_id"].as_str().expect("session_id");
+    assert_eq!(session.len(), 36, "{session}");
+    assert_eq!(m["interface"], "claude");
+    assert_eq!(m["parent"], serde_json::Value::Null);
     assert_eq!(
         m["command"],
         serde_json::json!([
             out.test.agent_path("fake"),
             "-p",
+            "--session-id",
+            session,
             "--model",
             "big one",
             "--",

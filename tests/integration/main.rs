@@ -18,6 +18,7 @@ mod profiles;
 mod prompts;
 mod runs;
 mod secrets;
+mod sessions;
 mod skill;
 mod status_line;
 mod tmux;

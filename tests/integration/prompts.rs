@@ -35,6 +35,20 @@ fn guards_leading_dash(interface: &str) -> bool {
     !matches!(interface, "generic" | "claude" | "codex")
 }
 
+/// What a new session gets right after the mode's words: claude's assigned id, which
+/// `run.json` records.
+fn session_args(interface: &str, run_dir: &Path) -> Vec<String> {
+    if interface != "claude" {
+        return Vec::new();
+    }
+    let m: serde_json::Value = serde_json::from_slice(&read(&run_dir.join("run.json"))).unwrap();
+    let id = m["session_id"]
+        .as_str()
+        .expect("claude's session id")
+        .to_owned();
+    vec!["--session-id".to_owned(), id]
+}
+
 fn strs(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| (*s).to_owned()).collect()
 }
@@ -101,6 +115,7 @@ fn argument_delivery_for_every_interface() {
         let dir = out.run_dir();
         let delivered = assert_augmented(&dir, prompt, "");
         let mut expected = strs(mode_args(interface));
+        expected.extend(session_args(interface, &dir));
         expected.extend(strs(&["--model", "big one"]));
         expected.extend(strs(prompt_prefix(interface)));
         expected.push(delivered);
@@ -119,6 +134,7 @@ fn stdin_delivery_for_every_interface() {
         let dir = out.run_dir();
         let delivered = assert_augmented(&dir, prompt, "");
         let mut expected = strs(mode_args(interface));
+        expected.extend(session_args(interface, &dir));
         expected.push("--json".into());
         let argv = read_nul_list(&out.test.path().join("argv"));
         assert_eq!(argv, expected, "interface {interface}: no prompt argument");
@@ -148,6 +164,7 @@ fn prompt_file_arg_delivery_for_every_interface() {
         assert_augmented(&dir, prompt, "");
         let file = dir.join("prompt.md").display().to_string();
         let mut expected = strs(mode_args(interface));
+        expected.extend(session_args(interface, &dir));
         expected.extend([
             "--file".to_owned(),
             file.clone(),
@@ -340,14 +357,17 @@ fn a_200_kib_prompt_reaches_the_agent() {
             file.display()
         ));
         let argv = read_nul_list(&out.test.path().join("argv"));
-        assert_eq!(argv[..2], ["-p", "--"], "{source:?}");
-        assert_eq!(argv.len(), 3, "{source:?}");
+        let mut expected = vec!["-p".to_owned()];
+        expected.extend(session_args("claude", &dir));
+        expected.push("--".to_owned());
+        assert_eq!(argv[..4], expected, "{source:?}");
+        assert_eq!(argv.len(), 5, "{source:?}");
         assert!(
-            argv[2].starts_with(&format!("Your task is in the file {}:", file.display())),
+            argv[4].starts_with(&format!("Your task is in the file {}:", file.display())),
             "{source:?}: {}",
-            argv[2]
+            argv[4]
         );
-        assert!(argv[2].len() < 1024);
+        assert!(argv[4].len() < 1024);
 
         // Stdin delivery: the whole of prompt.md on stdin.
         let out = give(recording("codex", "stdin", &[]), source, &prompt).run();

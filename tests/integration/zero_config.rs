@@ -97,8 +97,18 @@ fn a_built_in_profile_runs() {
     out.status(0).stdout_is("recorded\n");
     out.stderr_contains("agent-offload: config the built-in profiles (no config file");
     let argv = read_nul_list(&out.test.path().join("argv"));
-    assert_eq!(argv[..3], ["-p", "--dangerously-skip-permissions", "--"]);
-    assert!(argv[3].starts_with("fix it"), "{argv:?}");
+    let session = out.manifest()["session_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        argv[..5],
+        [
+            "-p",
+            "--session-id",
+            &session,
+            "--dangerously-skip-permissions",
+            "--"
+        ]
+    );
+    assert!(argv[5].starts_with("fix it"), "{argv:?}");
     assert_eq!(out.manifest()["profile"], "claude");
 }
 
