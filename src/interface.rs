@@ -60,6 +60,38 @@ impl Interface {
         Interface::Qwen,
     ];
 
+    pub fn from_name(name: &str) -> Option<Interface> {
+        [
+            Interface::Generic,
+            Interface::Claude,
+            Interface::Codex,
+            Interface::Cursor,
+            Interface::Opencode,
+            Interface::Pi,
+            Interface::Gemini,
+            Interface::Qwen,
+        ]
+        .into_iter()
+        .find(|i| i.name() == name)
+    }
+
+    /// The flags that make the CLI's non-interactive form write JSON events on stdout,
+    /// placed right after [`Interface::mode_args`]; `None` for a CLI without them.
+    /// The relay reads the events (see `run::relay` and `events`).
+    pub fn stream_args(self) -> Option<&'static [&'static str]> {
+        Some(match self {
+            Interface::Generic => return None,
+            // stream-json needs --verbose with -p (measured, claude 2.1.197).
+            Interface::Claude => &["--output-format", "stream-json", "--verbose"],
+            Interface::Codex => &["--json"],
+            Interface::Opencode => &["--format", "json"],
+            Interface::Pi => &["--mode", "json"],
+            Interface::Cursor | Interface::Gemini | Interface::Qwen => {
+                &["--output-format", "stream-json"]
+            }
+        })
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Interface::Generic => "generic",
@@ -91,6 +123,23 @@ impl Interface {
         }
     }
 
+    /// How the prompt is passed when it is delivered as an argument to a resumed
+    /// session: as for a new one, except where the resuming form differs.
+    pub fn prompt_argument_resuming(self, mode: Mode) -> PromptArgument {
+        match (self, mode) {
+            // `opencode run -i --session ID PROMPT` (see `resume_args`) takes the
+            // prompt as `run` does.
+            (Interface::Opencode, Mode::Tmux) => self.prompt_argument(Mode::Headless),
+            // `codex resume ID PROMPT` (the TUI's resume subcommand): measured without
+            // `--` only.
+            (Interface::Codex, Mode::Tmux) => PromptArgument {
+                prefix: &[],
+                guard_leading_dash: true,
+            },
+            _ => self.prompt_argument(mode),
+        }
+    }
+
     /// How the prompt is passed when it is delivered as an argument.
     pub fn prompt_argument(self, mode: Mode) -> PromptArgument {
         let (prefix, guard): (&'static [&'static str], bool) = match (self, mode) {
@@ -118,16 +167,23 @@ pub const SESSION_ID_PLACEHOLDER: &str = "{session_id}";
 
 impl Interface {
     /// Whether the CLI takes a new session's id from the caller, so that the id is
-    /// known before the agent starts (claude `--session-id`, in both modes).
+    /// known before the agent starts (`--session-id`, in both modes).
     pub fn assigns_session_id(self) -> bool {
-        self == Interface::Claude
+        matches!(
+            self,
+            Interface::Claude | Interface::Gemini | Interface::Qwen
+        )
     }
 
     /// The arguments that give a new session the id `id` (see
     /// [`Interface::assigns_session_id`]).
     pub fn new_session_args(self, id: &str) -> Vec<String> {
         match self {
-            Interface::Claude => vec!["--session-id".to_owned(), id.to_owned()],
+            // Honoured headless and in the TUI (measured: claude 2.1.197, gemini 0.61.0,
+            // qwen 0.15.10); an id already in use is refused, never reused.
+            Interface::Claude | Interface::Gemini | Interface::Qwen => {
+                vec!["--session-id".to_owned(), id.to_owned()]
+            }
             _ => Vec::new(),
         }
     }
@@ -142,13 +198,17 @@ impl Interface {
 
     /// The arguments that resume session `id`; `None` for a CLI agent-offload cannot
     /// resume (a generic profile says how in `resume_args`).
-    pub fn resume_args(self, _mode: Mode, id: &str) -> Option<Vec<String>> {
-        let words: &[&str] = match self {
-            Interface::Generic => return None,
+    pub fn resume_args(self, mode: Mode, id: &str) -> Option<Vec<String>> {
+        let words: &[&str] = match (self, mode) {
+            (Interface::Generic, _) => return None,
+            // The TUI opened with `--session ID --prompt P` shows the session but never
+            // submits P (measured, opencode 1.18.33); `run -i` resumes, submits and
+            // stays open like the TUI.
+            (Interface::Opencode, Mode::Tmux) => &["run", "-i", "--session"],
             // Flags of `codex exec` (and of the TUI) go before the `resume` subcommand.
-            Interface::Codex => &["resume"],
-            Interface::Opencode | Interface::Pi => &["--session"],
-            Interface::Claude | Interface::Cursor | Interface::Gemini | Interface::Qwen => {
+            (Interface::Codex, _) => &["resume"],
+            (Interface::Opencode | Interface::Pi, _) => &["--session"],
+            (Interface::Claude | Interface::Cursor | Interface::Gemini | Interface::Qwen, _) => {
                 &["--resume"]
             }
         };

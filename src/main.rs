@@ -6,6 +6,7 @@ mod commands;
 mod config;
 mod cursor;
 mod duration;
+mod events;
 mod exit;
 mod interface;
 mod outcome;
@@ -42,6 +43,9 @@ fn main() -> ExitCode {
 fn internal_command() -> Option<anyhow::Result<u8>> {
     let mut args = std::env::args_os().skip(1);
     let command = args.next()?;
+    if command == run::RELAY_COMMAND {
+        return Some(run::relay_main(&args.collect::<Vec<_>>()));
+    }
     let (Some(dir), None) = (args.next(), args.next()) else {
         return None;
     };

@@ -48,6 +48,9 @@ pub struct Envelope<'a> {
     /// same session) or `handoff` (a fresh session of another profile).
     pub parent: Option<&'a str>,
     pub continuation: Option<&'static str>,
+    /// The agent's last message, from the CLI's structured output (headless), when it
+    /// ended without a summary.
+    pub final_message: Option<String>,
     /// Status `needs_input`: the agent's question (question.md), cut like the summary.
     pub question: Option<String>,
     /// Status `needs_input`: the command that answers it.
@@ -85,6 +88,9 @@ pub fn envelope<'a>(run: &'a RunDir, m: &'a Manifest, code: u8) -> Envelope<'a> 
             run::Continuation::Resume => "resume",
             run::Continuation::Handoff => "handoff",
         }),
+        final_message: (m.status != Status::Done)
+            .then(|| run.final_message())
+            .flatten(),
         question: (m.status == Status::NeedsInput)
             .then(|| run.question().map(|q| q.text))
             .flatten(),
@@ -100,9 +106,10 @@ fn print_failure(
     manifest: &Manifest,
     took: &str,
 ) -> Result<()> {
-    let tail = run.log_tail(20);
-    if !tail.is_empty() {
-        writeln!(stdout, "{tail}")?;
+    // The agent's own last words when its CLI reported them, else the log's end.
+    let last = run.final_message().unwrap_or_else(|| run.log_tail(20));
+    if !last.is_empty() {
+        writeln!(stdout, "{}", last.trim_end())?;
     }
     let mut msg = format!(
         "agent-offload: run {} {}{took}: {}\n  log: {}\n  directory: {}",

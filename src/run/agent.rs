@@ -129,8 +129,17 @@ impl Agent {
         }
     }
 
-    /// Why a run ended without a summary, in words.
+    /// Why a run ended without a summary, in words, with the error the CLI reported in
+    /// its structured output, if any.
     pub fn ended_reason(&mut self, run: &RunDir) -> String {
+        let reason = self.ended_reason_alone(run);
+        match run.reported_error() {
+            Some(error) => format!("{reason}: {}", error.trim()),
+            None => reason,
+        }
+    }
+
+    fn ended_reason_alone(&mut self, run: &RunDir) -> String {
         if let Some(code) = run.exit_status() {
             return match code {
                 127 => "the agent's command was not found (exit status 127) and no summary was written"

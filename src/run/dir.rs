@@ -29,6 +29,8 @@ pub const QUESTION: &str = "question.md";
 pub const QUESTION_TMP: &str = "question.md.tmp";
 /// Where an agent of a generic profile may report its session id.
 pub const SESSION_ID: &str = "session_id";
+/// A headless agent's structured output, as the CLI wrote it (JSON lines).
+pub const EVENTS: &str = "events.jsonl";
 /// What agent-offload read from the structured output: session id, final message,
 /// error, usage (see `relay`).
 pub const STREAM: &str = "stream.json";

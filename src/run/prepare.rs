@@ -10,7 +10,7 @@ use crate::profile::{EnvValue, PROMPT_FILE_PLACEHOLDER, PromptDelivery};
 use crate::run::dir::{self, Manifest, RunDir, Status};
 use crate::run::launcher::{self, Launch, Word};
 use crate::run::lock::RunLock;
-use crate::run::{Request, Session, changes, prompt, session};
+use crate::run::{Request, Session, changes, prompt, relay, session};
 
 /// Creates the run directory with `prompt.md`, `launch.sh` and a first `run.json`.
 pub fn prepare(
@@ -47,11 +47,31 @@ pub fn prepare(
             literal_env.push((name.to_owned(), value));
         }
     }
+    // A headless CLI with structured output runs behind the relay, which keeps its
+    // events and writes the readable transcript.
+    let launched = match relayed(req) {
+        Some(exe) => {
+            let mut words = vec![
+                Word::Literal(exe),
+                Word::Literal(relay::RELAY_COMMAND.to_owned()),
+                Word::Literal(run.path.to_string_lossy().into_owned()),
+                Word::Literal(req.profile.interface.name().to_owned()),
+                Word::Literal(match &req.session {
+                    Session::Resume(id) => id.clone(),
+                    Session::New => "-".to_owned(),
+                }),
+                Word::Literal("--".to_owned()),
+            ];
+            words.extend(argv.iter().cloned());
+            words
+        }
+        None => argv.clone(),
+    };
     let script = Launch {
         run_id: &run.id,
         run_dir: &run.path,
         cwd: &req.cwd,
-        argv: argv.clone(),
+        argv: launched,
         stdin_from_prompt,
         literal_env: &literal_env,
         handover_wait: (req.placement.mode() == Mode::Tmux).then_some(launcher::HANDOVER_WAIT),
@@ -99,6 +119,27 @@ pub fn prepare(
     Ok((run, manifest, starting))
 }
 
+/// Whether the run's agent runs behind the relay, and agent-offload's own executable
+/// for it: headless, a CLI with structured output, and a profile that does not choose
+/// an output format of its own (its args would conflict).
+fn relayed(req: &Request<'_>) -> Option<String> {
+    if req.placement.mode() != Mode::Headless {
+        return None;
+    }
+    let p = req.profile;
+    let flags = p.interface.stream_args()?;
+    let own = |flag: &str| {
+        p.args
+            .iter()
+            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
+    };
+    if own(flags[0]) || (flags[0] == "--output-format" && own("-o")) {
+        return None;
+    }
+    let exe = std::env::current_exe().ok()?;
+    Some(exe.to_string_lossy().into_owned())
+}
+
 /// The arguments that resume session `id`: the profile's `resume_args`, else the
 /// CLI's own (the `continue` command checked that one of them exists).
 pub fn session_args_to_resume(p: &crate::profile::Profile, mode: Mode, id: &str) -> Vec<String> {
@@ -134,6 +175,10 @@ fn command_line(
             .iter()
             .map(|a| Word::Literal((*a).to_owned())),
     );
+    if relayed(req).is_some() {
+        let flags = p.interface.stream_args().unwrap_or_default();
+        argv.extend(flags.iter().map(|a| Word::Literal((*a).to_owned())));
+    }
     // Session options go right after the mode's words (a profile's args may end with a
     // prompt file); `codex … resume ID` and a profile's own `resume_args` come after
     // the profile's args.
@@ -162,7 +207,12 @@ fn command_line(
     let mut stdin = false;
     match p.prompt {
         PromptDelivery::Argument => {
-            let form = p.interface.prompt_argument(req.placement.mode());
+            let form = match req.session {
+                Session::Resume(_) if p.resume_args.is_none() => {
+                    p.interface.prompt_argument_resuming(req.placement.mode())
+                }
+                _ => p.interface.prompt_argument(req.placement.mode()),
+            };
             argv.extend(form.prefix.iter().map(|a| Word::Literal((*a).to_owned())));
             if form.guard_leading_dash && delivered.starts_with('-') {
                 // No `--` in this CLI: a leading newline keeps the prompt from being

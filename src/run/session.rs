@@ -4,7 +4,13 @@
 
 use std::hash::{BuildHasher, Hasher};
 
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use crate::interface::{Interface, Mode};
 use crate::run::dir::{self, Manifest, RunDir};
+use crate::run::relay::Recorded;
 
 /// A random version 4 UUID (`8-4-4-4-12` lowercase hex), for a CLI that takes its
 /// session id from us (claude `--session-id`). Uniqueness is all it needs: the 122
@@ -41,18 +47,145 @@ pub fn new_uuid() -> String {
 /// the run started (assigned, or the one resumed), what a generic agent wrote to
 /// `session_id`. The files can be written by the agent too: only a valid id is taken.
 pub fn discover(run: &RunDir, manifest: &Manifest) -> Option<String> {
-    if let Some(id) = run
-        .small_file(dir::STREAM, 1024 * 1024)
-        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-        .and_then(|v| v["session_id"].as_str().map(str::to_owned))
-        .filter(|id| dir::valid_session_id(id))
-    {
+    if let Some(id) = Recorded::read(run).and_then(|r| r.session_id) {
         return Some(id);
     }
     if let Some(id) = &manifest.session_id {
         return Some(id.clone());
     }
-    run.reported_session_id()
+    if let Some(id) = run.reported_session_id() {
+        return Some(id);
+    }
+    if manifest.mode == Mode::Tmux {
+        return find_in_store(run, manifest);
+    }
+    None
+}
+
+/// Sessions are only looked for among files written since shortly before the run.
+const STORE_SLACK: Duration = Duration::from_secs(60);
+/// How much of a session file is searched for the run's marker: the prompt is in its
+/// first messages.
+const STORE_READ: u64 = 4 * 1024 * 1024;
+/// The most session files looked into.
+const STORE_FILES: usize = 200;
+
+/// A TUI's session, found in the CLI's own session store: the file, written since the
+/// run started, that holds the run directory's path (every prompt names it, in its
+/// completion instructions; no other run's does). Where the CLI keeps sessions is in
+/// `../shared/AGENT-CLIS.md`, measured: codex `$CODEX_HOME/sessions/Y/M/D/rollout-…-<id>.jsonl`,
+/// pi `~/.pi/agent/sessions/--<cwd>--/<time>_<id>.jsonl`. claude and gemini need no
+/// search (their id is assigned); opencode keeps its sessions in a database (not read).
+fn find_in_store(run: &RunDir, m: &Manifest) -> Option<String> {
+    let interface = m.interface?;
+    let since = SystemTime::try_from(m.started_at)
+        .ok()?
+        .checked_sub(STORE_SLACK)?;
+    let marker = run.path.to_string_lossy().into_owned();
+    let var = |name: &str| agent_var(m, name);
+    let home = var("HOME").map(PathBuf::from);
+    match interface {
+        Interface::Codex => {
+            let root = var("CODEX_HOME")
+                .map(PathBuf::from)
+                .or_else(|| home.map(|h| h.join(".codex")))?
+                .join("sessions");
+            // sessions/YYYY/MM/DD: the days since the run started (local or UTC).
+            let mut files = Vec::new();
+            for year in subdirs(&root) {
+                for month in subdirs(&year) {
+                    for day in subdirs(&month) {
+                        files.extend(recent_files(&day, since, "rollout-", ".jsonl"));
+                    }
+                }
+            }
+            let stem = search(files, marker.as_bytes())?;
+            // rollout-<time>-<uuid>: the id is the last 36 characters.
+            let id = stem.get(stem.len().checked_sub(36)?..)?;
+            dir::valid_session_id(id).then(|| id.to_owned())
+        }
+        Interface::Pi => {
+            let root = var("PI_CODING_AGENT_DIR")
+                .map(PathBuf::from)
+                .or_else(|| home.map(|h| h.join(".pi/agent")))?
+                .join("sessions");
+            let cwd = m.cwd.to_string_lossy();
+            let own = root.join(format!(
+                "--{}--",
+                cwd.trim_start_matches('/').replace('/', "-")
+            ));
+            let dirs = if own.is_dir() {
+                vec![own]
+            } else {
+                subdirs(&root)
+            };
+            let files = dirs
+                .iter()
+                .flat_map(|d| recent_files(d, since, "", ".jsonl"))
+                .collect();
+            let stem = search(files, marker.as_bytes())?;
+            let id = stem.rsplit_once('_')?.1;
+            dir::valid_session_id(id).then(|| id.to_owned())
+        }
+        _ => None,
+    }
+}
+
+/// A variable of the agent's environment: the profile's literal value as `run.json`
+/// records it, else (for a `from_env` value, or none) ours.
+fn agent_var(m: &Manifest, name: &str) -> Option<String> {
+    match m.env.iter().find(|(k, _)| k == name) {
+        Some((_, v)) if !v.starts_with("<from $") => Some(v.clone()),
+        _ => std::env::var(name).ok(),
+    }
+    .filter(|v| !v.is_empty())
+}
+
+fn subdirs(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Regular files in `dir` named `PREFIX…SUFFIX`, modified since `since`.
+fn recent_files(dir: &Path, since: SystemTime, prefix: &str, suffix: &str) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    rd.filter_map(Result::ok)
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with(prefix) && name.ends_with(suffix)
+        })
+        .filter(|e| {
+            e.metadata()
+                .is_ok_and(|m| m.is_file() && m.modified().is_ok_and(|t| t >= since))
+        })
+        .map(|e| e.path())
+        .take(STORE_FILES)
+        .collect()
+}
+
+/// The stem of the first file whose beginning holds `marker`.
+fn search(files: Vec<PathBuf>, marker: &[u8]) -> Option<String> {
+    files.into_iter().find_map(|path| {
+        let mut head = Vec::new();
+        std::fs::File::open(&path)
+            .ok()?
+            .take(STORE_READ)
+            .read_to_end(&mut head)
+            .ok()?;
+        head.windows(marker.len())
+            .any(|w| w == marker)
+            .then(|| path.file_stem()?.to_str().map(str::to_owned))
+            .flatten()
+    })
 }
 
 #[cfg(test)]

@@ -94,6 +94,9 @@ fn manifest_fields() {
         serde_json::json!([
             out.test.agent_path("fake"),
             "-p",
+            "--output-format",
+            "stream-json",
+            "--verbose",
             "--session-id",
             session,
             "--model",

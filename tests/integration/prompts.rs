@@ -10,12 +10,16 @@ const INTERFACES: [&str; 8] = [
     "generic", "claude", "codex", "cursor", "opencode", "pi", "gemini", "qwen",
 ];
 
-/// What headless mode puts before the profile's own args.
+/// What headless mode puts before the profile's own args: the CLI's non-interactive
+/// form and the flags for its structured output (read by the relay).
 fn mode_args(interface: &str) -> &'static [&'static str] {
     match interface {
-        "claude" | "cursor" | "pi" => &["-p"],
-        "codex" => &["exec"],
-        "opencode" => &["run"],
+        "claude" => &["-p", "--output-format", "stream-json", "--verbose"],
+        "cursor" => &["-p", "--output-format", "stream-json"],
+        "pi" => &["-p", "--mode", "json"],
+        "codex" => &["exec", "--json"],
+        "opencode" => &["run", "--format", "json"],
+        "gemini" | "qwen" => &["--output-format", "stream-json"],
         _ => &[],
     }
 }
@@ -35,10 +39,10 @@ fn guards_leading_dash(interface: &str) -> bool {
     !matches!(interface, "generic" | "claude" | "codex")
 }
 
-/// What a new session gets right after the mode's words: claude's assigned id, which
-/// `run.json` records.
+/// What a new session gets right after the mode's words: the id assigned to claude,
+/// gemini and qwen sessions, which `run.json` records.
 fn session_args(interface: &str, run_dir: &Path) -> Vec<String> {
-    if interface != "claude" {
+    if !matches!(interface, "claude" | "gemini" | "qwen") {
         return Vec::new();
     }
     let m: serde_json::Value = serde_json::from_slice(&read(&run_dir.join("run.json"))).unwrap();
@@ -133,7 +137,13 @@ fn stdin_delivery_for_every_interface() {
         out.status(0).stdout_is("recorded\n");
         let dir = out.run_dir();
         let delivered = assert_augmented(&dir, prompt, "");
-        let mut expected = strs(mode_args(interface));
+        // codex's own `--json` is its structured-output flag: a profile that sets it
+        // gets no second one (and no relay: its events go to the log as they are).
+        let mut expected = if interface == "codex" {
+            strs(&["exec"])
+        } else {
+            strs(mode_args(interface))
+        };
         expected.extend(session_args(interface, &dir));
         expected.push("--json".into());
         let argv = read_nul_list(&out.test.path().join("argv"));
@@ -317,7 +327,9 @@ fn leading_dash_is_guarded_where_there_is_no_double_dash() {
         // The word before the prompt is the interface's prefix (or a profile/mode word),
         // never an accidental `--` for pi.
         if interface == "pi" {
-            assert_eq!(argv, vec!["-p".to_owned(), prompt.clone()]);
+            let mut expected = strs(mode_args("pi"));
+            expected.push(prompt.clone());
+            assert_eq!(argv, expected);
         }
     }
     // Every source and delivery, for the two CLIs the guard exists for.
@@ -357,17 +369,18 @@ fn a_200_kib_prompt_reaches_the_agent() {
             file.display()
         ));
         let argv = read_nul_list(&out.test.path().join("argv"));
-        let mut expected = vec!["-p".to_owned()];
+        let mut expected = strs(mode_args("claude"));
         expected.extend(session_args("claude", &dir));
         expected.push("--".to_owned());
-        assert_eq!(argv[..4], expected, "{source:?}");
-        assert_eq!(argv.len(), 5, "{source:?}");
+        let n = expected.len();
+        assert_eq!(argv[..n], expected, "{source:?}");
+        assert_eq!(argv.len(), n + 1, "{source:?}");
         assert!(
-            argv[4].starts_with(&format!("Your task is in the file {}:", file.display())),
+            argv[n].starts_with(&format!("Your task is in the file {}:", file.display())),
             "{source:?}: {}",
-            argv[4]
+            argv[n]
         );
-        assert!(argv[4].len() < 1024);
+        assert!(argv[n].len() < 1024);
 
         // Stdin delivery: the whole of prompt.md on stdin.
         let out = give(recording("codex", "stdin", &[]), source, &prompt).run();
@@ -379,7 +392,10 @@ fn a_200_kib_prompt_reaches_the_agent() {
             read(&dir.join("prompt.md")),
             "{source:?}"
         );
-        assert_eq!(read_nul_list(&out.test.path().join("argv")), ["exec"]);
+        assert_eq!(
+            read_nul_list(&out.test.path().join("argv")),
+            ["exec", "--json"]
+        );
     }
 }
 

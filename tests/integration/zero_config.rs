@@ -99,16 +99,19 @@ fn a_built_in_profile_runs() {
     let argv = read_nul_list(&out.test.path().join("argv"));
     let session = out.manifest()["session_id"].as_str().unwrap().to_owned();
     assert_eq!(
-        argv[..5],
+        argv[..8],
         [
             "-p",
+            "--output-format",
+            "stream-json",
+            "--verbose",
             "--session-id",
             &session,
             "--dangerously-skip-permissions",
             "--"
         ]
     );
-    assert!(argv[5].starts_with("fix it"), "{argv:?}");
+    assert!(argv[8].starts_with("fix it"), "{argv:?}");
     assert_eq!(out.manifest()["profile"], "claude");
 }
 

@@ -1,0 +1,457 @@
+//! Reading an agent CLI's structured output (JSON lines on stdout, headless mode) into
+//! what agent-offload needs from a run: a readable transcript for `output.log` (a person
+//! never sees raw JSON there, except for an event type this code does not know, which is
+//! announced once and then shown raw), the session id, the agent's last message, the
+//! error the CLI reported, and token usage and cost.
+//!
+//! The input is untrusted: any line, of any size, may arrive. Nothing here panics on it,
+//! and what is kept is capped (`FINAL_MESSAGE_MAX`, `ERROR_MAX`; a session id is kept
+//! only if it looks like one, see `valid_session_id`).
+//!
+//! Each CLI family has its own file, which documents the events it reads and how usage
+//! adds up, the rule that differs most between CLIs. Measured with the real CLIs
+//! against a scripted model server (fixtures in `fixtures/`; cursor-agent from its
+//! documentation only):
+//!
+//! | file | CLIs | usage in the stream | rule |
+//! |---|---|---|---|
+//! | `claude.rs` | claude 2.1.197, cursor-agent | this run's total in the closing `result` | take it |
+//! | `claude.rs` | qwen-code 0.15.10 | per message in `assistant`; the session's running total in `result` | sum the messages (the `result` includes a resumed session's earlier runs) |
+//! | `codex.rs` | codex 0.169.0 | the thread's running total in each `turn.completed` | take the latest; it includes a resumed thread's earlier runs (`UsageScope::Session`) |
+//! | `gemini.rs` | gemini-cli 0.61.0 | this run's total in the closing `result.stats` | take it |
+//! | `opencode.rs` | opencode 1.18.33 | per step (model request), `step_finish.part` | sum the steps |
+//! | `pi.rs` | pi 0.73.1 | per assistant message, `message_end.message.usage` | sum the messages, not the copies in `turn_end`/`agent_end` |
+//!
+//! Reading only the last message undercounts; summing a running total overcounts. The
+//! tests pin both.
+//!
+//! `Usage::input_tokens` counts every input token the model read, cached ones included;
+//! `cached_input_tokens` is the part of it served from a cache, when the CLI says.
+//! `output_tokens` counts every output token, reasoning included; `reasoning_tokens` is
+//! the part of it spent reasoning. CLIs that split these differently are added up.
+
+use serde_json::Value;
+
+use crate::interface::Interface;
+
+mod claude;
+mod codex;
+mod gemini;
+mod opencode;
+mod pi;
+mod render;
+
+use render::{Out, cap, dollars, one_line, printable, readable_error, short_args, shorten};
+
+/// At most this many bytes of the agent's last message are kept.
+pub const FINAL_MESSAGE_MAX: usize = 64 * 1024;
+/// At most this many bytes of an error message are kept.
+pub const ERROR_MAX: usize = 4 * 1024;
+/// A line of text shown in the transcript is cut after this many bytes.
+const LINE_MAX: usize = 64 * 1024;
+/// A tool's output is shown as at most this many lines.
+const RESULT_LINES: usize = 10;
+/// Each line of a tool's output is cut after this many characters.
+const RESULT_LINE_CHARS: usize = 200;
+/// A tool call's command or arguments are cut after this many characters.
+const ARGS_CHARS: usize = 160;
+/// After this many distinct unknown event types, no more notices (the events still
+/// show raw): a hostile stream must not grow the set without bound.
+const UNKNOWN_TYPES_MAX: usize = 32;
+
+/// Token usage of a run so far; None where the CLI does not report that number.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Usage {
+    pub input_tokens: Option<u64>,
+    pub cached_input_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
+    pub reasoning_tokens: Option<u64>,
+    pub cost_usd: Option<f64>,
+}
+
+impl Usage {
+    /// Adds `other` to `self`, field by field; a field stays None only if both are.
+    fn add(&mut self, other: &Usage) {
+        add_u64(&mut self.input_tokens, other.input_tokens);
+        add_u64(&mut self.cached_input_tokens, other.cached_input_tokens);
+        add_u64(&mut self.output_tokens, other.output_tokens);
+        add_u64(&mut self.reasoning_tokens, other.reasoning_tokens);
+        if let Some(cost) = other.cost_usd {
+            self.cost_usd = Some(self.cost_usd.unwrap_or(0.0) + cost);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        *self == Usage::default()
+    }
+}
+
+/// The sum of the numbers present; None if none is.
+fn sum(values: &[Option<u64>]) -> Option<u64> {
+    values.iter().flatten().fold(None, |total: Option<u64>, v| {
+        Some(total.unwrap_or(0).saturating_add(*v))
+    })
+}
+
+fn add_u64(total: &mut Option<u64>, value: Option<u64>) {
+    if let Some(value) = value {
+        *total = Some(total.unwrap_or(0).saturating_add(value));
+    }
+}
+
+/// What a `Usage` counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UsageScope {
+    /// This run (one process) alone.
+    Run,
+    /// The session so far: a resumed session's earlier runs are included. The run's own
+    /// usage is this minus the total recorded for the run it resumed.
+    Session,
+}
+
+/// The parser of one run's stdout.
+pub struct Stream {
+    cli: Cli,
+    state: State,
+}
+
+/// The per-CLI part of a `Stream`.
+enum Cli {
+    Claude(claude::Parser),
+    Codex(codex::Parser),
+    Gemini(gemini::Parser),
+    Opencode(opencode::Parser),
+    Pi,
+}
+
+impl Stream {
+    /// None for an interface without structured output (Generic).
+    pub fn new(interface: Interface) -> Option<Stream> {
+        let cli = match interface {
+            Interface::Generic => return None,
+            Interface::Claude | Interface::Cursor => Cli::Claude(claude::Parser::default()),
+            Interface::Qwen => Cli::Claude(claude::Parser::qwen()),
+            Interface::Codex => Cli::Codex(codex::Parser::default()),
+            Interface::Gemini => Cli::Gemini(gemini::Parser::default()),
+            Interface::Opencode => Cli::Opencode(opencode::Parser::default()),
+            Interface::Pi => Cli::Pi,
+        };
+        Some(Stream {
+            cli,
+            state: State::new(interface.name()),
+        })
+    }
+
+    /// One line of the CLI's stdout (without its newline; may be any bytes decoded
+    /// lossily, may be huge or not JSON). Returns readable text to append to the
+    /// transcript (possibly empty), each line ending in '\n'.
+    pub fn line(&mut self, line: &str) -> String {
+        let mut out = Out::default();
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let event = if line.trim_start().starts_with('{') {
+            serde_json::from_str::<Value>(line).ok()
+        } else {
+            None
+        };
+        match event {
+            // Not JSON (a warning the CLI printed, or a line cut short): verbatim.
+            None => {
+                self.flush(&mut out);
+                out.raw(line);
+            }
+            Some(event) => {
+                let kind = event.get("type").and_then(Value::as_str).unwrap_or("");
+                let known = match &mut self.cli {
+                    Cli::Claude(p) => p.event(&mut self.state, kind, &event, &mut out),
+                    Cli::Codex(p) => p.event(&mut self.state, kind, &event, &mut out),
+                    Cli::Gemini(p) => p.event(&mut self.state, kind, &event, &mut out),
+                    Cli::Opencode(p) => p.event(&mut self.state, kind, &event, &mut out),
+                    Cli::Pi => pi::event(&mut self.state, kind, &event, &mut out),
+                };
+                if let Known::No(kind) = known {
+                    self.flush(&mut out);
+                    self.state.unknown(&kind, line, &mut out);
+                }
+            }
+        }
+        out.0
+    }
+
+    /// The end of the stream: text still held back (a streamed message without its
+    /// closing newline) and the usage line, if the stream's own end did not show it.
+    pub fn finish(&mut self) -> String {
+        let mut out = Out::default();
+        self.flush(&mut out);
+        self.state.summary(&mut out);
+        out.0
+    }
+
+    fn flush(&mut self, out: &mut Out) {
+        if let Cli::Gemini(p) = &mut self.cli {
+            p.flush(out);
+        }
+    }
+
+    pub fn session_id(&self) -> Option<&str> {
+        self.state.session_id.as_deref()
+    }
+
+    /// The agent's last assistant text.
+    pub fn final_message(&self) -> Option<&str> {
+        self.state.final_message.as_deref()
+    }
+
+    /// An error the CLI reported (API error, turn failed), short.
+    pub fn error(&self) -> Option<&str> {
+        self.state.error.as_deref()
+    }
+
+    pub fn usage(&self) -> &Usage {
+        &self.state.usage
+    }
+
+    /// What `usage` covers: this run alone, or the whole session including the runs it
+    /// resumed (codex).
+    pub fn usage_scope(&self) -> UsageScope {
+        match self.cli {
+            Cli::Codex(_) => UsageScope::Session,
+            _ => UsageScope::Run,
+        }
+    }
+
+    /// The number of turns (model round trips or prompts, as the CLI counts them), where
+    /// the stream says.
+    pub fn turns(&self) -> Option<u64> {
+        self.state.turns
+    }
+
+    /// The model the CLI said it uses, where it says.
+    pub fn model(&self) -> Option<&str> {
+        self.state.model.as_deref()
+    }
+}
+
+/// Whether a parser knew an event's type; `No` carries the name to report.
+enum Known {
+    Yes,
+    No(String),
+}
+
+/// What every parser records, with the rules for keeping it.
+struct State {
+    cli: &'static str,
+    session_id: Option<String>,
+    model: Option<String>,
+    final_message: Option<String>,
+    error: Option<String>,
+    usage: Usage,
+    turns: Option<u64>,
+    /// The usage changed since the last summary line.
+    summary_due: bool,
+    unknown_types: Vec<String>,
+}
+
+impl State {
+    fn new(cli: &'static str) -> State {
+        State {
+            cli,
+            session_id: None,
+            model: None,
+            final_message: None,
+            error: None,
+            usage: Usage::default(),
+            turns: None,
+            summary_due: false,
+            unknown_types: Vec::new(),
+        }
+    }
+
+    /// Keeps the first valid session id; an invalid one is ignored.
+    fn set_session_id(&mut self, id: &str) -> bool {
+        if self.session_id.is_none() && valid_session_id(id) {
+            self.session_id = Some(id.to_owned());
+            return true;
+        }
+        false
+    }
+
+    fn set_model(&mut self, model: &str) {
+        if !model.is_empty() {
+            self.model = Some(cap(&one_line(model), 200));
+        }
+    }
+
+    fn set_final(&mut self, text: &str) {
+        if !text.trim().is_empty() {
+            self.final_message = Some(cap(text, FINAL_MESSAGE_MAX));
+        }
+    }
+
+    fn set_error(&mut self, text: &str) {
+        let text = readable_error(text);
+        let text = text.trim();
+        if !text.is_empty() {
+            self.error = Some(cap(text, ERROR_MAX));
+        }
+    }
+
+    /// Shows `error: …` (unless it repeats the error just shown: codex 0.169.0 sends the
+    /// same message as `error` and then `turn.failed`) and records it.
+    fn report_error(&mut self, message: &str, out: &mut Out) {
+        let message = readable_error(message);
+        if self.error.as_deref() != Some(cap(message.trim(), ERROR_MAX).as_str()) {
+            out.error(&message, false);
+        }
+        self.set_error(&message);
+    }
+
+    /// Replaces the usage with a running total the CLI reported.
+    fn set_usage(&mut self, usage: Usage) {
+        self.usage = usage;
+        self.summary_due = true;
+    }
+
+    /// Adds one message's, step's or turn's usage.
+    fn add_usage(&mut self, usage: &Usage) {
+        self.usage.add(usage);
+        self.summary_due = true;
+    }
+
+    fn add_turn(&mut self) {
+        self.turns = Some(self.turns.unwrap_or(0).saturating_add(1));
+        self.summary_due = true;
+    }
+
+    fn set_turns(&mut self, turns: u64) {
+        self.turns = Some(turns);
+        self.summary_due = true;
+    }
+
+    /// `session <id> (model <m>)`, once the id is known.
+    fn session_line(&self, out: &mut Out) {
+        let Some(id) = &self.session_id else { return };
+        match &self.model {
+            Some(model) => out.line(&format!("session {id} (model {model})")),
+            None => out.line(&format!("session {id}")),
+        }
+    }
+
+    /// The last line of a run, with what is known: `turns 3, tokens 1200 in (1000
+    /// cached), 50 out (20 reasoning), cost $0.0123`. Written once per change.
+    fn summary(&mut self, out: &mut Out) {
+        if !self.summary_due {
+            return;
+        }
+        self.summary_due = false;
+        let u = &self.usage;
+        let mut parts = Vec::new();
+        if let Some(turns) = self.turns {
+            parts.push(format!("turns {turns}"));
+        }
+        let mut tokens = Vec::new();
+        if let Some(input) = u.input_tokens {
+            let cached = u
+                .cached_input_tokens
+                .filter(|&c| c > 0)
+                .map(|c| format!(" ({c} cached)"));
+            tokens.push(format!("{input} in{}", cached.unwrap_or_default()));
+        }
+        if let Some(output) = u.output_tokens {
+            let reasoning = u
+                .reasoning_tokens
+                .filter(|&r| r > 0)
+                .map(|r| format!(" ({r} reasoning)"));
+            tokens.push(format!("{output} out{}", reasoning.unwrap_or_default()));
+        }
+        if !tokens.is_empty() {
+            parts.push(format!("tokens {}", tokens.join(", ")));
+        }
+        if let Some(cost) = u.cost_usd {
+            parts.push(format!("cost ${}", dollars(cost)));
+        }
+        if !parts.is_empty() {
+            out.line(&parts.join(", "));
+        }
+    }
+
+    /// An event of a type this code does not know: not an error. The first of each type
+    /// is announced, and every one is shown raw.
+    fn unknown(&mut self, kind: &str, line: &str, out: &mut Out) {
+        let kind = cap(&printable(kind), 64);
+        if !self.unknown_types.contains(&kind) && self.unknown_types.len() < UNKNOWN_TYPES_MAX {
+            out.line(&format!(
+                "agent-offload: unrecognised {} event \"{kind}\"; showing such events raw",
+                self.cli
+            ));
+            self.unknown_types.push(kind);
+        }
+        out.raw(line);
+    }
+}
+
+/// A session id is 1 to 128 characters of `[A-Za-z0-9._:-]`: it is written into file
+/// names and command lines, so nothing else is accepted.
+pub fn valid_session_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+/// The value at `path` (object keys) under `v`.
+fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |v, key| v.get(key))
+}
+
+fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
+    at(v, path).and_then(Value::as_str)
+}
+
+/// A token count: a non-negative integer (a whole float is accepted too).
+fn u64_at(v: &Value, path: &[&str]) -> Option<u64> {
+    let value = at(v, path)?;
+    value.as_u64().or_else(|| {
+        let f = value.as_f64()?;
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        (f.is_finite() && f >= 0.0 && f.fract() == 0.0 && f < 1e19).then_some(f as u64)
+    })
+}
+
+/// A cost in dollars: a finite, non-negative number.
+fn cost_at(v: &Value, path: &[&str]) -> Option<f64> {
+    at(v, path)
+        .and_then(Value::as_f64)
+        .filter(|f| f.is_finite() && *f >= 0.0)
+}
+
+/// The text of a content value: a string, or a list of `{type: text, text}` blocks (or
+/// strings), joined by newlines.
+fn content_text(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => {
+            let mut text = String::new();
+            for item in items {
+                let part = match item {
+                    Value::String(s) => Some(s.as_str()),
+                    _ => item.get("text").and_then(Value::as_str),
+                };
+                if let Some(part) = part {
+                    if !text.is_empty() {
+                        text.push('\n');
+                    }
+                    text.push_str(&cap(part, FINAL_MESSAGE_MAX));
+                }
+                if text.len() > FINAL_MESSAGE_MAX {
+                    break;
+                }
+            }
+            text
+        }
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
