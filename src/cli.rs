@@ -17,13 +17,16 @@ Examples:
   agent-offload -- run the tests and fix what fails    words after -- are all prompt
   agent-offload --detach-after 8m -p spark < plan.md   exit 75 after 8 minutes if still running
   agent-offload wait                                   wait again for the newest run from here
+  agent-offload continue last \"use option B\"          answer its question, same session
+  agent-offload continue last -p opus \"finish it\"     hand the work to another profile
   agent-offload runs                                   recent runs
   agent-offload profiles                               list the configured profiles
   agent-offload install-skill                          teach your agent CLIs to delegate
   agent-offload doctor                                 check the setup, with fixes
 
 Exit codes: 0 done (summary on stdout), 1 the agent failed or wrote no summary,
-2 usage or config error, 75 still running (detached: agent-offload wait RUN),
+2 usage or config error, 3 needs input (its question on stdout: agent-offload
+continue RUN \"ANSWER\"), 75 still running (detached: agent-offload wait RUN),
 124 timed out, 128+n ended by signal n.";
 
 #[derive(Debug, Parser)]
