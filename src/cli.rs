@@ -376,6 +376,48 @@ pub enum ConfigCommand {
     Schema,
 }
 
+/// A word of a prompt given as several words that is one of `run`'s own options
+/// (`--json`, `--timeout=5m`, `-H`): host agents append options after the prompt, where
+/// they would silently become prompt text. `None` when there is none, or when `--` on
+/// the command line says that everything after it is prompt.
+pub fn misplaced_option(words: &[String], raw_args: &[std::ffi::OsString]) -> Option<String> {
+    use clap::CommandFactory;
+    if words.len() < 2 || raw_args.iter().any(|a| a == "--") {
+        return None;
+    }
+    let cmd = Cli::command();
+    let run = cmd.find_subcommand("run")?;
+    let is_option = |word: &str| {
+        if let Some(long) = word.strip_prefix("--") {
+            let name = long.split_once('=').map_or(long, |(n, _)| n);
+            run.get_arguments().any(|a| a.get_long() == Some(name))
+        } else if let Some(short) = word.strip_prefix('-') {
+            // `-H`, `-q`, and the clustered `-Hq`; `-p`/`-f` with a value attached.
+            let mut chars = short.chars();
+            chars.next().is_some_and(|first| {
+                run.get_arguments().any(|a| a.get_short() == Some(first))
+                    && (short.len() == 1
+                        || chars.all(|c| run.get_arguments().any(|a| a.get_short() == Some(c))))
+            })
+        } else {
+            false
+        }
+    };
+    words[1..]
+        .iter()
+        .find(|w| is_option(w))
+        .map(|w| w.split_once('=').map_or(w.as_str(), |(o, _)| o).to_owned())
+}
+
+/// The usage error for [`misplaced_option`].
+pub fn misplaced_option_error(option: &str) -> String {
+    format!(
+        "{option} comes after the prompt, where it would be taken as prompt text: put \
+         options before the prompt (agent-offload {option} ... \"the task\"), or write -- \
+         before a prompt that really contains it (agent-offload -- the task {option})"
+    )
+}
+
 /// Every duration option goes through `duration::parse`, which refuses more than
 /// `duration::MAX`: no deadline computed from one can overflow.
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

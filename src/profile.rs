@@ -60,3 +60,47 @@ pub struct Profile {
     /// The config file that defined the profile (`None` for a built-in profile).
     pub defined_in: Option<PathBuf>,
 }
+
+impl Profile {
+    /// Why the profile's command cannot be started with this `PATH` — what is wrong
+    /// and how to fix it — or `None` when it resolves to an executable file. `run`
+    /// refuses to start such a run; `doctor` reports it. `where_` names the config.
+    pub fn command_problem(
+        &self,
+        path: Option<&std::ffi::OsStr>,
+        where_: &str,
+    ) -> Option<(String, String)> {
+        if crate::search_path::find(&self.command, path).is_some() {
+            return None;
+        }
+        Some(if self.command.contains('/') {
+            (
+                format!(
+                    "profile {}: command {} does not exist or is not executable",
+                    self.name, self.command
+                ),
+                format!("fix `command` in {where_}, or chmod +x it"),
+            )
+        } else {
+            (
+                format!(
+                    "profile {}: command {} is not on PATH",
+                    self.name, self.command
+                ),
+                format!("install it, or set `command` to its full path in {where_}"),
+            )
+        })
+    }
+
+    /// The `PATH` the agent will search: a literal `PATH` in the profile's env, else
+    /// `ours` (tmux mode hands the caller's over; headless inherits it).
+    pub fn agent_path(&self, ours: Option<std::ffi::OsString>) -> Option<std::ffi::OsString> {
+        self.env
+            .iter()
+            .find_map(|(k, v)| match v {
+                EnvValue::Literal(p) if k == "PATH" => Some(p.into()),
+                _ => None,
+            })
+            .or(ours)
+    }
+}

@@ -17,6 +17,7 @@ const GO_ON: &str = "Go on with the task where you left off, and finish it.";
 
 pub fn run(cont: &ContinueArgs, env: Env<'_>) -> Result<u8> {
     let args = &cont.args;
+    super::run::refuse_misplaced_options(args)?;
     let root = run::runs_root(env)?;
     let parent_dir = run::resolve(&root, &cont.run)?;
     let parent = run::refresh(&parent_dir)?;
@@ -31,7 +32,15 @@ pub fn run(cont: &ContinueArgs, env: Env<'_>) -> Result<u8> {
     // it): the same one unless asked otherwise.
     let cwd = match &args.cwd {
         Some(d) => working_dir(Some(d))?,
-        None => working_dir(Some(&parent.cwd))?,
+        None if parent.cwd.is_dir() => parent.cwd.clone(),
+        None => {
+            return Err(usage(format!(
+                "run {} worked in {}, which is no longer a directory: give the directory \
+                 to continue in with --cwd",
+                parent.id,
+                parent.cwd.display()
+            )));
+        }
     };
     let config = config::discover_and_load(args.config.as_deref(), &cwd, env)?;
     let profile = config.profile(Some(args.profile.as_deref().unwrap_or(&parent.profile)))?;

@@ -219,24 +219,18 @@ fn check_profiles(
             .defined_in
             .as_deref()
             .map_or_else(|| "a config file (`agent-offload init`)".to_owned(), shown);
-        match crate::search_path::find(&p.command, path_var.as_deref()) {
-            Some(found) => checks.ok(format!(
-                "profile {}: {} → {}",
-                p.name,
-                p.command,
-                shown(&found)
-            )),
-            None if p.command.contains('/') => checks.broken(
-                format!(
-                    "profile {}: command {} does not exist or is not executable",
-                    p.name, p.command
-                ),
-                format!("fix `command` in {where_}, or chmod +x it"),
-            ),
-            None => checks.broken(
-                format!("profile {}: command {} is not on PATH", p.name, p.command),
-                format!("install it, or set `command` to its full path in {where_}"),
-            ),
+        let path = p.agent_path(path_var.clone());
+        match p.command_problem(path.as_deref(), &where_) {
+            None => {
+                let found = crate::search_path::find(&p.command, path.as_deref())
+                    .map_or_else(String::new, |f| shown(&f));
+                checks.ok(if found == p.command {
+                    format!("profile {}: {}", p.name, p.command)
+                } else {
+                    format!("profile {}: {} → {found}", p.name, p.command)
+                });
+            }
+            Some((problem, fix)) => checks.broken(problem, fix),
         }
         let mut agent_vars: Vec<&str> = Vec::new();
         for (name, value) in &p.env {

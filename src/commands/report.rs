@@ -43,7 +43,7 @@ pub struct Envelope<'a> {
     /// While the run goes on: the command that waits for it.
     pub resume: Option<String>,
     /// The agent CLI's session (null where the CLI has none, or it is not known).
-    pub session_id: Option<&'a str>,
+    pub session_id: Option<String>,
     /// The run this one continues (`agent-offload continue`), and how: `resume` (the
     /// same session) or `handoff` (a fresh session of another profile).
     pub parent: Option<&'a str>,
@@ -82,7 +82,7 @@ pub fn envelope<'a>(run: &'a RunDir, m: &'a Manifest, code: u8) -> Envelope<'a> 
         pid: m.pid,
         changes: m.changes.as_ref(),
         resume: (m.status == Status::Running).then(|| resume_command(&m.id)),
-        session_id: m.session_id.as_deref(),
+        session_id: run::known_session_id(run, m),
         parent: m.parent.as_deref(),
         continuation: m.continuation.map(|c| match c {
             run::Continuation::Resume => "resume",

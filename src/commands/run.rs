@@ -15,6 +15,7 @@ use crate::run::{self, Placement, Request, Session, Signals};
 use crate::status_line::{self, StatusLine};
 
 pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
+    refuse_misplaced_options(args)?;
     let cwd = working_dir(args.cwd.as_deref())?;
     let config = config::discover_and_load(args.config.as_deref(), &cwd, env)?;
     let profile = config.profile(args.profile.as_deref())?;
@@ -32,6 +33,15 @@ pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
         session: Session::New,
         parent: None,
     })
+}
+
+/// Refuses a prompt whose words include one of our options (exit 2, nothing started).
+pub fn refuse_misplaced_options(args: &RunArgs) -> Result<()> {
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    match crate::cli::misplaced_option(&args.prompt, &raw) {
+        Some(option) => Err(usage(crate::cli::misplaced_option_error(&option))),
+        None => Ok(()),
+    }
 }
 
 /// A run about to start, from `run` or `continue`.
@@ -110,6 +120,15 @@ pub fn delegate(d: Delegation<'_>) -> Result<u8> {
         session,
         parent,
     } = d;
+    let where_ = profile.defined_in.as_deref().map_or_else(
+        || "a config file (`agent-offload init`)".to_owned(),
+        |p| p.display().to_string(),
+    );
+    if let Some((problem, fix)) =
+        profile.command_problem(profile.agent_path(env("PATH")).as_deref(), &where_)
+    {
+        return Err(usage(format!("{problem}: {fix}; nothing was started")));
+    }
     let secrets = config::resolve_secrets(profile, env)?;
     let signals = Signals::install()?;
     let root = run::runs_root(env)?;

@@ -34,8 +34,8 @@ pub fn show(args: &ShowArgs, env: Env<'_>) -> Result<u8> {
         _ => {}
     }
     field("cwd", &m.cwd.display().to_string());
-    if let Some(id) = &m.session_id {
-        field("session", id);
+    if let Some(id) = run::known_session_id(&run_dir, &m) {
+        field("session", &id);
     }
     if let Some(parent) = &m.parent {
         let how = match m.continuation {

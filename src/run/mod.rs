@@ -28,7 +28,7 @@ pub use dir::{Continuation, Manifest, RunDir, Status, list, resolve, rfc3339, ru
 pub use handoff::seed as handoff_prompt;
 pub use prompt::read_or as read_prompt_or;
 pub use relay::{RELAY_COMMAND, relay_main};
-pub use session::discover as session_id;
+pub use session::{discover as session_id, known as known_session_id};
 pub use signals::Signals;
 pub use sys::{WATCH_HELPER_COMMAND, describe as describe_waiting, watch_helper_main};
 pub use tmux::Caller;

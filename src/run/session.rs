@@ -47,19 +47,20 @@ pub fn new_uuid() -> String {
 /// the run started (assigned, or the one resumed), what a generic agent wrote to
 /// `session_id`. The files can be written by the agent too: only a valid id is taken.
 pub fn discover(run: &RunDir, manifest: &Manifest) -> Option<String> {
-    if let Some(id) = Recorded::read(run).and_then(|r| r.session_id) {
-        return Some(id);
-    }
-    if let Some(id) = &manifest.session_id {
-        return Some(id.clone());
-    }
-    if let Some(id) = run.reported_session_id() {
-        return Some(id);
-    }
-    if manifest.mode == Mode::Tmux {
-        return find_in_store(run, manifest);
-    }
-    None
+    known(run, manifest).or_else(|| {
+        (manifest.mode == Mode::Tmux)
+            .then(|| find_in_store(run, manifest))
+            .flatten()
+    })
+}
+
+/// [`discover`] without searching the CLI's session store: what the run directory
+/// says, cheap enough for every listing of a run still going.
+pub fn known(run: &RunDir, manifest: &Manifest) -> Option<String> {
+    Recorded::read(run)
+        .and_then(|r| r.session_id)
+        .or_else(|| manifest.session_id.clone())
+        .or_else(|| run.reported_session_id())
 }
 
 /// Sessions are only looked for among files written since shortly before the run.

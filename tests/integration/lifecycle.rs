@@ -72,6 +72,7 @@ fn exit_zero_without_summary_is_a_failure() {
 
 #[test]
 fn command_not_found() {
+    // Checked before anything starts, with doctor's words: exit 2, no run directory.
     let t = Test::new();
     let missing = t.path().join("no-such-agent");
     let cfg = format!(
@@ -79,23 +80,34 @@ fn command_not_found() {
         missing.display()
     );
     let out = t.config(&cfg).arg("do it").run();
-    out.status(1);
-    out.stderr_contains(
-        "the agent's command was not found (exit status 127) and no summary was written",
-    );
-    out.stdout_contains("not found");
-    let m = out.manifest();
-    assert_eq!(m["status"], "failed");
-    assert_eq!(m["exit_code"], 127);
+    out.status(2).stderr_contains(&format!(
+        "profile fake: command {} does not exist or is not executable: fix `command` in",
+        missing.display()
+    ));
+    out.stderr_contains("nothing was started");
+    assert!(out.test.run_dirs().is_empty());
 
-    // A bare name looked up on PATH.
+    // A bare name looked up on PATH (the agent's: a literal PATH in the profile wins).
     let name = format!("no-such-agent-{}", unique());
     let t = Test::new();
     let cfg = format!("profiles:\n  fake:\n    command: {name}\n    headless: true\n");
     let out = t.config(&cfg).arg("do it").run();
-    out.status(1);
-    out.stderr_contains("(exit status 127)");
-    out.stdout_contains(&name);
+    out.status(2)
+        .stderr_contains(&format!("profile fake: command {name} is not on PATH"));
+    assert!(out.test.run_dirs().is_empty());
+
+    // A command that the agent itself cannot find (status 127) still fails the run
+    // with a reason that says so.
+    let t = Test::new().agent("fake", &format!("exec {name}"));
+    let cfg = format!(
+        "profiles:\n  fake:\n    command: {}\n    headless: true\n",
+        t.agent_path("fake")
+    );
+    let out = t.config(&cfg).arg("do it").run();
+    out.status(1).stderr_contains(
+        "the agent's command was not found (exit status 127) and no summary was written",
+    );
+    assert_eq!(out.manifest()["exit_code"], 127);
 }
 
 #[test]

@@ -438,9 +438,9 @@ fn the_argument_limit_is_exact() {
 #[test]
 fn words_are_joined_with_single_spaces() {
     let t = recording("generic", "argument", &[]);
-    let out = t.args(["fix", "the  bug", "-p", "x"]).run();
+    let out = t.args(["fix", "the  bug", "-x", "y"]).run();
     out.status(0);
-    assert_augmented(&out.run_dir(), "fix the  bug -p x", "");
+    assert_augmented(&out.run_dir(), "fix the  bug -x y", "");
     // A unique word so that a stale run could not satisfy this.
     let word = unique();
     let t = recording("generic", "stdin", &[]);

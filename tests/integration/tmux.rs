@@ -149,8 +149,10 @@ fn command_not_found_fails_promptly() {
         .env("TMUX_PANE", server.caller.clone())
         .arg("x")
         .run();
-    out.status(1).stderr_contains("not found");
-    assert_eq!(out.manifest()["exit_code"], 127);
+    // Checked before a pane is opened: exit 2, nothing started.
+    out.status(2)
+        .stderr_contains("profile nope: command no-such-agent-cli-4711 is not on PATH");
+    assert!(out.test.run_dirs().is_empty());
     assert_eq!(server.panes().len(), 1);
 }
 

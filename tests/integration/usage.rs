@@ -220,3 +220,38 @@ fn words_win_over_stdin() {
     assert!(got.starts_with("from words\n"), "{got}");
     assert!(!got.contains("from stdin"));
 }
+
+/// Options after the prompt would silently become prompt text (host agents append
+/// them): exit 2 naming the option and both ways out, nothing launched, also for
+/// `continue`; `--` before the prompt keeps such words as prompt text.
+#[test]
+fn options_after_the_prompt_are_refused() {
+    for args in [
+        &["do the task", "--timeout", "1s", "--json"][..],
+        &["do the task", "--json"],
+        &["fix", "it", "--timeout=5m"],
+        &["hi", "-H"],
+        &["hi", "-Hq"],
+        &["continue", "last", "more", "--json"],
+    ] {
+        let out = marking(true).args(args.iter().copied()).run();
+        out.status(2);
+        let option = args.iter().skip(1).find(|a| a.starts_with('-')).unwrap();
+        let option = option.split('=').next().unwrap();
+        out.stderr_contains(&format!(
+            "{option} comes after the prompt, where it would be taken as prompt text"
+        ))
+        .stderr_contains("write -- before a prompt that really contains it");
+        assert_nothing_launched(&out);
+    }
+    // After `--`, and inside one quoted word, they are prompt text.
+    for args in [
+        &["--", "explain", "--json"][..],
+        &["explain the --json flag"],
+    ] {
+        let out = marking(true).args(args.iter().copied()).run();
+        out.status(0);
+        let prompt = std::fs::read_to_string(out.run_dir().join("task.md")).unwrap();
+        assert!(prompt.contains("--json"), "{prompt}");
+    }
+}
