@@ -26,7 +26,7 @@ Examples:
 
 Exit codes: 0 done (summary on stdout), 1 the agent failed or wrote no summary,
 2 usage or config error, 3 needs input (its question on stdout: agent-offload
-continue RUN \"ANSWER\"), 75 still running (detached: agent-offload wait RUN),
+continue RUN \"ANSWER\"), 4 over budget, 75 still running (detached: agent-offload wait RUN),
 124 timed out, 128+n ended by signal n.";
 
 #[derive(Debug, Parser)]
@@ -158,6 +158,17 @@ pub struct RunArgs {
     /// command that resumes waiting (`agent-offload wait RUN`). At most 365d.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub detach_after: Option<std::time::Duration>,
+
+    /// Stop the agent as soon as it has used more than this many tokens (input plus
+    /// output, as its CLI reports them); exit 4. Headless runs of CLIs with structured
+    /// output only.
+    #[arg(long, value_name = "N")]
+    pub max_tokens: Option<u64>,
+
+    /// Stop the agent as soon as it has cost more than this many US dollars (reported
+    /// by its CLI, or estimated from the profile's `price`); exit 4.
+    #[arg(long, value_name = "USD", value_parser = parse_usd)]
+    pub max_cost: Option<f64>,
 
     /// Print the result as one JSON object on stdout.
     #[arg(long)]
@@ -416,6 +427,20 @@ pub fn misplaced_option_error(option: &str) -> String {
          options before the prompt (agent-offload {option} ... \"the task\"), or write -- \
          before a prompt that really contains it (agent-offload -- the task {option})"
     )
+}
+
+/// A positive amount of US dollars (`2`, `0.50`; a leading `$` is allowed).
+fn parse_usd(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .trim_start_matches('$')
+        .parse()
+        .map_err(|_| format!("invalid amount {s:?}: a number of US dollars, like 2 or 0.50"))?;
+    if v.is_finite() && v > 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("invalid amount {s:?}: must be more than zero"))
+    }
 }
 
 /// Every duration option goes through `duration::parse`, which refuses more than

@@ -14,6 +14,8 @@ pub const USAGE: u8 = 2;
 /// The agent asked a question (`question.md`, printed on stdout) and stopped; answer
 /// with `agent-offload continue RUN "the answer"`.
 pub const NEEDS_INPUT: u8 = 3;
+/// A budget (`--max-tokens`, `--max-cost`) was crossed; the agent was stopped.
+pub const OVER_BUDGET: u8 = 4;
 /// The run is still going; agent-offload stopped waiting (`--detach-after`, or a signal
 /// while re-attached). Resume with `agent-offload wait RUN`. (`EX_TEMPFAIL`.)
 pub const DETACHED: u8 = 75;
@@ -27,6 +29,7 @@ pub fn for_outcome(outcome: &Outcome) -> u8 {
     match outcome {
         Outcome::Done => DONE,
         Outcome::NeedsInput => NEEDS_INPUT,
+        Outcome::OverBudget { .. } => OVER_BUDGET,
         Outcome::Failed { .. } | Outcome::Lost => FAILED,
         Outcome::TimedOut { .. } => TIMED_OUT,
         Outcome::Cancelled { signal } => for_signal(*signal),
@@ -39,6 +42,7 @@ pub fn for_status(status: Status) -> u8 {
     match status {
         Status::Done => DONE,
         Status::NeedsInput => NEEDS_INPUT,
+        Status::OverBudget => OVER_BUDGET,
         Status::TimedOut => TIMED_OUT,
         Status::Running => DETACHED,
         Status::Failed | Status::Cancelled | Status::Lost => FAILED,

@@ -75,6 +75,16 @@ impl Interface {
         .find(|i| i.name() == name)
     }
 
+    /// Whether the CLI's structured output says what a run cost (claude's
+    /// `total_cost_usd`, opencode's and pi's per-step costs, cursor's); the others
+    /// report tokens only, and a cost is estimated from a profile's `price`.
+    pub fn reports_cost(self) -> bool {
+        matches!(
+            self,
+            Interface::Claude | Interface::Opencode | Interface::Pi | Interface::Cursor
+        )
+    }
+
     /// The flags that make the CLI's non-interactive form write JSON events on stdout,
     /// placed right after [`Interface::mode_args`]; `None` for a CLI without them.
     /// The relay reads the events (see `run::relay` and `events`).

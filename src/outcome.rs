@@ -12,6 +12,8 @@ pub enum Status {
     /// The agent published a question (`question.md`) and stopped: answer it with
     /// `agent-offload continue RUN "the answer"`.
     NeedsInput,
+    /// A budget (`--max-tokens`, `--max-cost`) was crossed; the agent was stopped.
+    OverBudget,
     Failed,
     TimedOut,
     Cancelled,
@@ -26,6 +28,7 @@ impl Status {
             Status::Running => "running",
             Status::Done => "done",
             Status::NeedsInput => "needs_input",
+            Status::OverBudget => "over_budget",
             Status::Failed => "failed",
             Status::TimedOut => "timed_out",
             Status::Cancelled => "cancelled",
@@ -43,6 +46,7 @@ impl Status {
 pub enum Outcome {
     Done,
     NeedsInput,
+    OverBudget { reason: String },
     Failed { reason: String },
     TimedOut { reason: String },
     Cancelled { signal: i32 },
@@ -54,6 +58,7 @@ impl Outcome {
         match self {
             Outcome::Done => Status::Done,
             Outcome::NeedsInput => Status::NeedsInput,
+            Outcome::OverBudget { .. } => Status::OverBudget,
             Outcome::Failed { .. } => Status::Failed,
             Outcome::TimedOut { .. } => Status::TimedOut,
             Outcome::Cancelled { .. } => Status::Cancelled,
@@ -69,6 +74,7 @@ impl Outcome {
                 "the agent asked a question (question.md) and is waiting for an answer".to_owned(),
             ),
             Outcome::Failed { reason } | Outcome::TimedOut { reason } => Some(reason.clone()),
+            Outcome::OverBudget { reason } => Some(format!("{reason}; the agent was stopped")),
             Outcome::Cancelled { signal } => Some(format!(
                 "agent-offload received signal {signal} ({}); the agent was stopped",
                 signal_name(*signal)

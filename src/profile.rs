@@ -52,6 +52,11 @@ pub struct Profile {
     /// Stop waiting after this long and leave the agent running (exit 75).
     pub detach_after: Option<Duration>,
     pub focus: Option<bool>,
+    /// Budgets: stop the run past this many tokens or US dollars.
+    pub max_tokens: Option<u64>,
+    pub max_cost: Option<f64>,
+    /// USD per million tokens, for a CLI that reports no cost.
+    pub price: Option<crate::run::Price>,
     /// Arguments that resume a session, with `{session_id}` for its id: for a generic
     /// profile (which has none built in), or to override the built-in ones.
     pub resume_args: Option<Vec<String>>,

@@ -74,6 +74,11 @@ pub fn run(cont: &ContinueArgs, env: Env<'_>) -> Result<u8> {
         Session::Resume(id)
     };
     let placement = placement(args, profile, &config, headless, env)?;
+    // A CLI that reports the session's running total (codex): what the runs before
+    // this one used, so that this run's usage and budgets count its own.
+    let base = how_resume(&session)
+        .then(|| run::recorded_session_usage(&parent_dir))
+        .flatten();
     let given = super::run::read_prompt(args, profile, &config, Some(GO_ON))?;
     let (prompt, how) = if handoff {
         (
@@ -104,10 +109,15 @@ pub fn run(cont: &ContinueArgs, env: Env<'_>) -> Result<u8> {
         prompt,
         session,
         parent: Some((parent.id.clone(), how)),
+        base,
     })
 }
 
 /// Why a run has no session to resume, and what to do instead.
+fn how_resume(session: &Session) -> bool {
+    matches!(session, Session::Resume(_))
+}
+
 fn no_session(parent: &run::Manifest, interface: Interface) -> String {
     let why = if interface == Interface::Generic {
         "its profile is generic and its agent did not report one (a generic agent writes its \

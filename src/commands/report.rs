@@ -55,10 +55,20 @@ pub struct Envelope<'a> {
     pub question: Option<String>,
     /// Status `needs_input`: the command that answers it.
     pub answer_with: Option<String>,
+    /// The tokens the run used, as its CLI reported them (null where it says nothing).
+    pub usage: Option<run::Tokens>,
+    /// What it cost in US dollars, and whether the CLI said so (`reported`) or it is
+    /// estimated from the profile's price (`estimated`); `none` when unknown.
+    pub cost_usd: Option<f64>,
+    pub cost_source: run::CostSource,
+    /// The budgets it ran under.
+    pub max_tokens: Option<u64>,
+    pub max_cost: Option<f64>,
 }
 
 pub fn envelope<'a>(run: &'a RunDir, m: &'a Manifest, code: u8) -> Envelope<'a> {
     let summary = run.summary();
+    let spent = run::spent(run, m);
     Envelope {
         id: &m.id,
         run_dir: &run.path,
@@ -95,7 +105,34 @@ pub fn envelope<'a>(run: &'a RunDir, m: &'a Manifest, code: u8) -> Envelope<'a> 
             .then(|| run.question().map(|q| q.text))
             .flatten(),
         answer_with: (m.status == Status::NeedsInput).then(|| answer_command(&m.id)),
+        usage: spent.map(|s| s.tokens),
+        cost_usd: spent.and_then(|s| s.cost_usd),
+        cost_source: spent.map_or(run::CostSource::None, |s| s.cost_source),
+        max_tokens: m.meter.and_then(|b| b.max_tokens),
+        max_cost: m.meter.and_then(|b| b.max_cost),
     }
+}
+
+/// `12.3k tokens (10.1k in, 2.2k out), $0.0412 (reported)`, for stderr and `show`.
+pub fn describe_spent(s: &run::Spent) -> String {
+    let t = &s.tokens;
+    let mut text = match t.total() {
+        Some(total) => format!(
+            "{} tokens ({} in, {} out)",
+            run::short_count(total),
+            run::short_count(t.input_tokens.unwrap_or(0)),
+            run::short_count(t.output_tokens.unwrap_or(0))
+        ),
+        None => "tokens not reported".to_owned(),
+    };
+    if let Some(cost) = s.cost_usd {
+        let how = match s.cost_source {
+            run::CostSource::Estimated => " (estimated)",
+            _ => "",
+        };
+        let _ = std::fmt::Write::write_fmt(&mut text, format_args!(", ${cost:.4}{how}"));
+    }
+    text
 }
 
 /// A run that ended without a summary: the log's tail on stdout, what happened on
@@ -134,6 +171,10 @@ fn print_failure(
     {
         msg.push_str("\nagent-offload: ");
         msg.push_str(&run::describe_changes(c));
+    }
+    if let Some(s) = run::spent(run, manifest) {
+        msg.push_str("\nagent-offload: used ");
+        msg.push_str(&describe_spent(&s));
     }
     // A failed run is an error: reported even with --quiet.
     eprintln!("{msg}");
@@ -240,6 +281,9 @@ pub fn print(finish: &Finish, json: bool, quiet: bool) -> Result<u8> {
                 run.id,
                 run.path.display()
             ));
+            if let Some(s) = run::spent(run, manifest) {
+                say(&format!("agent-offload: used {}", describe_spent(&s)));
+            }
             if let Some(c) = &manifest.changes {
                 say(&format!("agent-offload: {}", run::describe_changes(c)));
             }

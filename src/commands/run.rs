@@ -32,7 +32,50 @@ pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
         prompt: text,
         session: Session::New,
         parent: None,
+        base: None,
     })
+}
+
+/// A budget must be one agent-offload can watch: a usage error rather than a budget
+/// that silently never stops anything.
+fn check_budget(meter: &run::Meter, profile: &Profile, mode: Mode) -> Result<()> {
+    if !meter.has_budget() {
+        return Ok(());
+    }
+    let which = if meter.max_tokens.is_some() {
+        "--max-tokens (max_tokens)"
+    } else {
+        "--max-cost (max_cost)"
+    };
+    if !run::structured(profile, mode) {
+        let why = if mode == Mode::Tmux {
+            "the usage of an agent in a pane is not watched; run it headless (-H)".to_owned()
+        } else if profile.interface == Interface::Generic {
+            format!(
+                "profile \"{}\" is generic: its usage cannot be seen",
+                profile.name
+            )
+        } else {
+            format!(
+                "profile \"{}\" chooses its own output format in its args, so its usage \
+                 is not read",
+                profile.name
+            )
+        };
+        return Err(usage(format!(
+            "{which} needs usage agent-offload can see: {why}"
+        )));
+    }
+    if meter.max_cost.is_some() && meter.price.is_none() && !profile.interface.reports_cost() {
+        return Err(usage(format!(
+            "--max-cost (max_cost): {} reports tokens but no cost; give profile \"{}\" a \
+             price to estimate it (price: {{input: 1.25, cached_input: 0.125, output: 10}}, \
+             USD per million tokens), or use --max-tokens",
+            profile.interface.name(),
+            profile.name
+        )));
+    }
+    Ok(())
 }
 
 /// Refuses a prompt whose words include one of our options (exit 2, nothing started).
@@ -55,6 +98,9 @@ pub struct Delegation<'a> {
     pub prompt: String,
     pub session: Session,
     pub parent: Option<(String, run::Continuation)>,
+    /// For a resumed session whose CLI reports a running total: what the earlier runs
+    /// used (see `run::Meter`).
+    pub base: Option<run::Tokens>,
 }
 
 /// Where the agent runs: headless, or in a pane beside the caller's (which must exist).
@@ -119,7 +165,15 @@ pub fn delegate(d: Delegation<'_>) -> Result<u8> {
         prompt,
         session,
         parent,
+        base,
     } = d;
+    let meter = run::Meter {
+        max_tokens: args.max_tokens.or(profile.max_tokens).or(config.max_tokens),
+        max_cost: args.max_cost.or(profile.max_cost).or(config.max_cost),
+        price: profile.price,
+        base,
+    };
+    check_budget(&meter, profile, placement.mode())?;
     let where_ = profile.defined_in.as_deref().map_or_else(
         || "a config file (`agent-offload init`)".to_owned(),
         |p| p.display().to_string(),
@@ -161,6 +215,7 @@ pub fn delegate(d: Delegation<'_>) -> Result<u8> {
         secrets,
         session,
         parent,
+        meter,
     };
     let finish = run::execute(&request, &root, &signals, observer.as_ref())?;
     drop(observer);

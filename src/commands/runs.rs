@@ -34,7 +34,7 @@ pub fn runs(args: &RunsArgs, env: Env<'_>) -> Result<u8> {
         return Ok(0);
     }
     let home = env("HOME").map(std::path::PathBuf::from);
-    let rows: Vec<[String; 8]> = runs
+    let rows: Vec<[String; 9]> = runs
         .iter()
         .map(|(r, m)| {
             [
@@ -44,6 +44,7 @@ pub fn runs(args: &RunsArgs, env: Env<'_>) -> Result<u8> {
                 m.status.as_str().to_owned(),
                 age(m.started_at),
                 m.duration().map(crate::duration::human).unwrap_or_default(),
+                run::spent(r, m).map(|s| usage_cell(&s)).unwrap_or_default(),
                 super::tilde(&m.cwd, home.as_deref()),
                 if m.status == run::Status::NeedsInput {
                     let q = r.question().map(|q| q.text).unwrap_or_default();
@@ -58,12 +59,22 @@ pub fn runs(args: &RunsArgs, env: Env<'_>) -> Result<u8> {
         "{}",
         super::table(
             &[
-                "ID", "PROFILE", "MODE", "STATUS", "AGE", "DURATION", "CWD", "SUMMARY"
+                "ID", "PROFILE", "MODE", "STATUS", "AGE", "DURATION", "USAGE", "CWD", "SUMMARY"
             ],
             &rows
         )
     );
     Ok(0)
+}
+
+/// `12.3k $0.04`: tokens and cost, short (`~` marks an estimated cost).
+fn usage_cell(s: &run::Spent) -> String {
+    let tokens = s.tokens.total().map(run::short_count).unwrap_or_default();
+    match (s.cost_usd, s.cost_source) {
+        (Some(c), run::CostSource::Estimated) => format!("{tokens} ~${c:.2}"),
+        (Some(c), _) => format!("{tokens} ${c:.2}"),
+        (None, _) => tokens,
+    }
 }
 
 /// `3m`, `2h`, `5d` since `t`.

@@ -37,6 +37,21 @@ pub fn show(args: &ShowArgs, env: Env<'_>) -> Result<u8> {
     if let Some(id) = run::known_session_id(&run_dir, &m) {
         field("session", &id);
     }
+    if let Some(s) = run::spent(&run_dir, &m) {
+        field("usage", &super::report::describe_spent(&s));
+    }
+    if let Some(meter) = m.meter {
+        let mut budget = Vec::new();
+        if let Some(t) = meter.max_tokens {
+            budget.push(format!("{t} tokens"));
+        }
+        if let Some(c) = meter.max_cost {
+            budget.push(format!("${c:.2}"));
+        }
+        if !budget.is_empty() {
+            field("budget", &budget.join(", "));
+        }
+    }
     if let Some(parent) = &m.parent {
         let how = match m.continuation {
             Some(run::Continuation::Handoff) => "hand-off from",

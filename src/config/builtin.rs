@@ -50,6 +50,8 @@ pub fn config(detected: &[Detected]) -> Option<Config> {
         headless: false,
         focus: false,
         detach_after: None,
+        max_tokens: None,
+        max_cost: None,
         profiles,
     })
 }
@@ -73,6 +75,9 @@ fn profile(d: &Detected) -> Profile {
         detach_after: None,
         focus: None,
         resume_args: None,
+        max_tokens: None,
+        max_cost: None,
+        price: None,
         trust_workspace: true,
         defined_in: None,
     }

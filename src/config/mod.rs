@@ -35,6 +35,9 @@ pub struct Config {
     pub focus: bool,
     /// Config-wide `detach_after`; a profile's own setting wins.
     pub detach_after: Option<std::time::Duration>,
+    /// Config-wide budgets; a profile's own setting wins.
+    pub max_tokens: Option<u64>,
+    pub max_cost: Option<f64>,
     pub profiles: IndexMap<String, Profile>,
 }
 
@@ -285,11 +288,14 @@ impl Ctx<'_> {
                 })?),
                 None => None,
             };
+        let max_cost = self.usd("max_cost", raw.max_cost)?;
         Ok(Config {
             path: Some(self.path.to_path_buf()),
             origin,
             default_profile,
             detach_after,
+            max_tokens: raw.max_tokens,
+            max_cost,
             headless: raw.headless.unwrap_or(false),
             focus: raw.focus.unwrap_or(false),
             profiles,
@@ -359,6 +365,29 @@ impl Ctx<'_> {
         let interface = raw.interface.unwrap_or_default();
         let trust_workspace = self.trust_workspace(name, interface, raw.trust_workspace)?;
         let resume_args = self.resume_args(name, raw.resume_args)?;
+        let max_cost = self.usd(
+            &format!("profile \"{name}\": field \"max_cost\""),
+            raw.max_cost,
+        )?;
+        let price = match raw.price {
+            Some(p) => {
+                let v = p.value;
+                let fine = |x: f64| x.is_finite() && x >= 0.0;
+                if !(fine(v.input) && fine(v.output) && v.cached_input.is_none_or(fine)) {
+                    return Err(here(
+                        "price",
+                        p.referenced,
+                        "prices must be numbers of zero or more",
+                    ));
+                }
+                Some(crate::run::Price {
+                    input: v.input,
+                    cached_input: v.cached_input,
+                    output: v.output,
+                })
+            }
+            None => None,
+        };
         Ok(Profile {
             name: name.to_owned(),
             command,
@@ -371,6 +400,9 @@ impl Ctx<'_> {
             detach_after,
             focus: raw.focus,
             resume_args,
+            max_tokens: raw.max_tokens,
+            max_cost,
+            price,
             trust_workspace,
             defined_in: Some(self.path.to_path_buf()),
         })
@@ -416,6 +448,25 @@ impl Ctx<'_> {
         }
 
         Ok(env)
+    }
+
+    /// A budget in US dollars: more than zero. `field` names it in the error (a
+    /// top-level field is named as it is, a profile's with its profile).
+    fn usd(&self, field: &str, raw: Option<Spanned<f64>>) -> anyhow::Result<Option<f64>> {
+        match raw {
+            Some(v) if !(v.value.is_finite() && v.value > 0.0) => {
+                let field = if field.contains('"') {
+                    field.to_owned()
+                } else {
+                    format!("field \"{field}\"")
+                };
+                Err(self.err_at(
+                    v.referenced,
+                    &format!("{field}: must be an amount of US dollars more than zero"),
+                ))
+            }
+            v => Ok(v.map(|v| v.value)),
+        }
     }
 
     /// `resume_args`, which must say where the session id goes.

@@ -38,6 +38,11 @@ pub struct RawConfig {
     /// Stop waiting after this long and leave the agent running (exit 75): 8m, 1h, ...
     #[schemars(with = "Option<String>", extend("pattern" = DURATION_PATTERN))]
     pub detach_after: Option<Spanned<String>>,
+    /// Stop every run that uses more tokens than this (input plus output): exit 4.
+    pub max_tokens: Option<u64>,
+    /// Stop every run that costs more than this many US dollars: exit 4.
+    #[schemars(with = "Option<f64>", extend("exclusiveMinimum" = 0))]
+    pub max_cost: Option<Spanned<f64>>,
     /// The profiles, by name (letters, digits, '.', '_' and '-').
     #[schemars(with = "BTreeMap<String, RawProfile>", extend("minProperties" = 1))]
     pub profiles: IndexMap<String, Spanned<RawProfile>>,
@@ -77,6 +82,16 @@ pub struct RawProfile {
     pub detach_after: Option<Spanned<String>>,
     /// tmux mode: move the focus to the new pane.
     pub focus: Option<bool>,
+    /// Stop a run that uses more tokens than this (overrides the top-level setting).
+    pub max_tokens: Option<u64>,
+    /// Stop a run that costs more than this many US dollars (overrides the top-level
+    /// setting).
+    #[schemars(with = "Option<f64>", extend("exclusiveMinimum" = 0))]
+    pub max_cost: Option<Spanned<f64>>,
+    /// USD per million tokens, to estimate the cost of a CLI that reports tokens but no
+    /// cost (codex, gemini, qwen). No price list is built in.
+    #[schemars(with = "Option<RawPrice>")]
+    pub price: Option<Spanned<RawPrice>>,
     /// Arguments that resume the agent's session for `agent-offload continue`, with
     /// `{session_id}` for the id (e.g. `["--resume", "{session_id}"]`). Needed by a
     /// generic profile (its agent reports the id in the run directory's `session_id`
@@ -87,6 +102,19 @@ pub struct RawProfile {
     /// (default true).
     #[schemars(with = "Option<bool>")]
     pub trust_workspace: Option<Spanned<bool>>,
+}
+
+/// Prices in US dollars per million tokens.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Price")]
+pub struct RawPrice {
+    /// Input tokens.
+    pub input: f64,
+    /// Cached input tokens (default: the input price).
+    pub cached_input: Option<f64>,
+    /// Output tokens (reasoning included).
+    pub output: f64,
 }
 
 /// How the prompt reaches the agent: as an argument, on stdin, or as the path of

@@ -100,7 +100,7 @@ fn add_u64(total: &mut Option<u64>, value: Option<u64>) {
 }
 
 /// What a `Usage` counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum UsageScope {
     /// This run (one process) alone.

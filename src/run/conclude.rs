@@ -14,6 +14,7 @@ use crate::run::changes;
 use crate::run::dir::{Manifest, RunDir};
 use crate::run::lock::RunLock;
 use crate::run::read::{self, Entry};
+use crate::run::relay::Recorded;
 use crate::run::waiter::{Event, Launcher, Watch};
 
 /// After `done.md` appears, how long a headless agent may take to exit by itself
@@ -117,9 +118,13 @@ fn settle(e: Ending<'_>) -> Outcome {
         Event::Ended | Event::Recorded => {
             // Whatever the agent left behind goes too (and a remain-on-exit pane).
             agent.stop();
+            let over_budget = Recorded::read(run).and_then(|r| r.over_budget);
             // An agent can publish and exit in the same instant: look once more.
             if matches!(watch.done(), Entry::File(_)) {
                 Outcome::Done
+            } else if let Some(reason) = over_budget {
+                // The relay stopped the agent at the event that crossed a budget.
+                Outcome::OverBudget { reason }
             } else if matches!(watch.question(), Entry::File(_)) {
                 Outcome::NeedsInput
             } else if !observed && run.exit_status().is_none() {
@@ -166,6 +171,17 @@ fn record(run: &RunDir, manifest: &mut Manifest, outcome: &Outcome) {
     manifest.agent_offload_exit = Some(exit::for_outcome(outcome));
     manifest.changes = manifest.git.as_ref().and_then(changes::since);
     manifest.session_id = crate::run::session::discover(run, manifest);
+    if let Some(r) = Recorded::read(run)
+        && let Some(reported) = r.usage
+    {
+        let spent = manifest.meter.unwrap_or_default().spent(
+            &reported.as_events(),
+            r.usage_scope == Some(crate::events::UsageScope::Session),
+        );
+        manifest.usage = Some(spent.tokens);
+        manifest.cost_usd = spent.cost_usd;
+        manifest.cost_source = Some(spent.cost_source);
+    }
     if let Err(err) = manifest.save(run) {
         eprintln!(
             "agent-offload: could not record run {}'s outcome ({}): {err:#}",

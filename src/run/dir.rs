@@ -217,6 +217,16 @@ pub struct Manifest {
     /// fresh session of another CLI, seeded with what the parent produced).
     #[serde(default)]
     pub continuation: Option<Continuation>,
+    /// Budgets, prices, and what earlier runs of a resumed session used.
+    #[serde(default)]
+    pub meter: Option<crate::run::usage::Meter>,
+    /// The tokens this run used, as its CLI reported them.
+    #[serde(default)]
+    pub usage: Option<crate::run::usage::Tokens>,
+    #[serde(default)]
+    pub cost_usd: Option<f64>,
+    #[serde(default)]
+    pub cost_source: Option<crate::run::usage::CostSource>,
 }
 
 /// How a run continues the one before it.

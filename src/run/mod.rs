@@ -21,17 +21,20 @@ mod signals;
 mod stop;
 mod sys;
 mod tmux;
+mod usage;
 mod waiter;
 
 pub use changes::{Changes, describe as describe_changes};
 pub use dir::{Continuation, Manifest, RunDir, Status, list, resolve, rfc3339, runs_root};
 pub use handoff::seed as handoff_prompt;
+pub use prepare::structured;
 pub use prompt::read_or as read_prompt_or;
-pub use relay::{RELAY_COMMAND, relay_main};
+pub use relay::{RELAY_COMMAND, recorded_session_usage, relay_main, spent};
 pub use session::{discover as session_id, known as known_session_id};
 pub use signals::Signals;
 pub use sys::{WATCH_HELPER_COMMAND, describe as describe_waiting, watch_helper_main};
 pub use tmux::Caller;
+pub use usage::{CostSource, Meter, Price, Spent, Tokens, short_count};
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -92,6 +95,8 @@ pub struct Request<'a> {
     pub session: Session,
     /// The run this one continues, and how.
     pub parent: Option<(String, Continuation)>,
+    /// Budgets and prices.
+    pub meter: Meter,
 }
 
 /// Which session of the agent CLI a run works in.

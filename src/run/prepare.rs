@@ -10,7 +10,7 @@ use crate::profile::{EnvValue, PROMPT_FILE_PLACEHOLDER, PromptDelivery};
 use crate::run::dir::{self, Manifest, RunDir, Status};
 use crate::run::launcher::{self, Launch, Word};
 use crate::run::lock::RunLock;
-use crate::run::{Request, Session, changes, prompt, relay, session};
+use crate::run::{Meter, Request, Session, changes, prompt, relay, session};
 
 /// Creates the run directory with `prompt.md`, `launch.sh` and a first `run.json`.
 pub fn prepare(
@@ -60,6 +60,7 @@ pub fn prepare(
                     Session::Resume(id) => id.clone(),
                     Session::New => "-".to_owned(),
                 }),
+                Word::Literal(serde_json::to_string(&req.meter).unwrap_or_default()),
                 Word::Literal("--".to_owned()),
             ];
             words.extend(argv.iter().cloned());
@@ -114,6 +115,10 @@ pub fn prepare(
         session_id,
         parent: req.parent.as_ref().map(|(id, _)| id.clone()),
         continuation: req.parent.as_ref().map(|&(_, how)| how),
+        meter: (req.meter != Meter::default()).then_some(req.meter),
+        usage: None,
+        cost_usd: None,
+        cost_source: None,
     };
     manifest.save(&run)?;
     Ok((run, manifest, starting))
@@ -123,21 +128,28 @@ pub fn prepare(
 /// for it: headless, a CLI with structured output, and a profile that does not choose
 /// an output format of its own (its args would conflict).
 fn relayed(req: &Request<'_>) -> Option<String> {
-    if req.placement.mode() != Mode::Headless {
+    if !structured(req.profile, req.placement.mode()) {
         return None;
     }
-    let p = req.profile;
-    let flags = p.interface.stream_args()?;
+    let exe = std::env::current_exe().ok()?;
+    Some(exe.to_string_lossy().into_owned())
+}
+
+/// Whether a run of `p` in `mode` speaks the CLI's structured output (read by the
+/// relay, which sees its session id and usage as they come).
+pub fn structured(p: &crate::profile::Profile, mode: Mode) -> bool {
+    if mode != Mode::Headless {
+        return false;
+    }
+    let Some(flags) = p.interface.stream_args() else {
+        return false;
+    };
     let own = |flag: &str| {
         p.args
             .iter()
             .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
     };
-    if own(flags[0]) || (flags[0] == "--output-format" && own("-o")) {
-        return None;
-    }
-    let exe = std::env::current_exe().ok()?;
-    Some(exe.to_string_lossy().into_owned())
+    !(own(flags[0]) || (flags[0] == "--output-format" && own("-o")))
 }
 
 /// The arguments that resume session `id`: the profile's `resume_args`, else the

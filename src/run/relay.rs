@@ -1,6 +1,6 @@
 //! The relay: between a headless agent CLI that speaks structured output (JSON lines on
 //! stdout) and the run directory. `launch.sh` starts it in the agent's place
-//! (`agent-offload __relay DIR INTERFACE EXPECTED -- AGENT ARGS…`); it starts the agent
+//! (`agent-offload __relay DIR INTERFACE EXPECTED METER -- AGENT ARGS…`); it starts the agent
 //! with its stdout on a pipe and, line by line,
 //! - appends the raw event to `events.jsonl`;
 //! - writes the readable transcript to its own stdout, which is `output.log`;
@@ -12,6 +12,10 @@
 //! launcher records it unchanged. The agent's stdin and stderr are the launcher's.
 //! Nothing the agent writes can stop the relay from draining the pipe: a write that
 //! fails (a full disk) is given up, the reading goes on.
+//!
+//! It also enforces the run's budgets (`--max-tokens`, `--max-cost`, see `usage`):
+//! the event that crosses one stops the agent (TERM, a grace, KILL), and `stream.json`
+//! says which budget it crossed.
 //!
 //! Resuming, the relay also checks the CLI resumed the session it was asked for: codex
 //! starts a fresh thread, silently, for an id it cannot find by name (measured with codex
@@ -31,6 +35,7 @@ use serde::Serialize;
 use crate::events::{Stream, Usage, UsageScope};
 use crate::interface::Interface;
 use crate::run::dir;
+use crate::run::usage::{CostSource, Meter, Spent, Tokens};
 
 /// The hidden subcommand that runs the relay.
 pub const RELAY_COMMAND: &str = "__relay";
@@ -48,16 +53,23 @@ struct Facts<'a> {
     usage_scope: UsageScope,
     turns: Option<u64>,
     model: Option<&'a str>,
+    /// The budget the run crossed, in words (the agent was stopped).
+    over_budget: Option<&'a str>,
 }
 
-/// `__relay DIR INTERFACE EXPECTED -- PROGRAM ARGS…` (EXPECTED: the session id being
-/// resumed, or `-`). Returns the agent's exit status.
+/// `__relay DIR INTERFACE EXPECTED METER -- PROGRAM ARGS…` (EXPECTED: the session id
+/// being resumed, or `-`; METER: the run's [`Meter`] as JSON). Returns the agent's exit
+/// status.
 pub fn relay_main(args: &[OsString]) -> Result<u8> {
-    let [dir, interface, expected, dashes, program, rest @ ..] = args else {
+    let [dir, interface, expected, meter, dashes, program, rest @ ..] = args else {
         anyhow::bail!(
-            "usage: agent-offload {RELAY_COMMAND} DIR INTERFACE EXPECTED -- PROGRAM ARGS..."
+            "usage: agent-offload {RELAY_COMMAND} DIR INTERFACE EXPECTED METER -- PROGRAM ARGS..."
         );
     };
+    let meter: Meter = meter
+        .to_str()
+        .and_then(|m| serde_json::from_str(m).ok())
+        .context("the meter is not valid")?;
     anyhow::ensure!(
         dashes == "--",
         "{RELAY_COMMAND}: expected -- before the program"
@@ -104,21 +116,45 @@ pub fn relay_main(args: &[OsString]) -> Result<u8> {
         expected,
         recorded_id: None,
         wrong_session: false,
+        meter,
+        over_budget: None,
+        cost_unknown_said: false,
     };
     relay.pump(stdout);
-    if relay.wrong_session {
-        let _ = rustix::process::kill_process(
-            rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap_or(0))
-                .unwrap_or(rustix::process::Pid::INIT),
-            rustix::process::Signal::TERM,
-        );
-    }
-    let status = child.wait().context("waiting for the agent")?;
+    let stopped = relay.wrong_session || relay.over_budget.is_some();
+    let status = if stopped {
+        stop_child(&mut child)
+    } else {
+        child.wait().context("waiting for the agent")?
+    };
     relay.end();
-    if relay.wrong_session {
+    if stopped {
         return Ok(1);
     }
     Ok(exit_byte(status))
+}
+
+/// How long a stopped agent has between TERM and KILL.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Stops the agent the relay started: TERM, [`STOP_GRACE`], KILL. (The run's own stop
+/// sweeps whatever it started in turn.)
+fn stop_child(child: &mut std::process::Child) -> std::process::ExitStatus {
+    use rustix::process::{Pid, Signal, kill_process};
+    if let Some(pid) = i32::try_from(child.id()).ok().and_then(Pid::from_raw) {
+        let _ = kill_process(pid, Signal::TERM);
+    }
+    let until = std::time::Instant::now() + STOP_GRACE;
+    while std::time::Instant::now() < until {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    child
+        .wait()
+        .unwrap_or_else(|_| std::os::unix::process::ExitStatusExt::from_raw(9))
 }
 
 /// The status as the shell reports it: the exit code, or 128 + the signal.
@@ -139,6 +175,9 @@ struct Relay {
     expected: Option<String>,
     recorded_id: Option<String>,
     wrong_session: bool,
+    meter: Meter,
+    over_budget: Option<String>,
+    cost_unknown_said: bool,
 }
 
 impl Relay {
@@ -163,6 +202,31 @@ impl Relay {
             let text = String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(&line));
             let rendered = self.stream.line(&text);
             say(&rendered);
+            if self.meter.has_budget() {
+                let spent = self.meter.spent(
+                    self.stream.usage(),
+                    self.stream.usage_scope() == UsageScope::Session,
+                );
+                if self.meter.max_cost.is_some()
+                    && spent.cost_usd.is_none()
+                    && spent.tokens.total().unwrap_or(0) > 0
+                    && !self.cost_unknown_said
+                {
+                    // A CLI that reports a cost of 0 for a model it has no price for.
+                    self.cost_unknown_said = true;
+                    say(&format!(
+                        "agent-offload: {} reports no cost for this model, so --max-cost \
+                         cannot be enforced: give the profile a price\n",
+                        self.interface.name()
+                    ));
+                }
+                if let Some(crossed) = self.meter.crossed(&spent) {
+                    say(&format!("agent-offload: {crossed}: stopping the agent\n"));
+                    self.over_budget = Some(crossed);
+                    self.save();
+                    return;
+                }
+            }
             if self.stream.session_id() != self.recorded_id.as_deref() {
                 self.recorded_id = self.stream.session_id().map(str::to_owned);
                 if let (Some(want), Some(got)) = (&self.expected, &self.recorded_id)
@@ -208,6 +272,7 @@ impl Relay {
             usage_scope: self.stream.usage_scope(),
             turns: self.stream.turns(),
             model: self.stream.model(),
+            over_budget: self.over_budget.as_deref(),
         };
         if let Ok(mut json) = serde_json::to_vec_pretty(&facts) {
             json.push(b'\n');
@@ -257,6 +322,32 @@ pub struct Recorded {
     pub session_id: Option<String>,
     pub final_message: Option<String>,
     pub error: Option<String>,
+    #[serde(default)]
+    pub usage: Option<RecordedUsage>,
+    #[serde(default)]
+    pub usage_scope: Option<UsageScope>,
+    #[serde(default)]
+    pub over_budget: Option<String>,
+}
+
+/// `stream.json`'s usage: [`Tokens`] and the reported cost.
+#[derive(Debug, Default, Clone, Copy, serde::Deserialize)]
+pub struct RecordedUsage {
+    #[serde(flatten)]
+    pub tokens: Tokens,
+    pub cost_usd: Option<f64>,
+}
+
+impl RecordedUsage {
+    pub fn as_events(&self) -> crate::events::Usage {
+        crate::events::Usage {
+            input_tokens: self.tokens.input_tokens,
+            cached_input_tokens: self.tokens.cached_input_tokens,
+            output_tokens: self.tokens.output_tokens,
+            reasoning_tokens: self.tokens.reasoning_tokens,
+            cost_usd: self.cost_usd,
+        }
+    }
 }
 
 impl Recorded {
@@ -266,6 +357,30 @@ impl Recorded {
         r.session_id = r.session_id.filter(|id| dir::valid_session_id(id));
         Some(r)
     }
+}
+
+/// The session's running total as a run's CLI last reported it, for a CLI that reports
+/// one (codex): what a run resuming the session starts from.
+pub fn recorded_session_usage(run: &dir::RunDir) -> Option<Tokens> {
+    let r = Recorded::read(run)?;
+    (r.usage_scope == Some(UsageScope::Session)).then_some(r.usage?.tokens)
+}
+
+/// What a run has spent: as recorded when it ended, or so far from `stream.json`.
+pub fn spent(run: &dir::RunDir, m: &dir::Manifest) -> Option<Spent> {
+    if let Some(tokens) = m.usage {
+        return Some(Spent {
+            tokens,
+            cost_usd: m.cost_usd,
+            cost_source: m.cost_source.unwrap_or(CostSource::None),
+        });
+    }
+    let r = Recorded::read(run)?;
+    let reported = r.usage?;
+    Some(m.meter.unwrap_or_default().spent(
+        &reported.as_events(),
+        r.usage_scope == Some(UsageScope::Session),
+    ))
 }
 
 impl dir::RunDir {

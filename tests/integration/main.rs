@@ -2,6 +2,7 @@
 //! per tmux test, fake agents.
 
 mod bad_input;
+mod budgets;
 mod config_errors;
 mod cursor;
 mod doctor;

@@ -1,0 +1,187 @@
+//! What a run cost, and budgets that stop it: fake CLIs that speak a real CLI's event
+//! format with known usage (pi: per message; codex: tokens only, no cost; claude: a
+//! reported cost).
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use crate::harness::Test;
+
+/// A pi-like fake: its session line, then `n` assistant messages of 10 input and 5
+/// output tokens each, at `cost` USD each; then it would go on for a long time.
+fn pi_like(t: Test, n: usize, cost: f64) -> Test {
+    let mut body = String::from(
+        "echo '{\"type\":\"session\",\"version\":3,\"id\":\"01a22e4c-9011-73df-bf4b-51f4b8bca3bf\",\"cwd\":\"/x\"}'\n",
+    );
+    for i in 0..n {
+        let _ = writeln!(
+            body,
+            "echo '{{\"type\":\"message_end\",\"message\":{{\"role\":\"assistant\",\"content\":[{{\"type\":\"text\",\"text\":\"step {i}\"}}],\"usage\":{{\"input\":10,\"output\":5,\"cacheRead\":0,\"cacheWrite\":0,\"totalTokens\":15,\"cost\":{{\"total\":{cost}}}}}}}}}'"
+        );
+    }
+    // Published only after a while: a budget must stop it well before.
+    body.push_str("sleep 30\npublish 'too late'\n");
+    t.agent("pi", &body)
+}
+
+fn profile(t: &Test, interface: &str, extra: &str) -> String {
+    format!(
+        "profiles:\n  p:\n    command: {}\n    interface: {interface}\n    headless: true\n{extra}",
+        t.agent_path(interface)
+    )
+}
+
+fn events_of(run_dir: &std::path::Path, kind: &str) -> usize {
+    std::fs::read_to_string(run_dir.join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(&format!("\"type\":\"{kind}\"")))
+        .count()
+}
+
+/// `--max-tokens`: the event that crosses the budget stops the agent (the next ones
+/// are never read), status `over_budget`, exit 4, the usage so far recorded.
+#[test]
+fn a_token_budget_stops_the_run_within_one_event() {
+    let t = pi_like(Test::new(), 6, 0.0);
+    let cfg = profile(&t, "pi", "");
+    let out = t.config(&cfg).args(["--max-tokens", "40", "go"]).run();
+    out.status(4)
+        .stderr_contains("over budget")
+        .stderr_contains("45 tokens used, over the budget of 40 tokens");
+    let m = out.manifest();
+    assert_eq!(m["status"], "over_budget");
+    assert_eq!(m["agent_offload_exit"], 4);
+    assert_eq!(m["usage"]["input_tokens"], 30);
+    assert_eq!(m["usage"]["output_tokens"], 15);
+    assert_eq!(m["meter"]["max_tokens"], 40);
+    // The third message crossed it: nothing after it was read.
+    assert_eq!(events_of(&out.run_dir(), "message_end"), 3);
+    let log = std::fs::read_to_string(out.run_dir().join("output.log")).unwrap();
+    assert!(log.contains("stopping the agent"), "{log}");
+}
+
+/// The same budget from the profile, and a cost budget on a reported cost.
+#[test]
+fn budgets_come_from_the_profile_and_cost_counts() {
+    let t = pi_like(Test::new(), 6, 0.25);
+    let cfg = profile(&t, "pi", "    max_cost: 0.6\n");
+    let out = t.config(&cfg).arg("go").run();
+    out.status(4)
+        .stderr_contains("$0.7500 spent, over the budget of $0.60");
+    let m = out.manifest();
+    assert_eq!(m["cost_source"], "reported");
+    assert_eq!(m["cost_usd"], 0.75);
+}
+
+/// Within its budget a run is done, and `--json`, `show` and `runs` say what it used.
+#[test]
+fn usage_is_reported_everywhere() {
+    let t = Test::new().agent(
+        "pi",
+        "echo '{\"type\":\"session\",\"version\":3,\"id\":\"s-1\",\"cwd\":\"/x\"}'\n\
+         echo '{\"type\":\"message_end\",\"message\":{\"role\":\"assistant\",\"content\":[],\"usage\":{\"input\":1200,\"output\":300,\"cacheRead\":200,\"cacheWrite\":0,\"cost\":{\"total\":0.5}}}}'\n\
+         publish done",
+    );
+    let cfg = profile(&t, "pi", "");
+    let t = t.config(&cfg);
+    let out = t.exec(["--json", "--max-tokens", "100000", "go"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // pi counts cached input apart; agent-offload's input includes it.
+    assert_eq!(v["usage"]["input_tokens"], 1400);
+    assert_eq!(v["usage"]["cached_input_tokens"], 200);
+    assert_eq!(v["usage"]["output_tokens"], 300);
+    assert_eq!(v["cost_usd"], 0.5);
+    assert_eq!(v["cost_source"], "reported");
+    assert_eq!(v["max_tokens"], 100_000);
+    let shown = t.exec(["show", "last"]);
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        text.contains("usage      1.7k tokens (1.4k in, 300 out), $0.5000"),
+        "{text}"
+    );
+    let listed = String::from_utf8_lossy(&t.exec(["runs"]).stdout).into_owned();
+    assert!(listed.contains("USAGE"), "{listed}");
+    assert!(listed.contains("1.7k $0.50"), "{listed}");
+}
+
+/// codex reports tokens, never a cost: with the profile's price the cost is
+/// `estimated`; without one it is unknown (`none`), and a cost budget is refused.
+#[test]
+fn a_price_estimates_what_the_cli_does_not_report() {
+    let body = "echo '{\"type\":\"thread.started\",\"thread_id\":\"01a22e46-f85b-7da2-8cf2-c20673f29be3\"}'\n\
+                echo '{\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":1000000,\"cached_input_tokens\":400000,\"output_tokens\":100000}}'\n\
+                publish done";
+    let t = Test::new().agent("codex", body);
+    let cfg = profile(
+        &t,
+        "codex",
+        "    price: {input: 2, cached_input: 0.5, output: 10}\n",
+    );
+    let out = t.config(&cfg).arg("go").run();
+    out.status(0);
+    let m = out.manifest();
+    assert_eq!(m["cost_source"], "estimated");
+    // 600k * 2 + 400k * 0.5 + 100k * 10, per million.
+    assert!((m["cost_usd"].as_f64().unwrap() - 2.4).abs() < 1e-9, "{m}");
+
+    let t = Test::new().agent("codex", body);
+    let cfg = profile(&t, "codex", "");
+    let out = t.config(&cfg).arg("go").run();
+    out.status(0);
+    let m = out.manifest();
+    assert_eq!(m["cost_source"], "none");
+    assert_eq!(m["cost_usd"], Value::Null);
+    assert_eq!(m["usage"]["input_tokens"], 1_000_000);
+
+    let out = out.test.exec(["--max-cost", "1", "go"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("codex reports tokens but no cost; give profile \"p\" a price"),
+        "{stderr}"
+    );
+}
+
+/// A budget agent-offload cannot watch is a usage error, never a silent no-op: a
+/// generic profile, a profile choosing its own output format, an agent in a pane.
+#[test]
+fn a_budget_that_cannot_be_watched_is_refused() {
+    let t = Test::new().agent("generic", "publish done");
+    let cfg = profile(&t, "generic", "");
+    let out = t.config(&cfg).args(["--max-tokens", "10", "go"]).run();
+    out.status(2)
+        .stderr_contains("--max-tokens (max_tokens) needs usage agent-offload can see")
+        .stderr_contains("is generic");
+    assert!(out.test.run_dirs().is_empty());
+
+    let t = Test::new().agent("codex", "publish done");
+    let cfg = profile(&t, "codex", "    args: [--json]\n");
+    let out = t.config(&cfg).args(["--max-tokens", "10", "go"]).run();
+    out.status(2)
+        .stderr_contains("chooses its own output format");
+
+    let t = Test::new().agent("pi", "publish done");
+    let cfg = profile(&t, "pi", "    headless: false\n    max_tokens: 5\n")
+        .replace("    headless: true\n", "");
+    let server = crate::tmux_server::TmuxServer::start(t.path(), &t.work());
+    let out = t
+        .config(&cfg)
+        .env("TMUX", server.tmux_env())
+        .env("TMUX_PANE", server.caller.clone())
+        .arg("go")
+        .run();
+    out.status(2)
+        .stderr_contains("the usage of an agent in a pane is not watched");
+    assert_eq!(server.panes().len(), 1);
+
+    // Bad budgets in the config name the field.
+    let t = Test::new().agent("pi", "publish done");
+    let cfg = profile(&t, "pi", "    max_cost: -1\n");
+    let out = t.config(&cfg).arg("go").run();
+    out.status(2).stderr_contains(
+        "profile \"p\": field \"max_cost\": must be an amount of US dollars more than zero",
+    );
+}
