@@ -22,6 +22,7 @@ mod secrets;
 mod sessions;
 mod skill;
 mod status_line;
+mod structured;
 mod tmux;
 mod tmux_server;
 mod usage;
