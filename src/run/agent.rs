@@ -110,6 +110,17 @@ impl Agent {
         }
     }
 
+    /// Lets a headless launcher we started go ahead and start the agent (see
+    /// `headless::release`): called once `run.json` names it.
+    pub fn release(&mut self) {
+        if let Agent::Process {
+            child: Some(child), ..
+        } = self
+        {
+            crate::run::headless::release(child);
+        }
+    }
+
     /// Collects our child's exit status, if it is our child. Bounded: by now the
     /// launcher has ended or been killed.
     pub fn reap(&mut self) {

@@ -19,8 +19,9 @@ use crate::run::dir::{self, RunDir};
 
 /// Starts `launch.sh`. The agent's environment is ours, plus the profile's `from_env`
 /// values (handed over in the process environment: never in a file or an argv), minus
-/// the nesting guards. Stdin is `/dev/null` (codex waits for EOF on an open stdin);
-/// the launcher redirects it from `prompt.md` itself for `stdin` delivery.
+/// the nesting guards. Stdin is a pipe that carries the go-ahead (see
+/// [`release`]); the launcher gives the agent `/dev/null` (codex waits for EOF on an
+/// open stdin), or `prompt.md` for `stdin` delivery.
 pub fn spawn(run: &RunDir, secrets: &[(String, OsString)]) -> Result<Child> {
     let log_path = run.file(dir::OUTPUT);
     let log = OpenOptions::new()
@@ -31,7 +32,7 @@ pub fn spawn(run: &RunDir, secrets: &[(String, OsString)]) -> Result<Child> {
         .with_context(|| format!("cannot open {}", log_path.display()))?;
     let mut cmd = Command::new("/bin/sh");
     cmd.arg(run.file(dir::LAUNCHER))
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(
             log.try_clone()
                 .context("cannot duplicate the log file handle")?,
@@ -46,6 +47,16 @@ pub fn spawn(run: &RunDir, secrets: &[(String, OsString)]) -> Result<Child> {
     in_own_session(&mut cmd);
     cmd.spawn()
         .with_context(|| format!("cannot start /bin/sh {}", run.file(dir::LAUNCHER).display()))
+}
+
+/// Lets the launcher start the agent: called once the run records its launcher. Had
+/// agent-offload been killed before, the launcher would have read the end of its stdin
+/// and ended without starting the agent.
+pub fn release(child: &mut Child) {
+    if let Some(mut gate) = child.stdin.take() {
+        // A launcher already gone (killed) makes this fail: nothing to release.
+        let _ = gate.write_all(b"go\n");
+    }
 }
 
 /// Makes `cmd` start in a new session (`setsid`): no controlling terminal, its own

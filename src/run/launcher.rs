@@ -35,6 +35,12 @@ pub struct Launch<'a> {
     pub handover_wait: Option<u32>,
     /// The prompt as delivered, for [`Word::PromptText`].
     pub prompt: &'a str,
+    /// Headless: wait for agent-offload's go-ahead on stdin (a line, written once the
+    /// run is recorded) before anything else. If agent-offload is killed first, stdin
+    /// reaches its end and the launcher ends without starting the agent: no agent runs
+    /// that `run.json` does not name. (In a pane, the environment hand-over is the
+    /// go-ahead.)
+    pub gate: bool,
 }
 
 /// Seconds the launcher waits for the environment hand-over before giving up.
@@ -65,6 +71,12 @@ impl Launch<'_> {
         );
         let _ = writeln!(s, "  exit \"$1\"");
         let _ = writeln!(s, "}}");
+        if self.gate {
+            let _ = writeln!(
+                s,
+                "IFS= read -r agent_offload_go || {{ echo 'agent-offload: agent-offload ended before the run was recorded; the agent was not started' >&2; finish 126; }}"
+            );
+        }
         if let Some(seconds) = self.handover_wait {
             // Opening the FIFO waits for agent-offload to open it for writing. If it never
             // does (killed between opening the pane and the hand-over), a watchdog opens
@@ -122,6 +134,10 @@ impl Launch<'_> {
         let mut line = words.join(" ");
         if self.stdin_from_prompt {
             let _ = write!(line, " <\"$run_dir/{}\"", dir::PROMPT);
+        } else if self.gate {
+            // The go-ahead pipe is not the agent's: it gets no input (codex waits for the
+            // end of an open stdin).
+            line.push_str(" </dev/null");
         }
         let _ = writeln!(s, "{line}");
         let _ = writeln!(s, "finish $?");
@@ -166,6 +182,7 @@ mod tests {
                         literal_env: &env,
                         handover_wait: fifo.then_some(HANDOVER_WAIT),
                         prompt: "it's $(a) `prompt`\n\\n\n",
+                        gate: !fifo,
                     }
                     .render();
                     let out = std::process::Command::new("sh")
@@ -200,6 +217,7 @@ mod tests {
             literal_env: &[],
             handover_wait: Some(1),
             prompt: "",
+            gate: false,
         }
         .render();
         let out = std::process::Command::new("sh")

@@ -177,6 +177,7 @@ pub fn execute(
     manifest.waiter = stop::identify(sys::own_pid());
     manifest.save(&run)?;
     drop(starting);
+    agent.release();
     let mut watch = match watch.ready() {
         Ok(watch) => watch,
         Err(err) => {

@@ -76,6 +76,7 @@ pub fn prepare(
         stdin_from_prompt,
         literal_env: &literal_env,
         handover_wait: (req.placement.mode() == Mode::Tmux).then_some(launcher::HANDOVER_WAIT),
+        gate: req.placement.mode() == Mode::Headless,
         prompt: &delivered,
     }
     .render();

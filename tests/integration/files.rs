@@ -131,7 +131,8 @@ fn manifest_fields() {
 }
 
 /// `launch.sh` is the launcher that ran: running it again by hand repeats the run
-/// (the exit file is rewritten with the new status).
+/// (the exit file is rewritten with the new status). A headless launcher starts the
+/// agent on a go-ahead line on stdin, and not at all without one.
 #[test]
 fn launcher_is_self_contained() {
     let t = Test::new();
@@ -145,11 +146,27 @@ fn launcher_is_self_contained() {
     out.status(1);
     let dir = out.run_dir();
     let status = std::process::Command::new("sh")
-        .arg(dir.join("launch.sh"))
+        .arg("-c")
+        .arg(format!(
+            "echo go | sh '{}'",
+            dir.join("launch.sh").display()
+        ))
         .stdin(std::process::Stdio::null())
         .status()
         .unwrap();
     assert_eq!(status.code(), Some(4));
     assert_eq!(std::fs::read_to_string(&count).unwrap(), "x\nx\n");
     assert_eq!(std::fs::read_to_string(dir.join("exit")).unwrap(), "4\n");
+    // No go-ahead (agent-offload killed before the run was recorded): no agent.
+    let out = std::process::Command::new("sh")
+        .arg(dir.join("launch.sh"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(126));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the agent was not started"),
+        "{out:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&count).unwrap(), "x\nx\n");
 }
