@@ -83,6 +83,63 @@ impl Cli {
         bin
     }
 
+    /// The session ids named in the CLI's structured output (a run's `events.jsonl`),
+    /// in order, where each CLI names it (measured: claude and qwen `session_id` on every
+    /// event, codex `thread.started.thread_id`, opencode `sessionID` on every event, pi
+    /// the first line's `{"type":"session","id"}`, gemini `init.session_id`).
+    pub fn session_ids_in_events(self, events: &str) -> Vec<String> {
+        events
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter_map(|e| {
+                let id = match self {
+                    Cli::Claude | Cli::Qwen => &e["session_id"],
+                    Cli::Codex if e["type"] == "thread.started" => &e["thread_id"],
+                    Cli::Opencode => &e["sessionID"],
+                    Cli::Pi if e["type"] == "session" => &e["id"],
+                    Cli::Gemini if e["type"] == "init" => &e["session_id"],
+                    _ => return None,
+                };
+                id.as_str().map(str::to_owned)
+            })
+            .collect()
+    }
+
+    /// Whether the CLI's own session store holds session `id`: a `.jsonl` file under the
+    /// store's root named by the id (gemini: by its first 8 characters) that holds it.
+    /// Where each CLI keeps them (measured): claude `~/.claude/projects/<cwd>/<id>.jsonl`,
+    /// codex `$CODEX_HOME/sessions/Y/M/D/rollout-<time>-<id>.jsonl`, pi
+    /// `~/.pi/agent/sessions/--<cwd>--/<time>_<id>.jsonl`, gemini
+    /// `~/.gemini/tmp/<project>/chats/session-<time>-<id8>.jsonl`, qwen
+    /// `~/.qwen/projects/<cwd>/chats/<id>.jsonl`; opencode keeps them in a database (`None`).
+    pub fn session_stored(self, d: &AgentDirs, id: &str) -> Option<bool> {
+        let root = match self {
+            Cli::Claude => d.home.join(".claude/projects"),
+            Cli::Codex => d.home.join(".codex/sessions"),
+            Cli::Pi => d.home.join(".pi/agent/sessions"),
+            Cli::Gemini => d.home.join(".gemini/tmp"),
+            Cli::Qwen => d.home.join(".qwen/projects"),
+            Cli::Opencode => return None,
+        };
+        let named = id.get(..8).unwrap_or(id);
+        let mut dirs = vec![root];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "jsonl")
+                    && name.contains(named)
+                    && std::fs::read_to_string(&path).is_ok_and(|t| t.contains(id))
+                {
+                    return Some(true);
+                }
+            }
+        }
+        Some(false)
+    }
+
     /// Writes the CLI's own configuration for an offline run against `base_url` (the
     /// model server) and says how the profile starts it.
     pub fn configure(self, d: &AgentDirs, base_url: &str) -> Setup {

@@ -17,6 +17,7 @@ mod tmux_server;
 mod clis;
 mod model_server;
 mod scenarios;
+mod sessions;
 
 /// The scenarios, one module per CLI: `claude::headless`, `codex::tmux`, ...
 macro_rules! agent_tests {

@@ -6,13 +6,17 @@
 //! - `OpenAI` Chat Completions (`POST /v1/chat/completions`, SSE): opencode, pi, qwen;
 //! - Gemini (`POST /v1beta/models/<m>:streamGenerateContent?alt=sse`): gemini.
 //!
-//! What it answers, per request:
-//! 1. the request carries a tool result → a final text ([`FINAL_TEXT`]);
-//! 2. else tools are offered and the conversation has a line `SCRIPT: <command>` → a
-//!    call of the CLI's shell tool with that command, its arguments filled from the
-//!    tool's JSON schema. `{DONE_TMP}` and `{DONE}` in the command are replaced by the
-//!    paths the request names for `done.md.tmp` and `done.md`: the ones agent-offload's
-//!    augmented prompt asks the agent to publish to;
+//! What it answers, per request, looking at the last turn only (so that a resumed
+//! conversation, which carries the earlier turns, is answered like a fresh one):
+//! 1. the last message is a tool result → a final text ([`FINAL_TEXT`]);
+//! 2. else tools are offered and the last user message has a line `SCRIPT: <command>`
+//!    (the last such line: a hand-off prompt quotes the earlier task's) → a call of the
+//!    CLI's shell tool with that command, its arguments filled from the tool's JSON
+//!    schema. `{DONE_TMP}` and `{DONE}` in the command are replaced by the paths named
+//!    last for `done.md.tmp` and `done.md` (in that user message, else anywhere in the
+//!    request): the ones agent-offload's augmented prompt asks the agent to publish to;
+//!    `{QUESTION_TMP}` and `{QUESTION}` likewise by those of `question.md.tmp` and
+//!    `question.md`, where it asks the agent to publish a question;
 //! 3. else a plain text ([`PLAIN_TEXT`]).
 //!
 //! [`ModelServer::fail_with`] makes every model request fail with an HTTP status
@@ -71,6 +75,14 @@ impl Logged {
     pub fn is_model_call(&self) -> bool {
         Wire::of(&self.target).is_some()
     }
+
+    /// Whether this was a turn of the agent's conversation: a model call offering the
+    /// shell tool (not a side request such as gemini's routing or opencode's title).
+    pub fn is_turn(&self) -> bool {
+        self.is_model_call()
+            && serde_json::from_str::<Value>(&self.body)
+                .is_ok_and(|b| shell_tool(&b["tools"]).is_some())
+    }
 }
 
 struct Shared {
@@ -95,7 +107,9 @@ impl ModelServer {
             log: Mutex::new(Vec::new()),
             fail_status: AtomicU16::new(0),
             stop: AtomicBool::new(false),
-            ids: AtomicU64::new(1),
+            // Ids unique across servers too: a resumed conversation holds the earlier
+            // run's tool call ids, and claude pairs a result with the first of equal ids.
+            ids: AtomicU64::new(first_id()),
         });
         let s = Arc::clone(&shared);
         let accept = std::thread::spawn(move || {
@@ -168,6 +182,14 @@ impl Drop for ModelServer {
             let _ = t.join();
         }
     }
+}
+
+/// Where a server's ids start: microseconds since the epoch, so that no two servers
+/// (and no two runs of a resumed session) hand out the same tool call id.
+fn first_id() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| u64::try_from(d.as_micros()).unwrap_or(1))
 }
 
 /// Reads one request, logs it, answers it, closes the connection.
@@ -411,21 +433,27 @@ fn decide(body: &Value) -> Reply {
     if let Some(schema) = wanted.into_iter().find(|s| s.is_object()) {
         return Reply::Text(example_of(schema).to_string());
     }
-    if has_tool_result(body) {
+    let turns = conversation(body);
+    if turns.last().is_some_and(has_tool_result) {
         return Reply::Text(FINAL_TEXT.to_owned());
     }
     let Some((name, schema)) = shell_tool(&body["tools"]) else {
         return Reply::Text(PLAIN_TEXT.to_owned());
     };
-    let mut strings = Vec::new();
-    collect_strings(body, &mut strings);
-    let Some(script) = strings.iter().find_map(|s| {
+    let mut said = Vec::new();
+    if let Some(user) = turns.iter().rev().find(|m| m["role"] == "user") {
+        collect_strings(user, &mut said);
+    }
+    let Some(script) = said.iter().rev().find_map(|s| {
         s.lines()
+            .rev()
             .find_map(|l| l.trim_start().strip_prefix("SCRIPT: ").map(str::to_owned))
     }) else {
         return Reply::Text(PLAIN_TEXT.to_owned());
     };
-    let command = fill_paths(&script, &strings);
+    let mut everywhere = Vec::new();
+    collect_strings(body, &mut everywhere);
+    let command = fill_paths(&script, &said, &everywhere);
     Reply::ToolCall {
         args: arguments(&schema, &command),
         name,
@@ -463,7 +491,16 @@ fn example_of(schema: &Value) -> Value {
     }
 }
 
-/// Whether any message of the conversation is a tool result, in any of the formats.
+/// The messages of the conversation, oldest first: `messages` (Anthropic, Chat),
+/// `input` (Responses), `contents` (Gemini).
+fn conversation(body: &Value) -> &[Value] {
+    ["messages", "input", "contents"]
+        .iter()
+        .find_map(|k| body[*k].as_array())
+        .map_or(&[], Vec::as_slice)
+}
+
+/// Whether a message (or anything in it) is a tool result, in any of the formats.
 fn has_tool_result(v: &Value) -> bool {
     match v {
         Value::Object(m) => {
@@ -520,25 +557,36 @@ fn collect_strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
     }
 }
 
-/// Replaces `{DONE_TMP}` and `{DONE}` by the (shell-quoted) paths of the first
-/// `.../done.md.tmp` named in the request.
-fn fill_paths(script: &str, strings: &[&str]) -> String {
-    let tmp = strings.iter().find_map(|s| {
-        let end = s.find("/done.md.tmp")? + "/done.md.tmp".len();
+/// Replaces `{DONE_TMP}` and `{DONE}` by the (shell-quoted) paths of the last
+/// `.../done.md.tmp` named in `said` (the last user message: a resumed run's, not its
+/// first run's), else in `everywhere`; `{QUESTION_TMP}` and `{QUESTION}` likewise with
+/// `.../question.md.tmp`.
+fn fill_paths(script: &str, said: &[&str], everywhere: &[&str]) -> String {
+    let mut command = script.to_owned();
+    for (file, tmp_key, key) in [
+        ("/done.md.tmp", "{DONE_TMP}", "{DONE}"),
+        ("/question.md.tmp", "{QUESTION_TMP}", "{QUESTION}"),
+    ] {
+        if let Some(tmp) = last_path(said, file).or_else(|| last_path(everywhere, file)) {
+            let path = tmp.trim_end_matches(".tmp");
+            command = command
+                .replace(tmp_key, &format!("'{tmp}'"))
+                .replace(key, &format!("'{path}'"));
+        }
+    }
+    command
+}
+
+/// The last path ending with `file` (`/done.md.tmp`) in `strings`: from the word's
+/// start (after whitespace or a quote) to the file's name.
+fn last_path(strings: &[&str], file: &str) -> Option<String> {
+    strings.iter().rev().find_map(|s| {
+        let end = s.rfind(file)? + file.len();
         let start = s[..end]
             .rfind(|c: char| c.is_whitespace() || c == '\'' || c == '"' || c == '`')
             .map_or(0, |i| i + 1);
         Some(s[start..end].to_owned())
-    });
-    match tmp {
-        Some(tmp) => {
-            let done = tmp.trim_end_matches(".tmp");
-            script
-                .replace("{DONE_TMP}", &format!("'{tmp}'"))
-                .replace("{DONE}", &format!("'{done}'"))
-        }
-        None => script.to_owned(),
-    }
+    })
 }
 
 /// Arguments for a shell tool: the command in its `command`/`cmd` property (a string,
@@ -629,6 +677,52 @@ mod tests {
     fn a_tool_result_gets_the_final_text() {
         let body = json!({"messages": [{"role": "tool", "content": "ok"}], "tools": []});
         assert!(matches!(decide(&body), Reply::Text(t) if t == FINAL_TEXT));
+    }
+
+    /// A resumed conversation: the first turn's script and tool result are history; the
+    /// new user message decides, with the paths it names.
+    #[test]
+    fn only_the_last_turn_decides() {
+        let tools = json!([{"type": "function", "function": {"name": "bash", "parameters": {
+            "type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]
+        }}}]);
+        let mut messages = vec![
+            json!({"role": "user", "content": "SCRIPT: one >{DONE_TMP}\nWrite /r/1/done.md.tmp"}),
+            json!({"role": "assistant", "tool_calls": []}),
+            json!({"role": "tool", "content": "ok"}),
+            json!({"role": "assistant", "content": FINAL_TEXT}),
+            json!({"role": "user", "content": "SCRIPT: two >{DONE_TMP}\nWrite /r/2/done.md.tmp"}),
+        ];
+        let body = json!({"messages": messages, "tools": tools});
+        match decide(&body) {
+            Reply::ToolCall { args, .. } => {
+                assert_eq!(args, json!({"command": "two >'/r/2/done.md.tmp'"}));
+            }
+            other @ Reply::Text(_) => panic!("{other:?}"),
+        }
+        messages.push(json!({"role": "user", "content": "thanks"}));
+        let body = json!({"messages": messages, "tools": tools});
+        assert!(matches!(decide(&body), Reply::Text(t) if t == PLAIN_TEXT));
+    }
+
+    /// A hand-off prompt quotes the earlier task (its SCRIPT line) before the new one:
+    /// the last line decides; a question is published to the question paths.
+    #[test]
+    fn the_last_script_line_decides_and_question_paths_are_filled() {
+        let tools = json!([{"name": "Bash", "input_schema": {
+            "type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]
+        }}]);
+        let text = "SCRIPT: old >{DONE_TMP}\n## Your task now\n\
+                    SCRIPT: ask >{QUESTION_TMP} && mv {QUESTION_TMP} {QUESTION}\n---\n\
+                    Write to /r/2/done.md.tmp, or ask in /r/2/question.md.tmp\n";
+        let body = json!({"tools": tools, "messages": [{"role": "user", "content": text}]});
+        match decide(&body) {
+            Reply::ToolCall { args, .. } => assert_eq!(
+                args,
+                json!({"command": "ask >'/r/2/question.md.tmp' && mv '/r/2/question.md.tmp' '/r/2/question.md'"})
+            ),
+            other @ Reply::Text(_) => panic!("{other:?}"),
+        }
     }
 
     #[test]

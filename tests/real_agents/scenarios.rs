@@ -1,6 +1,7 @@
 //! What the suite proves for each CLI, and the fixture that sets one test up: the
 //! model server, a temporary HOME/TMPDIR/XDG for the agent, the CLI's own config, a
-//! profile for it, and for tmux mode a private tmux server.
+//! profile for it (for a hand-off, a profile for each of several CLIs), and for tmux
+//! mode a private tmux server.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -16,7 +17,7 @@ use crate::tmux_server::TmuxServer;
 
 /// agent-offload's own bound for a run that should succeed (a cold start of a node CLI
 /// on a busy 2-core machine takes several seconds).
-const RUN_TIMEOUT: Duration = Duration::from_secs(150);
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(150);
 /// The bound for a run whose model server refuses every request: it must end well
 /// before this (exit 1), not by it (exit 124).
 const FAILING_RUN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -25,7 +26,7 @@ const SETTLE: Duration = Duration::from_secs(3);
 
 /// The task given to every agent: run one shell command, which is the publication the
 /// augmented prompt asks for; the model server fills in the paths it names.
-fn task(summary: &str) -> String {
+pub fn task(summary: &str) -> String {
     format!(
         "This is an end-to-end test of agent-offload. Run the shell command on the SCRIPT \
          line below with your shell tool, exactly as written, once.\n\
@@ -35,32 +36,39 @@ fn task(summary: &str) -> String {
 
 pub struct Agent {
     // Dropped first: the socket lives in the test directory.
-    tmux: Option<TmuxServer>,
-    server: ModelServer,
-    cli: Cli,
-    dirs: AgentDirs,
+    pub tmux: Option<TmuxServer>,
+    pub server: ModelServer,
+    /// The CLI of the profile runs start with (`-p`).
+    pub cli: Cli,
+    pub dirs: AgentDirs,
     token: String,
     t: Test,
 }
 
 pub struct Ran {
-    output: Output,
-    elapsed: Duration,
+    pub output: Output,
+    pub elapsed: Duration,
 }
 
 impl Ran {
-    fn stdout(&self) -> String {
+    pub fn stdout(&self) -> String {
         String::from_utf8_lossy(&self.output.stdout).into_owned()
     }
 
-    fn stderr(&self) -> String {
+    pub fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.output.stderr).into_owned()
     }
 }
 
 impl Agent {
     pub fn new(cli: Cli, tmux: bool) -> Agent {
-        let exe = cli.executable();
+        Agent::with_profiles(&[cli], tmux)
+    }
+
+    /// A profile for each of `clis` (named after the CLI), all pointed at the same
+    /// model server; runs start with the first.
+    pub fn with_profiles(clis: &[Cli], tmux: bool) -> Agent {
+        let cli = clis[0];
         let server = ModelServer::start();
         let t = Test::new();
         let root = t.path().to_owned();
@@ -93,30 +101,15 @@ impl Agent {
             .expect("git is needed by the end-to-end tests");
         assert!(git.success());
 
-        let setup = cli.configure(&dirs, &server.base_url());
-        let s = |p: &Path| p.to_string_lossy().into_owned();
-        // The same environment in both modes: in tmux mode the pane's environment comes
-        // from the tmux server, so everything the agent needs is in the profile.
-        let mut env = vec![
-            ("HOME", s(&dirs.home)),
-            ("TMPDIR", s(&dirs.tmp)),
-            ("XDG_CONFIG_HOME", s(&dirs.config)),
-            ("XDG_DATA_HOME", s(&dirs.data)),
-            ("XDG_CACHE_HOME", s(&dirs.cache)),
-            ("XDG_STATE_HOME", s(&dirs.state)),
-        ];
-        env.extend(setup.env);
-        let q = |v: &str| Value::String(v.to_owned()).to_string();
-        let mut yaml = format!(
-            "profiles:\n  {name}:\n    command: {exe}\n    interface: {name}\n    args: {args}\n    env:\n",
-            name = cli.name(),
-            exe = q(&s(&exe)),
-            args = serde_json::to_string(&setup.args).unwrap(),
-        );
-        for (k, v) in env {
-            let _ = writeln!(yaml, "      {k}: {}", q(&v));
+        let mut yaml = if clis.len() > 1 {
+            format!("default_profile: {}\n", cli.name())
+        } else {
+            String::new()
+        };
+        yaml.push_str("profiles:\n");
+        for &cli in clis {
+            yaml.push_str(&profile(cli, &dirs, &server.base_url()));
         }
-        let _ = writeln!(yaml, "      {}: {{from_env: {TOKEN_VAR}}}", setup.token_var);
         let token = format!("e2e-token-{}", unique());
         let tmux = tmux.then(|| TmuxServer::start(t.path(), &t.work()));
         let mut t = t
@@ -139,11 +132,23 @@ impl Agent {
     }
 
     /// Runs `agent-offload --timeout T -p <cli> [extra] PROMPT` to its end.
-    fn run(&self, extra: &[&str], prompt: &str, timeout: Duration) -> Ran {
+    pub fn run(&self, extra: &[&str], prompt: &str, timeout: Duration) -> Ran {
+        let mut words = vec!["-p", self.cli.name()];
+        words.extend(extra);
+        self.invoke(&[], &words, prompt, timeout)
+    }
+
+    /// Runs `agent-offload continue RUN --timeout T [extra] PROMPT` to its end.
+    pub fn continue_run(&self, run: &str, extra: &[&str], prompt: &str, timeout: Duration) -> Ran {
+        self.invoke(&["continue", run], extra, prompt, timeout)
+    }
+
+    /// Runs `agent-offload [command] --timeout T [extra] PROMPT` to its end.
+    fn invoke(&self, command: &[&str], extra: &[&str], prompt: &str, timeout: Duration) -> Ran {
         let mut cmd = self.t.command();
-        cmd.arg("--timeout")
+        cmd.args(command)
+            .arg("--timeout")
             .arg(format!("{}s", timeout.as_secs()))
-            .args(["-p", self.cli.name()])
             .args(extra)
             .arg(prompt)
             .stdin(Stdio::null())
@@ -160,7 +165,7 @@ impl Agent {
         eprintln!(
             "{}: agent-offload {} ended with {:?} after {:.1} s",
             self.cli.name(),
-            extra.join(" "),
+            [command, extra].concat().join(" "),
             ran.output.status.code(),
             ran.elapsed.as_secs_f64()
         );
@@ -171,7 +176,7 @@ impl Agent {
     }
 
     /// The run directories, oldest first.
-    fn run_dirs(&self) -> Vec<PathBuf> {
+    pub fn run_dirs(&self) -> Vec<PathBuf> {
         let root = self.dirs.state.join("agent-offload/runs");
         let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
             .map(|rd| rd.filter_map(|e| Some(e.ok()?.path())).collect())
@@ -188,7 +193,7 @@ impl Agent {
 
     /// Everything useful to diagnose a failure: our output, the agent's log, the
     /// requests the model server saw.
-    fn context(&self, ran: &Ran) -> String {
+    pub fn context(&self, ran: &Ran) -> String {
         let log = self
             .run_dirs()
             .pop()
@@ -213,13 +218,12 @@ impl Agent {
     }
 
     #[track_caller]
-    fn check(&self, ok: bool, ran: &Ran, what: &str) {
+    pub fn check(&self, ok: bool, ran: &Ran, what: &str) {
         assert!(ok, "{what}{}", self.context(ran));
     }
 
     fn manifest(&self) -> Value {
-        let text = std::fs::read_to_string(self.run_dir().join("run.json")).unwrap();
-        serde_json::from_str(&text).unwrap()
+        manifest_at(&self.run_dir())
     }
 
     /// The model saw the shell call through: one answer was the tool call, and a
@@ -257,12 +261,17 @@ impl Agent {
     /// Checked again after a few seconds, to catch a process that detached itself
     /// before the run was stopped and appears only later.
     #[track_caller]
-    fn check_no_survivors(&self, ran: &Ran) {
-        let env_needle = format!("AGENT_OFFLOAD_RUN_DIR={}", self.run_dir().display());
+    pub fn check_no_survivors(&self, ran: &Ran) {
+        let env_needles: Vec<String> = self
+            .run_dirs()
+            .iter()
+            .map(|d| format!(" AGENT_OFFLOAD_RUN_DIR={} ", d.display()))
+            .collect();
         let test_dir = self.t.path().to_string_lossy().into_owned();
         let left = || -> Vec<(String, String)> {
             processes(|_, environ, cmdline| {
-                format!(" {environ} ").contains(&format!(" {env_needle} "))
+                let environ = format!(" {environ} ");
+                env_needles.iter().any(|n| environ.contains(n.as_str()))
                     || cmdline.contains(&test_dir)
             })
             .into_iter()
@@ -303,6 +312,42 @@ impl Agent {
     }
 }
 
+/// The profile for `cli`, configured against the model server at `base_url`: its own
+/// config files in `dirs`, and the same environment in both modes (in tmux mode the
+/// pane's environment comes from the tmux server, so everything the agent needs is in
+/// the profile).
+fn profile(cli: Cli, dirs: &AgentDirs, base_url: &str) -> String {
+    let setup = cli.configure(dirs, base_url);
+    let s = |p: &Path| p.to_string_lossy().into_owned();
+    let mut env = vec![
+        ("HOME", s(&dirs.home)),
+        ("TMPDIR", s(&dirs.tmp)),
+        ("XDG_CONFIG_HOME", s(&dirs.config)),
+        ("XDG_DATA_HOME", s(&dirs.data)),
+        ("XDG_CACHE_HOME", s(&dirs.cache)),
+        ("XDG_STATE_HOME", s(&dirs.state)),
+    ];
+    env.extend(setup.env);
+    let q = |v: &str| Value::String(v.to_owned()).to_string();
+    let mut yaml = format!(
+        "  {name}:\n    command: {exe}\n    interface: {name}\n    args: {args}\n    env:\n",
+        name = cli.name(),
+        exe = q(&s(&cli.executable())),
+        args = serde_json::to_string(&setup.args).unwrap(),
+    );
+    for (k, v) in env {
+        let _ = writeln!(yaml, "      {k}: {}", q(&v));
+    }
+    let _ = writeln!(yaml, "      {}: {{from_env: {TOKEN_VAR}}}", setup.token_var);
+    yaml
+}
+
+/// A run's `run.json`.
+pub fn manifest_at(run_dir: &Path) -> Value {
+    let text = std::fs::read_to_string(run_dir.join("run.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
 /// Kills the processes found by a failed check, so that they do not outlive the test.
 fn kill_all(procs: &[(String, String)]) {
     for (pid, _) in procs {
@@ -327,7 +372,7 @@ fn processes(select: impl Fn(&str, &str, &str) -> bool) -> Vec<(String, String)>
         .collect()
 }
 
-fn summary_for(cli: Cli, mode: &str) -> String {
+pub fn summary_for(cli: Cli, mode: &str) -> String {
     format!("e2e summary from {} ({mode}): the script ran", cli.name())
 }
 
