@@ -26,7 +26,7 @@ Examples:
 
 Exit codes: 0 done (summary on stdout), 1 the agent failed or wrote no summary,
 2 usage or config error, 3 needs input (its question on stdout: agent-offload
-continue RUN \"ANSWER\"), 4 over budget, 75 still running (detached: agent-offload wait RUN),
+continue RUN \"ANSWER\"), 4 over budget, 5 stalled (--on-stall stop), 75 still running (detached: agent-offload wait RUN),
 124 timed out, 128+n ended by signal n.";
 
 #[derive(Debug, Parser)]
@@ -78,6 +78,18 @@ pub enum Command {
     Wait(WaitArgs),
     /// List recent runs, newest first.
     Runs(RunsArgs),
+    /// A live view of the runs: status, elapsed time, usage, last activity, health.
+    #[command(
+        long_about = "A live view of the runs, from the run directories: every run, \
+            whichever pane or host agent started it. Running runs first, then the 50 \
+            that finished last; each with its profile, mode, status, elapsed time, tokens, \
+            cost, last sign of work and health (working or stalled).\n\n\
+            Keys: up/down (j/k) select, enter (l) follows the run's log (esc back), p jumps \
+            to its tmux pane, c cancels it (after y/n), q quits.\n\n\
+            With --once, or when stdout is not a terminal, the table is printed once as \
+            plain text."
+    )]
+    Top(TopArgs),
     /// Everything about one run, including its summary.
     Show(ShowArgs),
     /// Print a run's output log.
@@ -170,6 +182,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "USD", value_parser = parse_usd)]
     pub max_cost: Option<f64>,
 
+    /// Call the run stalled after this long without a sign of work (new output or
+    /// events, CPU time of the agent's processes); default 10m; `off` turns it off.
+    #[arg(long, value_name = "DURATION|off", value_parser = parse_stall_after)]
+    pub stall_after: Option<StallAfter>,
+
+    /// What a stall does: `warn` (stderr, show and --json say so; the default) or
+    /// `stop` (the agent is stopped, status stalled, exit 5).
+    #[arg(long, value_name = "warn|stop", value_enum)]
+    pub on_stall: Option<OnStall>,
+
     /// Print the result as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -260,6 +282,17 @@ pub struct RunsArgs {
     /// Print JSON (an array) instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// Print the table once as plain text and exit (for scripts).
+    #[arg(long)]
+    pub once: bool,
+
+    /// How often the view is read again (at least 100ms).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
+    pub interval: std::time::Duration,
 }
 
 #[derive(Debug, Args)]
@@ -427,6 +460,39 @@ pub fn misplaced_option_error(option: &str) -> String {
          options before the prompt (agent-offload {option} ... \"the task\"), or write -- \
          before a prompt that really contains it (agent-offload -- the task {option})"
     )
+}
+
+/// `--stall-after`: a duration, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StallAfter {
+    Off,
+    After(std::time::Duration),
+}
+
+fn parse_stall_after(s: &str) -> Result<StallAfter, String> {
+    if s.trim() == "off" {
+        Ok(StallAfter::Off)
+    } else {
+        crate::duration::parse(s).map(StallAfter::After)
+    }
+}
+
+/// What a stall does.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum OnStall {
+    Warn,
+    Stop,
 }
 
 /// A positive amount of US dollars (`2`, `0.50`; a leading `$` is allowed).

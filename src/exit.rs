@@ -16,6 +16,8 @@ pub const USAGE: u8 = 2;
 pub const NEEDS_INPUT: u8 = 3;
 /// A budget (`--max-tokens`, `--max-cost`) was crossed; the agent was stopped.
 pub const OVER_BUDGET: u8 = 4;
+/// No sign of work for `--stall-after`, with `--on-stall stop`; the agent was stopped.
+pub const STALLED: u8 = 5;
 /// The run is still going; agent-offload stopped waiting (`--detach-after`, or a signal
 /// while re-attached). Resume with `agent-offload wait RUN`. (`EX_TEMPFAIL`.)
 pub const DETACHED: u8 = 75;
@@ -30,6 +32,7 @@ pub fn for_outcome(outcome: &Outcome) -> u8 {
         Outcome::Done => DONE,
         Outcome::NeedsInput => NEEDS_INPUT,
         Outcome::OverBudget { .. } => OVER_BUDGET,
+        Outcome::Stalled { .. } => STALLED,
         Outcome::Failed { .. } | Outcome::Lost => FAILED,
         Outcome::TimedOut { .. } => TIMED_OUT,
         Outcome::Cancelled { signal } => for_signal(*signal),
@@ -43,6 +46,7 @@ pub fn for_status(status: Status) -> u8 {
         Status::Done => DONE,
         Status::NeedsInput => NEEDS_INPUT,
         Status::OverBudget => OVER_BUDGET,
+        Status::Stalled => STALLED,
         Status::TimedOut => TIMED_OUT,
         Status::Running => DETACHED,
         Status::Failed | Status::Cancelled | Status::Lost => FAILED,

@@ -14,6 +14,8 @@ pub enum Status {
     NeedsInput,
     /// A budget (`--max-tokens`, `--max-cost`) was crossed; the agent was stopped.
     OverBudget,
+    /// No sign of work for `--stall-after` with `--on-stall stop`; the agent was stopped.
+    Stalled,
     Failed,
     TimedOut,
     Cancelled,
@@ -29,6 +31,7 @@ impl Status {
             Status::Done => "done",
             Status::NeedsInput => "needs_input",
             Status::OverBudget => "over_budget",
+            Status::Stalled => "stalled",
             Status::Failed => "failed",
             Status::TimedOut => "timed_out",
             Status::Cancelled => "cancelled",
@@ -47,6 +50,7 @@ pub enum Outcome {
     Done,
     NeedsInput,
     OverBudget { reason: String },
+    Stalled { reason: String },
     Failed { reason: String },
     TimedOut { reason: String },
     Cancelled { signal: i32 },
@@ -59,6 +63,7 @@ impl Outcome {
             Outcome::Done => Status::Done,
             Outcome::NeedsInput => Status::NeedsInput,
             Outcome::OverBudget { .. } => Status::OverBudget,
+            Outcome::Stalled { .. } => Status::Stalled,
             Outcome::Failed { .. } => Status::Failed,
             Outcome::TimedOut { .. } => Status::TimedOut,
             Outcome::Cancelled { .. } => Status::Cancelled,
@@ -73,7 +78,9 @@ impl Outcome {
             Outcome::NeedsInput => Some(
                 "the agent asked a question (question.md) and is waiting for an answer".to_owned(),
             ),
-            Outcome::Failed { reason } | Outcome::TimedOut { reason } => Some(reason.clone()),
+            Outcome::Failed { reason }
+            | Outcome::TimedOut { reason }
+            | Outcome::Stalled { reason } => Some(reason.clone()),
             Outcome::OverBudget { reason } => Some(format!("{reason}; the agent was stopped")),
             Outcome::Cancelled { signal } => Some(format!(
                 "agent-offload received signal {signal} ({}); the agent was stopped",

@@ -52,6 +52,9 @@ pub struct Profile {
     /// Stop waiting after this long and leave the agent running (exit 75).
     pub detach_after: Option<Duration>,
     pub focus: Option<bool>,
+    /// The stall detector's limit (`Off`: not watched) and what a stall does.
+    pub stall_after: Option<crate::cli::StallAfter>,
+    pub on_stall: Option<crate::cli::OnStall>,
     /// Budgets: stop the run past this many tokens or US dollars.
     pub max_tokens: Option<u64>,
     pub max_cost: Option<f64>,

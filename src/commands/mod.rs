@@ -15,6 +15,7 @@ mod report;
 mod run;
 mod runs;
 mod show;
+mod top;
 mod wait;
 
 use std::ffi::OsString;
@@ -35,6 +36,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Some(Command::Wait(args)) => wait::run(&args, &env),
         Some(Command::Runs(args)) => runs::runs(&args, &env),
         Some(Command::Show(args)) => show::show(&args, &env),
+        Some(Command::Top(args)) => top::top(&args, &env),
         Some(Command::Logs(args)) => logs::logs(&args, &env),
         Some(Command::Cancel(args)) => cancel::cancel(&args, &env),
         Some(Command::Prune(args)) => prune::prune(&args, &env),

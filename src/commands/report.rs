@@ -64,6 +64,9 @@ pub struct Envelope<'a> {
     /// The budgets it ran under.
     pub max_tokens: Option<u64>,
     pub max_cost: Option<f64>,
+    /// The stall detector's view: `state` (working or stalled), `stall` (why:
+    /// `no_start`, `api_stall`, `approval_prompt`, `idle_after_answer`), `last_activity`.
+    pub health: Option<&'a run::Health>,
 }
 
 pub fn envelope<'a>(run: &'a RunDir, m: &'a Manifest, code: u8) -> Envelope<'a> {
@@ -110,6 +113,7 @@ pub fn envelope<'a>(run: &'a RunDir, m: &'a Manifest, code: u8) -> Envelope<'a> 
         cost_source: spent.map_or(run::CostSource::None, |s| s.cost_source),
         max_tokens: m.meter.and_then(|b| b.max_tokens),
         max_cost: m.meter.and_then(|b| b.max_cost),
+        health: m.health.as_ref(),
     }
 }
 

@@ -174,6 +174,20 @@ pub fn delegate(d: Delegation<'_>) -> Result<u8> {
         base,
     };
     check_budget(&meter, profile, placement.mode())?;
+    let stall = match args
+        .stall_after
+        .or(profile.stall_after)
+        .or(config.stall_after)
+    {
+        Some(crate::cli::StallAfter::Off) => None,
+        Some(crate::cli::StallAfter::After(d)) => Some(d),
+        None => Some(run::DEFAULT_STALL_AFTER),
+    }
+    .map(|after| run::StallPolicy {
+        after_seconds: after.as_secs().max(1),
+        stop: args.on_stall.or(profile.on_stall).or(config.on_stall)
+            == Some(crate::cli::OnStall::Stop),
+    });
     let where_ = profile.defined_in.as_deref().map_or_else(
         || "a config file (`agent-offload init`)".to_owned(),
         |p| p.display().to_string(),
@@ -216,6 +230,7 @@ pub fn delegate(d: Delegation<'_>) -> Result<u8> {
         session,
         parent,
         meter,
+        stall,
     };
     let finish = run::execute(&request, &root, &signals, observer.as_ref())?;
     drop(observer);

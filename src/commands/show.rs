@@ -40,6 +40,17 @@ pub fn show(args: &ShowArgs, env: Env<'_>) -> Result<u8> {
     if let Some(s) = run::spent(&run_dir, &m) {
         field("usage", &super::report::describe_spent(&s));
     }
+    if let Some(h) = &m.health {
+        let state = match (h.state, h.stall) {
+            (run::HealthState::Stalled, Some(kind)) => format!("stalled ({})", kind.as_str()),
+            (run::HealthState::Stalled, None) => "stalled".to_owned(),
+            (run::HealthState::Working, _) => "working".to_owned(),
+        };
+        let since = h.last_activity.map_or_else(String::new, |t| {
+            format!("; last sign of work {}", run::rfc3339(t))
+        });
+        field("health", &format!("{state}{since}"));
+    }
     if let Some(meter) = m.meter {
         let mut budget = Vec::new();
         if let Some(t) = meter.max_tokens {

@@ -35,6 +35,9 @@ pub struct Config {
     pub focus: bool,
     /// Config-wide `detach_after`; a profile's own setting wins.
     pub detach_after: Option<std::time::Duration>,
+    /// Config-wide stall settings; a profile's own setting wins.
+    pub stall_after: Option<crate::cli::StallAfter>,
+    pub on_stall: Option<crate::cli::OnStall>,
     /// Config-wide budgets; a profile's own setting wins.
     pub max_tokens: Option<u64>,
     pub max_cost: Option<f64>,
@@ -289,7 +292,10 @@ impl Ctx<'_> {
                 None => None,
             };
         let max_cost = self.usd("max_cost", raw.max_cost)?;
+        let stall_after = self.stall_after("field \"stall_after\"", raw.stall_after)?;
         Ok(Config {
+            stall_after,
+            on_stall: raw.on_stall,
             path: Some(self.path.to_path_buf()),
             origin,
             default_profile,
@@ -365,29 +371,15 @@ impl Ctx<'_> {
         let interface = raw.interface.unwrap_or_default();
         let trust_workspace = self.trust_workspace(name, interface, raw.trust_workspace)?;
         let resume_args = self.resume_args(name, raw.resume_args)?;
+        let stall_after = self.stall_after(
+            &format!("profile \"{name}\": field \"stall_after\""),
+            raw.stall_after,
+        )?;
         let max_cost = self.usd(
             &format!("profile \"{name}\": field \"max_cost\""),
             raw.max_cost,
         )?;
-        let price = match raw.price {
-            Some(p) => {
-                let v = p.value;
-                let fine = |x: f64| x.is_finite() && x >= 0.0;
-                if !(fine(v.input) && fine(v.output) && v.cached_input.is_none_or(fine)) {
-                    return Err(here(
-                        "price",
-                        p.referenced,
-                        "prices must be numbers of zero or more",
-                    ));
-                }
-                Some(crate::run::Price {
-                    input: v.input,
-                    cached_input: v.cached_input,
-                    output: v.output,
-                })
-            }
-            None => None,
-        };
+        let price = self.price(name, raw.price)?;
         Ok(Profile {
             name: name.to_owned(),
             command,
@@ -400,6 +392,8 @@ impl Ctx<'_> {
             detach_after,
             focus: raw.focus,
             resume_args,
+            stall_after,
+            on_stall: raw.on_stall,
             max_tokens: raw.max_tokens,
             max_cost,
             price,
@@ -448,6 +442,45 @@ impl Ctx<'_> {
         }
 
         Ok(env)
+    }
+
+    /// `price`: numbers of zero or more.
+    fn price(
+        &self,
+        name: &str,
+        raw: Option<Spanned<schema::RawPrice>>,
+    ) -> anyhow::Result<Option<crate::run::Price>> {
+        let Some(p) = raw else { return Ok(None) };
+        let v = p.value;
+        let fine = |x: f64| x.is_finite() && x >= 0.0;
+        if !(fine(v.input) && fine(v.output) && v.cached_input.is_none_or(fine)) {
+            return Err(self.err_at(
+                p.referenced,
+                &format!(
+                    "profile \"{name}\": field \"price\": prices must be numbers of zero or more"
+                ),
+            ));
+        }
+        Ok(Some(crate::run::Price {
+            input: v.input,
+            cached_input: v.cached_input,
+            output: v.output,
+        }))
+    }
+
+    /// `stall_after`: a duration or `off`; `field` names it in the error.
+    fn stall_after(
+        &self,
+        field: &str,
+        raw: Option<Spanned<String>>,
+    ) -> anyhow::Result<Option<crate::cli::StallAfter>> {
+        match raw {
+            Some(v) if v.value.trim() == "off" => Ok(Some(crate::cli::StallAfter::Off)),
+            Some(v) => duration::parse(&v.value)
+                .map(|d| Some(crate::cli::StallAfter::After(d)))
+                .map_err(|e| self.err_at(v.referenced, &format!("{field}: {e} (or off)"))),
+            None => Ok(None),
+        }
     }
 
     /// A budget in US dollars: more than zero. `field` names it in the error (a

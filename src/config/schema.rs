@@ -20,6 +20,8 @@ use crate::interface::Interface;
 
 /// A duration as `duration::parse` accepts it: `90s`, `20m`, `1h30m`, `500ms`, `2d`.
 const DURATION_PATTERN: &str = r"^\s*([0-9]+(ms|s|m|h|d))+\s*$";
+/// `stall_after`: a duration or `off`.
+const STALL_PATTERN: &str = r"^\s*(off|([0-9]+(ms|s|m|h|d))+)\s*$";
 /// A variable name as `config::is_shell_identifier` accepts it.
 const IDENTIFIER_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
 
@@ -38,6 +40,12 @@ pub struct RawConfig {
     /// Stop waiting after this long and leave the agent running (exit 75): 8m, 1h, ...
     #[schemars(with = "Option<String>", extend("pattern" = DURATION_PATTERN))]
     pub detach_after: Option<Spanned<String>>,
+    /// Call a run stalled after this long without a sign of work (default 10m), or
+    /// `off`.
+    #[schemars(with = "Option<String>", extend("pattern" = STALL_PATTERN))]
+    pub stall_after: Option<Spanned<String>>,
+    /// What a stall does: warn (default) or stop (exit 5).
+    pub on_stall: Option<crate::cli::OnStall>,
     /// Stop every run that uses more tokens than this (input plus output): exit 4.
     pub max_tokens: Option<u64>,
     /// Stop every run that costs more than this many US dollars: exit 4.
@@ -82,6 +90,12 @@ pub struct RawProfile {
     pub detach_after: Option<Spanned<String>>,
     /// tmux mode: move the focus to the new pane.
     pub focus: Option<bool>,
+    /// Call a run stalled after this long without a sign of work, or `off` (overrides
+    /// the top-level setting).
+    #[schemars(with = "Option<String>", extend("pattern" = STALL_PATTERN))]
+    pub stall_after: Option<Spanned<String>>,
+    /// What a stall does: warn or stop (overrides the top-level setting).
+    pub on_stall: Option<crate::cli::OnStall>,
     /// Stop a run that uses more tokens than this (overrides the top-level setting).
     pub max_tokens: Option<u64>,
     /// Stop a run that costs more than this many US dollars (overrides the top-level

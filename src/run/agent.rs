@@ -67,6 +67,14 @@ impl Agent {
         }
     }
 
+    /// What the agent's pane shows now; `None` headless (or the pane is gone).
+    pub fn pane_text(&self) -> Option<String> {
+        match self {
+            Agent::Pane { caller, pane, .. } => tmux::capture(caller, &pane.id),
+            Agent::Process { .. } => None,
+        }
+    }
+
     /// Whether the agent sits in a pane (interactive agents never exit by themselves).
     pub fn is_pane(&self) -> bool {
         matches!(self, Agent::Pane { .. })

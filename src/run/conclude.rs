@@ -145,6 +145,17 @@ fn settle(e: Ending<'_>) -> Outcome {
             agent.stop();
             Outcome::Cancelled { signal }
         }
+        Event::Stalled(kind, seconds) => {
+            agent.stop();
+            Outcome::Stalled {
+                reason: format!(
+                    "no sign of work (output, CPU) for {} ({}); the agent was stopped \
+                     (--on-stall stop)",
+                    crate::duration::human(std::time::Duration::from_secs(seconds)),
+                    kind.as_str()
+                ),
+            }
+        }
     };
     agent.reap();
     outcome
@@ -171,7 +182,12 @@ fn record(run: &RunDir, manifest: &mut Manifest, outcome: &Outcome) {
     manifest.agent_offload_exit = Some(exit::for_outcome(outcome));
     manifest.changes = manifest.git.as_ref().and_then(changes::since);
     manifest.session_id = crate::run::session::discover(run, manifest);
-    if let Some(r) = Recorded::read(run)
+    if let Some(reported) = crate::run::session::transcript_usage(manifest) {
+        let spent = manifest.meter.unwrap_or_default().spent(&reported, false);
+        manifest.usage = Some(spent.tokens);
+        manifest.cost_usd = spent.cost_usd;
+        manifest.cost_source = Some(spent.cost_source);
+    } else if let Some(r) = Recorded::read(run)
         && let Some(reported) = r.usage
     {
         let spent = manifest.meter.unwrap_or_default().spent(

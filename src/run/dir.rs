@@ -227,6 +227,61 @@ pub struct Manifest {
     pub cost_usd: Option<f64>,
     #[serde(default)]
     pub cost_source: Option<crate::run::usage::CostSource>,
+    /// The stall detector's view of a running run (see `--stall-after`).
+    #[serde(default)]
+    pub health: Option<Health>,
+    /// A pane run resuming a session: the size of the session's transcript when it
+    /// started (its usage is what is written after).
+    #[serde(default)]
+    pub transcript_from: Option<u64>,
+    /// What the run does about stalls (`None`: not watched).
+    #[serde(default)]
+    pub stall: Option<crate::run::health::StallPolicy>,
+}
+
+/// Whether a run shows signs of work: new output or events, CPU time of the agent's
+/// processes. Written by whoever waits on the run, when it changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub state: HealthState,
+    /// Why it looks stalled, when it does.
+    #[serde(default)]
+    pub stall: Option<StallKind>,
+    /// The last sign of work seen.
+    #[serde(default, with = "opt_stamp")]
+    pub last_activity: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthState {
+    Working,
+    Stalled,
+}
+
+/// What a stalled run is stuck on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StallKind {
+    /// Nothing at all since the agent was launched.
+    NoStart,
+    /// No CPU and no output: waiting on the model's API (a half-open stream).
+    ApiStall,
+    /// The pane shows a permission dialog the CLI stopped at.
+    ApprovalPrompt,
+    /// The agent answered (its final message is there) but never published.
+    IdleAfterAnswer,
+}
+
+impl StallKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StallKind::NoStart => "no_start",
+            StallKind::ApiStall => "api_stall",
+            StallKind::ApprovalPrompt => "approval_prompt",
+            StallKind::IdleAfterAnswer => "idle_after_answer",
+        }
+    }
 }
 
 /// How a run continues the one before it.

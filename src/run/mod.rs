@@ -10,6 +10,7 @@ mod conclude;
 mod dir;
 mod handoff;
 mod headless;
+mod health;
 mod launcher;
 mod lock;
 mod prepare;
@@ -21,12 +22,18 @@ mod signals;
 mod stop;
 mod sys;
 mod tmux;
+mod transcript;
 mod usage;
 mod waiter;
 
 pub use changes::{Changes, describe as describe_changes};
-pub use dir::{Continuation, Manifest, RunDir, Status, list, resolve, rfc3339, runs_root};
+#[cfg(test)]
+pub use dir::StallKind;
+pub use dir::{
+    Continuation, Health, HealthState, Manifest, RunDir, Status, list, resolve, rfc3339, runs_root,
+};
 pub use handoff::seed as handoff_prompt;
+pub use health::{DEFAULT_AFTER as DEFAULT_STALL_AFTER, StallPolicy};
 pub use prepare::structured;
 pub use prompt::read_or as read_prompt_or;
 pub use relay::{RELAY_COMMAND, recorded_session_usage, relay_main, spent};
@@ -49,6 +56,7 @@ use crate::profile::Profile;
 use agent::Agent;
 use conclude::Ending;
 use dir::ProcessId;
+use health::StallWatch;
 use lock::RunLock;
 use sys::ExitWatch;
 use waiter::{Event, Launcher, Watch};
@@ -97,6 +105,8 @@ pub struct Request<'a> {
     pub parent: Option<(String, Continuation)>,
     /// Budgets and prices.
     pub meter: Meter,
+    /// What to do about stalls (`None`: not watched).
+    pub stall: Option<StallPolicy>,
 }
 
 /// Which session of the agent CLI a run works in.
@@ -246,6 +256,7 @@ pub fn execute(
             timeout_reason,
             on_signal: OnSignal::Cancel,
             defer_to: None,
+            stall: req.stall.map(|p| (StallWatch::new(p, started), p)),
         }
         .wait(signals)?
     };
@@ -363,6 +374,7 @@ pub fn attach(
             OnSignal::Leave
         },
         defer_to: if guard { manifest.waiter.clone() } else { None },
+        stall: manifest.stall.map(|p| (StallWatch::new(p, now), p)),
     }
     .wait(signals)
 }
@@ -424,6 +436,70 @@ struct Waiting<'a> {
     /// The guard leaves the decisive event to the run's waiter while it lives (it
     /// would decide the same, and is the one a person is looking at).
     defer_to: Option<ProcessId>,
+    /// The stall detector, for a run that asks for one.
+    stall: Option<(StallWatch, StallPolicy)>,
+}
+
+/// One look of the stall detector: records the run's health when it changes, warns on
+/// stderr (the run's own process and `wait`; the guard has none), and returns the
+/// event that ends the run when it stalled and the policy says stop. The guard looks
+/// only once the waiter is gone.
+fn look_for_stall(
+    run: &RunDir,
+    agent: &Agent,
+    watch: &mut StallWatch,
+    policy: StallPolicy,
+    on_signal: OnSignal,
+    defer_to: Option<&ProcessId>,
+) -> Option<Event> {
+    if defer_to.is_some_and(stop::is_alive) {
+        watch.postpone();
+        return None;
+    }
+    let verdict = watch.look(run, agent);
+    let (state, kind) = match verdict {
+        health::Verdict::Fine => return None,
+        health::Verdict::Recovered => (HealthState::Working, None),
+        health::Verdict::Stalled(kind) => (HealthState::Stalled, Some(kind)),
+    };
+    let health = Health {
+        state,
+        stall: kind,
+        last_activity: Some(watch.last_activity()),
+    };
+    {
+        let _lock = RunLock::take(run);
+        if let Ok(mut m) = Manifest::load(run)
+            && !m.status.is_final()
+        {
+            m.health = Some(health);
+            let _ = m.save(run);
+        }
+    }
+    let loud = on_signal != OnSignal::Quit;
+    let after = crate::duration::human(watch.after());
+    match kind {
+        Some(kind) if policy.stop => Some(Event::Stalled(kind, policy.after_seconds)),
+        Some(kind) => {
+            if loud {
+                eprintln!(
+                    "agent-offload: run {} looks stalled ({}): no sign of work (output, CPU) \
+                     for {after}; it goes on (--on-stall stop would stop it; agent-offload \
+                     cancel {} stops it now)",
+                    run.id,
+                    kind.as_str(),
+                    run.id
+                );
+            }
+            None
+        }
+        None => {
+            if loud {
+                eprintln!("agent-offload: run {} is working again", run.id);
+            }
+            None
+        }
+    }
 }
 
 /// How long a guard leaves a decisive event to a living waiter before acting itself.
@@ -441,16 +517,28 @@ impl Waiting<'_> {
             timeout_reason,
             on_signal,
             defer_to,
+            mut stall,
         } = self;
         let mut detach_at = detach_at;
         let recorded = || Manifest::load(&run).is_ok_and(|m| m.status.is_final());
         let (event, detach_due) = loop {
-            let until = match (deadline, detach_at) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let look_at = stall.as_ref().map(|(w, _)| w.next_look());
+            let until = [deadline, detach_at, look_at].into_iter().flatten().min();
             let event = waiter::wait(watch, launcher, until, signals, &recorded);
             let now = Instant::now();
+            if event == Event::TimedOut
+                && deadline.is_none_or(|d| now < d)
+                && detach_at.is_none_or(|d| now < d)
+            {
+                // The stall detector's turn.
+                if let Some((w, policy)) = &mut stall
+                    && let Some(e) =
+                        look_for_stall(&run, agent, w, *policy, on_signal, defer_to.as_ref())
+                {
+                    break (e, false);
+                }
+                continue;
+            }
             let detach_due = event == Event::TimedOut
                 && detach_at.is_some_and(|d| now >= d)
                 && deadline.is_none_or(|d| now < d);

@@ -50,22 +50,7 @@ pub fn prepare(
     // A headless CLI with structured output runs behind the relay, which keeps its
     // events and writes the readable transcript.
     let launched = match relayed(req) {
-        Some(exe) => {
-            let mut words = vec![
-                Word::Literal(exe),
-                Word::Literal(relay::RELAY_COMMAND.to_owned()),
-                Word::Literal(run.path.to_string_lossy().into_owned()),
-                Word::Literal(req.profile.interface.name().to_owned()),
-                Word::Literal(match &req.session {
-                    Session::Resume(id) => id.clone(),
-                    Session::New => "-".to_owned(),
-                }),
-                Word::Literal(serde_json::to_string(&req.meter).unwrap_or_default()),
-                Word::Literal("--".to_owned()),
-            ];
-            words.extend(argv.iter().cloned());
-            words
-        }
+        Some(exe) => behind_relay(exe, req, &run, &argv),
         None => argv.clone(),
     };
     let script = Launch {
@@ -120,9 +105,34 @@ pub fn prepare(
         usage: None,
         cost_usd: None,
         cost_source: None,
+        health: None,
+        stall: req.stall,
+        transcript_from: None,
     };
+    let mut manifest = manifest;
+    if manifest.mode == Mode::Tmux && matches!(req.session, Session::Resume(_)) {
+        manifest.transcript_from = session::transcript_size(&manifest);
+    }
     manifest.save(&run)?;
     Ok((run, manifest, starting))
+}
+
+/// The launcher's command line for an agent behind the relay.
+fn behind_relay(exe: String, req: &Request<'_>, run: &RunDir, argv: &[Word]) -> Vec<Word> {
+    let mut words = vec![
+        Word::Literal(exe),
+        Word::Literal(relay::RELAY_COMMAND.to_owned()),
+        Word::Literal(run.path.to_string_lossy().into_owned()),
+        Word::Literal(req.profile.interface.name().to_owned()),
+        Word::Literal(match &req.session {
+            Session::Resume(id) => id.clone(),
+            Session::New => "-".to_owned(),
+        }),
+        Word::Literal(serde_json::to_string(&req.meter).unwrap_or_default()),
+        Word::Literal("--".to_owned()),
+    ];
+    words.extend(argv.iter().cloned());
+    words
 }
 
 /// Whether the run's agent runs behind the relay, and agent-offload's own executable
@@ -132,8 +142,13 @@ fn relayed(req: &Request<'_>) -> Option<String> {
     if !structured(req.profile, req.placement.mode()) {
         return None;
     }
+    // Linux names a running executable that was replaced since it started (an
+    // upgrade, a rebuild) "PATH (deleted)": the relay then starts from what is at PATH
+    // now. Without an executable there, the agent runs without the relay.
     let exe = std::env::current_exe().ok()?;
-    Some(exe.to_string_lossy().into_owned())
+    let exe = exe.to_string_lossy();
+    let exe = exe.strip_suffix(" (deleted)").unwrap_or(&exe).to_owned();
+    crate::search_path::find(&exe, None).map(|_| exe)
 }
 
 /// Whether a run of `p` in `mode` speaks the CLI's structured output (read by the

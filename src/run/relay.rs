@@ -119,6 +119,9 @@ pub fn relay_main(args: &[OsString]) -> Result<u8> {
         meter,
         over_budget: None,
         cost_unknown_said: false,
+        saved_key: (None, None),
+        saved_usage: crate::events::Usage::default(),
+        saved_at: None,
     };
     relay.pump(stdout);
     let stopped = relay.wrong_session || relay.over_budget.is_some();
@@ -178,6 +181,10 @@ struct Relay {
     meter: Meter,
     over_budget: Option<String>,
     cost_unknown_said: bool,
+    /// What `stream.json` said when last written (see [`Relay::changed`]).
+    saved_key: (Option<usize>, Option<usize>),
+    saved_usage: crate::events::Usage,
+    saved_at: Option<std::time::Instant>,
 }
 
 impl Relay {
@@ -243,8 +250,33 @@ impl Relay {
                     return;
                 }
                 self.save();
+            } else if self.changed() {
+                self.save();
             }
         }
+    }
+
+    /// Whether what `stream.json` says is out of date: a new final message or error at
+    /// once (the stall detector and a failed run read them while the agent may hang),
+    /// new usage at most once a second (it is read by `show` and `top`).
+    fn changed(&mut self) -> bool {
+        let key = (
+            self.stream.final_message().map(str::len),
+            self.stream.error().map(str::len),
+        );
+        let usage = self.stream.usage().clone();
+        let now = std::time::Instant::now();
+        let due = key != self.saved_key
+            || (usage != self.saved_usage
+                && self
+                    .saved_at
+                    .is_none_or(|t| now.duration_since(t) >= std::time::Duration::from_secs(1)));
+        if due {
+            self.saved_key = key;
+            self.saved_usage = usage;
+            self.saved_at = Some(now);
+        }
+        due
     }
 
     /// The end of the stream: the last of the transcript, and the final facts.
@@ -374,6 +406,9 @@ pub fn spent(run: &dir::RunDir, m: &dir::Manifest) -> Option<Spent> {
             cost_usd: m.cost_usd,
             cost_source: m.cost_source.unwrap_or(CostSource::None),
         });
+    }
+    if let Some(reported) = crate::run::session::transcript_usage(m) {
+        return Some(m.meter.unwrap_or_default().spent(&reported, false));
     }
     let r = Recorded::read(run)?;
     let reported = r.usage?;

@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 use crate::interface::{Interface, Mode};
 use crate::run::dir::{self, Manifest, RunDir};
 use crate::run::relay::Recorded;
+use crate::run::transcript;
 
 /// A random version 4 UUID (`8-4-4-4-12` lowercase hex), for a CLI that takes its
 /// session id from us (claude `--session-id`). Uniqueness is all it needs: the 122
@@ -130,6 +131,28 @@ fn find_in_store(run: &RunDir, m: &Manifest) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// A pane run's usage so far, from its CLI's session transcript (see `transcript`):
+/// what was written since the run started (`transcript_from` in `run.json`).
+pub fn transcript_usage(m: &Manifest) -> Option<crate::events::Usage> {
+    if m.mode != Mode::Tmux {
+        return None;
+    }
+    let id = m.session_id.as_deref()?;
+    let var = |name: &str| agent_var(m, name);
+    let path = transcript::locate(m.interface?, id, &m.cwd, &var)?;
+    let counted = transcript::usage(m.interface?, &path, m.transcript_from.unwrap_or(0))?;
+    Some(counted.since)
+}
+
+/// The size of the transcript of the session a pane run resumes, when it starts: its
+/// usage is what is written after it.
+pub fn transcript_size(m: &Manifest) -> Option<u64> {
+    let id = m.session_id.as_deref()?;
+    let var = |name: &str| agent_var(m, name);
+    let path = transcript::locate(m.interface?, id, &m.cwd, &var)?;
+    std::fs::metadata(path).ok().map(|md| md.len())
 }
 
 /// A variable of the agent's environment: the profile's literal value as `run.json`

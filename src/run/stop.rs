@@ -41,6 +41,14 @@ pub fn alive(pid: i32) -> bool {
     sys::running(pid)
 }
 
+/// The CPU time used so far by the agent whose launcher is `leader`, over all its live
+/// processes (each with the children it has collected), in milliseconds; `None` when
+/// the process table cannot be read.
+pub fn tree_cpu_ms(leader: i32) -> Option<u64> {
+    let procs = members(leader)?;
+    Some(procs.iter().filter_map(|p| sys::cpu_ms(p.pid)).sum())
+}
+
 /// The live processes belonging to the agent whose launcher is `leader`; `None` when
 /// the process table cannot be read. Where this process adopts orphans (it started the
 /// launcher and is the child subreaper, see `sys::adopt_orphans`), its children other

@@ -335,6 +335,11 @@ pub fn hand_over(run: &RunDir, launcher_pid: i32, vars: &[(String, OsString)]) -
     Ok(())
 }
 
+/// What pane `id` shows now (its visible lines, no escape sequences).
+pub fn capture(caller: &Caller, id: &str) -> Option<String> {
+    caller.output(&["capture-pane", "-p", "-t", id]).ok()
+}
+
 /// The first process of pane `id`, if the pane exists.
 pub fn pane_pid(caller: &Caller, id: &str) -> Option<i32> {
     caller

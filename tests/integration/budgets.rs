@@ -185,3 +185,43 @@ fn a_budget_that_cannot_be_watched_is_refused() {
         "profile \"p\": field \"max_cost\": must be an amount of US dollars more than zero",
     );
 }
+
+/// In a pane there is no event stream: a claude TUI's usage comes from its session
+/// transcript (`~/.claude/projects/<cwd>/<session id>.jsonl`), counted once per message
+/// (a message written twice counts once).
+#[test]
+fn a_pane_runs_usage_comes_from_the_transcript() {
+    let t = Test::new();
+    let home = t.path().join("home");
+    // The fake claude TUI writes its transcript where claude does, for the id it was
+    // given with --session-id, then publishes.
+    let body = format!(
+        r#"prev=; id=
+for a in "$@"; do [ "$prev" = --session-id ] && id=$a; prev=$a; done
+dir='{home}/.claude/projects'/$(pwd | sed 's/[^A-Za-z0-9]/-/g')
+mkdir -p "$dir"
+msg() {{ printf '{{"type":"assistant","sessionId":"%s","message":{{"id":"%s","role":"assistant","usage":{{"input_tokens":%s,"cache_creation_input_tokens":0,"cache_read_input_tokens":%s,"output_tokens":%s}}}}}}\n' "$id" "$1" "$2" "$3" "$4"; }}
+{{ msg m1 100 20 7; msg m1 100 20 30; msg m2 50 0 10; }} >"$dir/$id.jsonl"
+publish done"#,
+        home = home.display()
+    );
+    let t = t.agent("claude", &body);
+    let server = crate::tmux_server::TmuxServer::start(t.path(), &t.work());
+    let cfg = format!(
+        "profiles:\n  p:\n    command: {}\n    interface: claude\n",
+        t.agent_path("claude")
+    );
+    let out = t
+        .config(&cfg)
+        .env("TMUX", server.tmux_env())
+        .env("TMUX_PANE", server.caller.clone())
+        .arg("go")
+        .run();
+    out.status(0);
+    let m = out.manifest();
+    // m1 once (its latest usage: 100 + 20 cached in, 30 out) and m2.
+    assert_eq!(m["usage"]["input_tokens"], 170, "{m}");
+    assert_eq!(m["usage"]["cached_input_tokens"], 20, "{m}");
+    assert_eq!(m["usage"]["output_tokens"], 40, "{m}");
+    out.stderr_contains("used 210 tokens");
+}

@@ -30,13 +30,13 @@ fn unknown_fields() {
     assert_config_error(
         "profiles:\n  a:\n    command: x\nbogus: 1\n",
         ":4:1: unknown field \"bogus\" (expected one of default_profile, headless, focus, \
-         detach_after, max_tokens, max_cost, profiles)",
+         detach_after, stall_after, on_stall, max_tokens, max_cost, profiles)",
     );
     assert_config_error(
         "profiles:\n  a:\n    command: x\n    comand: y\n",
         ":4:5: profile \"a\": unknown field \"comand\" (expected one of command, interface, \
-         args, env, prompt, headless, timeout, detach_after, focus, max_tokens, max_cost, price, \
-         resume_args, trust_workspace)",
+         args, env, prompt, headless, timeout, detach_after, focus, stall_after, on_stall, \
+         max_tokens, max_cost, price, resume_args, trust_workspace)",
     );
     assert_config_error(
         "profiles:\n  a:\n    command: x\n    env:\n      A: {from_env: B, other: C}\n",
@@ -98,7 +98,7 @@ fn trust_workspace_is_a_bool_for_cursor_profiles_only() {
     assert_config_error(
         "trust_workspace: false\nprofiles:\n  a:\n    command: x\n",
         ":1:1: unknown field \"trust_workspace\" (expected one of default_profile, headless, \
-         focus, detach_after, max_tokens, max_cost, profiles)",
+         focus, detach_after, stall_after, on_stall, max_tokens, max_cost, profiles)",
     );
 }
 

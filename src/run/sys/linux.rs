@@ -35,6 +35,21 @@ pub fn process(pid: i32) -> Option<ProcInfo> {
     })
 }
 
+/// `utime + stime + cutime + cstime` (fields 14 to 17 of `/proc/PID/stat`), in ms.
+pub fn cpu_ms(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    // `rest` starts at field 3 (state): fields 14..=17 are its items 11..=14.
+    let ticks: u64 = rest
+        .split_ascii_whitespace()
+        .skip(11)
+        .take(4)
+        .map(|t| t.parse::<i64>().ok().and_then(|t| u64::try_from(t).ok()))
+        .sum::<Option<u64>>()?;
+    let per_second = rustix::param::clock_ticks_per_second().max(1);
+    Some(ticks.saturating_mul(1000) / per_second)
+}
+
 pub fn processes() -> Option<Vec<ProcInfo>> {
     let dir = std::fs::read_dir("/proc").ok()?;
     Some(

@@ -45,6 +45,20 @@ pub fn process(pid: i32) -> Option<ProcInfo> {
     })
 }
 
+/// User and system time from `proc_pidinfo(PROC_PIDTASKINFO)`. Its unit is Mach
+/// absolute time: nanoseconds on Intel, 125/3 ns ticks on Apple silicon (the timebase
+/// `mach_timebase_info` reports there).
+pub fn cpu_ms(pid: i32) -> Option<u64> {
+    let info: libproc::task_info::TaskInfo = pidinfo(pid, 0).ok()?;
+    let units = info.pti_total_user.saturating_add(info.pti_total_system);
+    let nanos = if cfg!(target_arch = "aarch64") {
+        units.saturating_mul(125) / 3
+    } else {
+        units
+    };
+    Some(nanos / 1_000_000)
+}
+
 pub fn processes() -> Option<Vec<ProcInfo>> {
     let pids = pids_by_type(ProcFilter::All).ok()?;
     Some(

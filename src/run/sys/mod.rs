@@ -87,6 +87,17 @@ pub fn processes() -> Option<Vec<ProcInfo>> {
     }
 }
 
+/// The CPU time `pid` has used, and that of its children it has collected, in
+/// milliseconds; `None` when it cannot be read. For the stall detector, which sums it
+/// over the agent's processes every few seconds.
+pub fn cpu_ms(pid: i32) -> Option<u64> {
+    if portable() {
+        portable::cpu_ms(pid)
+    } else {
+        native::cpu_ms(pid)
+    }
+}
+
 /// Whether a process `pid` exists and has not yet exited. Cheap: it is called each time
 /// the waiter wakes.
 pub fn running(pid: i32) -> bool {

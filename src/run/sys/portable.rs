@@ -87,6 +87,33 @@ pub fn process(pid: i32) -> Option<ProcInfo> {
         .find(|p| p.pid == pid)
 }
 
+/// `ps -o time=`: the process's cumulative CPU time, `[[dd-]hh:]mm:ss`.
+pub fn cpu_ms(pid: i32) -> Option<u64> {
+    let out = Command::new("ps")
+        .args(["-o", "time=", "-p", &pid.to_string()])
+        .env("LC_ALL", "C")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    parse_cpu_time(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+/// `1-02:03:04`, `02:03:04`, `03:04` or `03:04.50` as milliseconds.
+fn parse_cpu_time(text: &str) -> Option<u64> {
+    let (days, rest) = match text.split_once('-') {
+        Some((d, r)) => (d.parse::<u64>().ok()?, r),
+        None => (0, text),
+    };
+    let mut seconds = 0.0_f64;
+    for part in rest.split(':') {
+        seconds = seconds * 60.0 + part.parse::<f64>().ok()?;
+    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let ms = (seconds * 1000.0) as u64;
+    Some(days * 86_400_000 + ms)
+}
+
 pub fn processes() -> Option<Vec<ProcInfo>> {
     ps(&["-A"]).filter(|t| !t.is_empty())
 }
