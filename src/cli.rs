@@ -172,8 +172,7 @@ pub struct RunArgs {
     pub detach_after: Option<std::time::Duration>,
 
     /// Stop the agent as soon as it has used more than this many tokens (input plus
-    /// output, as its CLI reports them); exit 4. Headless runs of CLIs with structured
-    /// output only.
+    /// output, as its CLI reports them); exit 4.
     #[arg(long, value_name = "N")]
     pub max_tokens: Option<u64>,
 

@@ -85,6 +85,19 @@ impl Interface {
         )
     }
 
+    /// Whether agent-offload reads the CLI's session transcript for a pane run's usage
+    /// (see `run::transcript`): all but opencode (a database) and cursor (not measured).
+    pub fn keeps_transcript(self) -> bool {
+        matches!(
+            self,
+            Interface::Claude
+                | Interface::Codex
+                | Interface::Pi
+                | Interface::Gemini
+                | Interface::Qwen
+        )
+    }
+
     /// The flags that make the CLI's non-interactive form write JSON events on stdout,
     /// placed right after [`Interface::mode_args`]; `None` for a CLI without them.
     /// The relay reads the events (see `run::relay` and `events`).

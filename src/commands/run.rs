@@ -47,9 +47,14 @@ fn check_budget(meter: &run::Meter, profile: &Profile, mode: Mode) -> Result<()>
     } else {
         "--max-cost (max_cost)"
     };
-    if !run::structured(profile, mode) {
+    let in_pane = mode == Mode::Tmux && profile.interface.keeps_transcript();
+    if !(run::structured(profile, mode) || in_pane) {
         let why = if mode == Mode::Tmux {
-            "the usage of an agent in a pane is not watched; run it headless (-H)".to_owned()
+            format!(
+                "the usage of {} in a pane cannot be read (no session transcript \
+                 agent-offload reads); run it headless (-H)",
+                profile.interface.name()
+            )
         } else if profile.interface == Interface::Generic {
             format!(
                 "profile \"{}\" is generic: its usage cannot be seen",
@@ -66,7 +71,13 @@ fn check_budget(meter: &run::Meter, profile: &Profile, mode: Mode) -> Result<()>
             "{which} needs usage agent-offload can see: {why}"
         )));
     }
-    if meter.max_cost.is_some() && meter.price.is_none() && !profile.interface.reports_cost() {
+    let reports_cost = if in_pane {
+        // Of the transcripts, only pi's records a cost.
+        profile.interface == Interface::Pi
+    } else {
+        profile.interface.reports_cost()
+    };
+    if meter.max_cost.is_some() && meter.price.is_none() && !reports_cost {
         return Err(usage(format!(
             "--max-cost (max_cost): {} reports tokens but no cost; give profile \"{}\" a \
              price to estimate it (price: {{input: 1.25, cached_input: 0.125, output: 10}}, \

@@ -145,6 +145,16 @@ fn settle(e: Ending<'_>) -> Outcome {
             agent.stop();
             Outcome::Cancelled { signal }
         }
+        Event::OverBudget => {
+            let meter = crate::run::dir::Manifest::load(run)
+                .ok()
+                .and_then(|m| m.meter)
+                .unwrap_or_default();
+            let reason = crate::run::pane_over_budget(run, &meter)
+                .unwrap_or_else(|| "a budget was crossed".to_owned());
+            agent.stop();
+            Outcome::OverBudget { reason }
+        }
         Event::Stalled(kind, seconds) => {
             agent.stop();
             Outcome::Stalled {

@@ -502,6 +502,70 @@ fn look_for_stall(
     }
 }
 
+/// What the waiter does between events: the stall detector's looks, and the budget
+/// checks of a pane run.
+struct Ticks {
+    budget: Option<(Meter, Instant)>,
+    stall: Option<(StallWatch, StallPolicy)>,
+}
+
+impl Ticks {
+    /// When the next is due.
+    fn next(&self) -> Option<Instant> {
+        let look = self.stall.as_ref().map(|(w, _)| w.next_look());
+        let budget = self.budget.as_ref().map(|(_, at)| *at);
+        [look, budget].into_iter().flatten().min()
+    }
+
+    /// Does what is due; an event when the run must end.
+    fn tick(
+        &mut self,
+        run: &RunDir,
+        agent: &Agent,
+        on_signal: OnSignal,
+        defer_to: Option<&ProcessId>,
+    ) -> Option<Event> {
+        let now = Instant::now();
+        // A pane run's budget: its usage from the CLI's transcript.
+        if let Some((meter, at)) = &mut self.budget
+            && now >= *at
+        {
+            *at = now + BUDGET_POLL;
+            if pane_over_budget(run, meter).is_some() {
+                return Some(Event::OverBudget);
+            }
+        }
+        match &mut self.stall {
+            Some((w, policy)) if now >= w.next_look() => {
+                look_for_stall(run, agent, w, *policy, on_signal, defer_to)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// How often a pane run's transcript is read for its budget.
+const BUDGET_POLL: Duration = Duration::from_secs(5);
+
+/// Which budget a pane run crossed, from its CLI's session transcript. A codex or pi
+/// session is first found in the CLI's store (and recorded).
+pub(crate) fn pane_over_budget(run: &RunDir, meter: &Meter) -> Option<String> {
+    let mut m = Manifest::load(run).ok()?;
+    if m.session_id.is_none() {
+        let id = session::discover(run, &m)?;
+        let _lock = RunLock::take(run);
+        if let Ok(mut fresh) = Manifest::load(run)
+            && !fresh.status.is_final()
+        {
+            fresh.session_id = Some(id.clone());
+            let _ = fresh.save(run);
+        }
+        m.session_id = Some(id);
+    }
+    let reported = session::transcript_usage(&m)?;
+    meter.crossed(&meter.spent(&reported, false))
+}
+
 /// How long a guard leaves a decisive event to a living waiter before acting itself.
 const DEFER_LIMIT: Duration = Duration::from_secs(10);
 
@@ -519,22 +583,30 @@ impl Waiting<'_> {
             defer_to,
             mut stall,
         } = self;
+        // Budgets of a pane run are watched here (a headless one's relay does it).
+        let mut ticks = Ticks {
+            budget: Manifest::load(&run)
+                .ok()
+                .filter(|m| m.mode == Mode::Tmux)
+                .and_then(|m| m.meter)
+                .filter(Meter::has_budget)
+                .map(|meter| (meter, Instant::now() + BUDGET_POLL)),
+            stall: stall.take(),
+        };
         let mut detach_at = detach_at;
         let recorded = || Manifest::load(&run).is_ok_and(|m| m.status.is_final());
         let (event, detach_due) = loop {
-            let look_at = stall.as_ref().map(|(w, _)| w.next_look());
-            let until = [deadline, detach_at, look_at].into_iter().flatten().min();
+            let until = [deadline, detach_at, ticks.next()]
+                .into_iter()
+                .flatten()
+                .min();
             let event = waiter::wait(watch, launcher, until, signals, &recorded);
             let now = Instant::now();
             if event == Event::TimedOut
                 && deadline.is_none_or(|d| now < d)
                 && detach_at.is_none_or(|d| now < d)
             {
-                // The stall detector's turn.
-                if let Some((w, policy)) = &mut stall
-                    && let Some(e) =
-                        look_for_stall(&run, agent, w, *policy, on_signal, defer_to.as_ref())
-                {
+                if let Some(e) = ticks.tick(&run, agent, on_signal, defer_to.as_ref()) {
                     break (e, false);
                 }
                 continue;

@@ -259,6 +259,8 @@ pub enum Event {
     Signal(i32),
     /// Another process recorded the run's outcome.
     Recorded,
+    /// A pane run's usage crossed a budget.
+    OverBudget,
     /// No sign of work for the stall limit (seconds), and the policy says stop.
     Stalled(crate::run::dir::StallKind, u64),
 }

@@ -163,8 +163,9 @@ fn a_budget_that_cannot_be_watched_is_refused() {
     out.status(2)
         .stderr_contains("chooses its own output format");
 
-    let t = Test::new().agent("pi", "publish done");
-    let cfg = profile(&t, "pi", "    headless: false\n    max_tokens: 5\n")
+    // opencode keeps its sessions in SQLite: in a pane its usage cannot be read.
+    let t = Test::new().agent("opencode", "publish done");
+    let cfg = profile(&t, "opencode", "    headless: false\n    max_tokens: 5\n")
         .replace("    headless: true\n", "");
     let server = crate::tmux_server::TmuxServer::start(t.path(), &t.work());
     let out = t
@@ -174,7 +175,7 @@ fn a_budget_that_cannot_be_watched_is_refused() {
         .arg("go")
         .run();
     out.status(2)
-        .stderr_contains("the usage of an agent in a pane is not watched");
+        .stderr_contains("the usage of opencode in a pane cannot be read");
     assert_eq!(server.panes().len(), 1);
 
     // Bad budgets in the config name the field.
@@ -186,26 +187,61 @@ fn a_budget_that_cannot_be_watched_is_refused() {
     );
 }
 
-/// In a pane there is no event stream: a claude TUI's usage comes from its session
-/// transcript (`~/.claude/projects/<cwd>/<session id>.jsonl`), counted once per message
-/// (a message written twice counts once).
-#[test]
-fn a_pane_runs_usage_comes_from_the_transcript() {
-    let t = Test::new();
+/// The fake claude TUI: writes its transcript (for the id given with --session-id)
+/// with `messages`, then runs `then`.
+fn claude_tui(t: Test, messages: &str, then: &str) -> Test {
     let home = t.path().join("home");
-    // The fake claude TUI writes its transcript where claude does, for the id it was
-    // given with --session-id, then publishes.
     let body = format!(
         r#"prev=; id=
 for a in "$@"; do [ "$prev" = --session-id ] && id=$a; prev=$a; done
 dir='{home}/.claude/projects'/$(pwd | sed 's/[^A-Za-z0-9]/-/g')
 mkdir -p "$dir"
 msg() {{ printf '{{"type":"assistant","sessionId":"%s","message":{{"id":"%s","role":"assistant","usage":{{"input_tokens":%s,"cache_creation_input_tokens":0,"cache_read_input_tokens":%s,"output_tokens":%s}}}}}}\n' "$id" "$1" "$2" "$3" "$4"; }}
-{{ msg m1 100 20 7; msg m1 100 20 30; msg m2 50 0 10; }} >"$dir/$id.jsonl"
-publish done"#,
+{{ {messages}; }} >"$dir/$id.jsonl"
+{then}"#,
         home = home.display()
     );
-    let t = t.agent("claude", &body);
+    t.agent("claude", &body)
+}
+
+/// A pane run's budget is watched through its transcript: crossed, the pane is
+/// closed and the run ends `over_budget` (exit 4).
+#[test]
+fn a_pane_runs_budget_is_watched_through_its_transcript() {
+    let t = claude_tui(
+        Test::new(),
+        "msg m1 100 0 20; msg m2 100 0 20",
+        "exec sleep 64",
+    );
+    let server = crate::tmux_server::TmuxServer::start(t.path(), &t.work());
+    let cfg = format!(
+        "profiles:\n  p:\n    command: {}\n    interface: claude\n",
+        t.agent_path("claude")
+    );
+    let out = t
+        .config(&cfg)
+        .env("TMUX", server.tmux_env())
+        .env("TMUX_PANE", server.caller.clone())
+        .args(["--max-tokens", "200", "go"])
+        .run();
+    out.status(4)
+        .stderr_contains("240 tokens used, over the budget of 200 tokens");
+    assert_eq!(out.manifest()["status"], "over_budget");
+    assert_eq!(server.panes().len(), 1, "the pane is closed");
+    crate::harness::assert_no_survivor("sleep 64");
+}
+
+/// In a pane there is no event stream: a claude TUI's usage comes from its session
+/// transcript (`~/.claude/projects/<cwd>/<session id>.jsonl`), counted once per message
+/// (a message written twice counts once).
+#[test]
+fn a_pane_runs_usage_comes_from_the_transcript() {
+    // m1 is written twice (a record per content block), m2 once.
+    let t = claude_tui(
+        Test::new(),
+        "msg m1 100 20 7; msg m1 100 20 30; msg m2 50 0 10",
+        "publish done",
+    );
     let server = crate::tmux_server::TmuxServer::start(t.path(), &t.work());
     let cfg = format!(
         "profiles:\n  p:\n    command: {}\n    interface: claude\n",
