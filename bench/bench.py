@@ -14,8 +14,9 @@ Groups:
   closed    tmux: pane killed -> agent-offload exits; baseline a 500 ms poll of
             `tmux list-panes` (the upstream tool never returns here at all)
   cpu       CPU used while waiting on an agent that works for a while, agent-offload (the
-            waiting process, its watch helper and the run's guard) vs the 500 ms poll loop
-            that asks tmux about the pane
+            waiting process, its watch helper and the run's guard, with the children they
+            collected) vs the 500 ms poll loop that asks tmux about the pane; once with the
+            default stall detector (a look every 30 s), once looking every 2 s
 """
 import json
 import os
@@ -191,10 +192,10 @@ def random_phase():
     time.sleep(random.uniform(0.05, 0.55))
 
 
-def start_run(sb, cfg):
+def start_run(sb, cfg, extra=()):
     """Starts agent-offload in the sandbox's tmux server; returns it and its run dir."""
     before = sb.runs()
-    p = subprocess.Popen([BIN, "--config", cfg, "task"], env=sb.env, cwd=sb.dir,
+    p = subprocess.Popen([BIN, "--config", cfg, *extra, "task"], env=sb.env, cwd=sb.dir,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return p, newest_run_dir(sb, before)
 
@@ -275,9 +276,14 @@ def bench_closed():
 
 
 def cpu_ns(pid):
-    """CPU time of one process, in ns, from the scheduler's own accounting."""
+    """CPU time of one process, in ns, from the scheduler's own accounting, plus what
+    the children it collected used (the tmux clients and `ps` a look starts)."""
     with open(f"/proc/{pid}/schedstat") as f:
-        return int(f.read().split()[0])
+        own = int(f.read().split()[0])
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    children_ticks = int(fields[13]) + int(fields[14])  # cutime, cstime (fields 16, 17)
+    return own + children_ticks * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
 
 
 def helpers_of(run_dir):
@@ -296,13 +302,20 @@ def helpers_of(run_dir):
 
 
 def bench_cpu():
-    print(f"CPU while waiting {CPU_WINDOW} s on a working agent (tmux mode):")
+    cpu_window("", ())
+    # The stall detector at its most frequent: a look every 2 s (a quarter of 8 s), each
+    # a process-table read and a capture of the pane.
+    cpu_window(" with --stall-after 8s (a stall look every 2 s)", ("--stall-after", "8s"))
+
+
+def cpu_window(what, extra):
+    print(f"CPU while waiting {CPU_WINDOW} s on a working agent (tmux mode){what}:")
     sb = Sandbox()
     try:
         sb.start_tmux()
         agent = sb.agent("sleeper.sh", SLEEPER)
         cfg = sb.config(agent, False)
-        p, run_dir = start_run(sb, cfg)
+        p, run_dir = start_run(sb, cfg, extra)
         wait_path(os.path.join(run_dir, "started"))
         time.sleep(0.2)
         # Everything that watches the run: the waiting process, its watch helper and the
@@ -324,8 +337,9 @@ def bench_cpu():
         loop.wait()
         t1 = os.times()
         base = ((t1.children_user - t0.children_user) + (t1.children_system - t0.children_system)) * 1e9
-        print(f"  agent-offload ({len(watchers)} processes): {ms(ours):.2f} ms CPU; 500 ms poll loop (with its tmux clients): "
-              f"{ms(base):.0f} ms; ratio {ours / base if base else float('inf'):.4f}")
+        share = ours / (CPU_WINDOW * 1e9) * 100
+        print(f"  agent-offload ({len(watchers)} processes): {ms(ours):.2f} ms CPU ({share:.3f} % of one core); "
+              f"500 ms poll loop (with its tmux clients): {ms(base):.0f} ms; ratio {ours / base if base else float('inf'):.4f}")
     finally:
         sb.close()
 
