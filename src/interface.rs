@@ -48,7 +48,6 @@ pub struct PromptArgument {
 }
 
 impl Interface {
-    #[cfg(test)]
     pub const ALL: [Interface; 8] = [
         Interface::Generic,
         Interface::Claude,
@@ -61,18 +60,7 @@ impl Interface {
     ];
 
     pub fn from_name(name: &str) -> Option<Interface> {
-        [
-            Interface::Generic,
-            Interface::Claude,
-            Interface::Codex,
-            Interface::Cursor,
-            Interface::Opencode,
-            Interface::Pi,
-            Interface::Gemini,
-            Interface::Qwen,
-        ]
-        .into_iter()
-        .find(|i| i.name() == name)
+        Interface::ALL.into_iter().find(|i| i.name() == name)
     }
 
     /// Whether the CLI's structured output says what a run cost (claude's

@@ -25,27 +25,24 @@ pub(super) fn assert_no_json(transcript: &str) {
     );
 }
 
-const STRUCTURED: [Interface; 7] = [
-    Interface::Claude,
-    Interface::Codex,
-    Interface::Cursor,
-    Interface::Opencode,
-    Interface::Pi,
-    Interface::Gemini,
-    Interface::Qwen,
-];
+/// Every interface with structured output.
+fn structured() -> impl Iterator<Item = Interface> {
+    Interface::ALL
+        .into_iter()
+        .filter(|i| *i != Interface::Generic)
+}
 
 #[test]
 fn generic_has_no_parser() {
     assert!(Stream::new(Interface::Generic).is_none());
-    for interface in STRUCTURED {
+    for interface in structured() {
         assert!(Stream::new(interface).is_some(), "{interface:?}");
     }
 }
 
 #[test]
 fn lines_that_are_not_json_pass_through_verbatim() {
-    for interface in STRUCTURED {
+    for interface in structured() {
         let mut stream = Stream::new(interface).unwrap();
         assert_eq!(
             stream.line("Warning: no config found"),
@@ -321,7 +318,7 @@ fn wrong_types() -> Vec<String> {
 #[test]
 fn no_input_panics() {
     let lines = hostile_lines();
-    for interface in STRUCTURED {
+    for interface in structured() {
         let mut stream = Stream::new(interface).unwrap();
         for line in &lines {
             let out = stream.line(line);
