@@ -26,7 +26,7 @@ Examples:
 
 Exit codes: 0 done (summary on stdout), 1 the agent failed or wrote no summary,
 2 usage or config error, 3 needs input (its question on stdout: agent-offload
-continue RUN \"ANSWER\"), 4 over budget, 5 stalled (--on-stall stop), 75 still running (detached: agent-offload wait RUN),
+continue RUN \"ANSWER\"), 4 over budget, 5 stalled (--on-stall stop), 6 cancelled (agent-offload cancel), 75 still running (detached: agent-offload wait RUN),
 124 timed out, 128+n ended by signal n.";
 
 #[derive(Debug, Parser)]

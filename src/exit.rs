@@ -18,6 +18,8 @@ pub const NEEDS_INPUT: u8 = 3;
 pub const OVER_BUDGET: u8 = 4;
 /// No sign of work for `--stall-after`, with `--on-stall stop`; the agent was stopped.
 pub const STALLED: u8 = 5;
+/// `agent-offload cancel` stopped the run (not a signal to this command: 128+n).
+pub const CANCELLED: u8 = 6;
 /// The run is still going; agent-offload stopped waiting (`--detach-after`, or a signal
 /// while re-attached). Resume with `agent-offload wait RUN`. (`EX_TEMPFAIL`.)
 pub const DETACHED: u8 = 75;
@@ -35,7 +37,10 @@ pub fn for_outcome(outcome: &Outcome) -> u8 {
         Outcome::Stalled { .. } => STALLED,
         Outcome::Failed { .. } | Outcome::Lost => FAILED,
         Outcome::TimedOut { .. } => TIMED_OUT,
-        Outcome::Cancelled { signal } => for_signal(*signal),
+        Outcome::Cancelled { signal: None } => CANCELLED,
+        Outcome::Cancelled {
+            signal: Some(signal),
+        } => for_signal(*signal),
     }
 }
 
@@ -49,7 +54,8 @@ pub fn for_status(status: Status) -> u8 {
         Status::Stalled => STALLED,
         Status::TimedOut => TIMED_OUT,
         Status::Running => DETACHED,
-        Status::Failed | Status::Cancelled | Status::Lost => FAILED,
+        Status::Cancelled => CANCELLED,
+        Status::Failed | Status::Lost => FAILED,
     }
 }
 

@@ -44,20 +44,82 @@ impl Status {
     }
 }
 
+/// Who or what ended a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndedBy {
+    /// The agent: it published, asked, or exited.
+    Agent,
+    /// A person (or the tmux server's end) closed its pane.
+    PaneClosed,
+    /// `--timeout`.
+    Timeout,
+    /// `agent-offload cancel`.
+    Cancel,
+    /// A signal to the waiting agent-offload (a host tool's kill, Ctrl-C).
+    Signal,
+    /// A budget (`--max-tokens`, `--max-cost`).
+    Budget,
+    /// The stall detector (`--on-stall stop`).
+    Stall,
+    /// Nothing recorded how (`lost`).
+    Unknown,
+}
+
+impl EndedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndedBy::Agent => "agent",
+            EndedBy::PaneClosed => "pane_closed",
+            EndedBy::Timeout => "timeout",
+            EndedBy::Cancel => "cancel",
+            EndedBy::Signal => "signal",
+            EndedBy::Budget => "budget",
+            EndedBy::Stall => "stall",
+            EndedBy::Unknown => "unknown",
+        }
+    }
+}
+
 /// A finished run's outcome, as decided once by whoever saw the decisive event.
 #[derive(Debug)]
 pub enum Outcome {
     Done,
     NeedsInput,
-    OverBudget { reason: String },
-    Stalled { reason: String },
-    Failed { reason: String },
-    TimedOut { reason: String },
-    Cancelled { signal: i32 },
+    OverBudget {
+        reason: String,
+    },
+    Stalled {
+        reason: String,
+    },
+    Failed {
+        reason: String,
+    },
+    TimedOut {
+        reason: String,
+    },
+    /// Stopped by `agent-offload cancel` (`signal: None`), or by signal n to the
+    /// waiting agent-offload.
+    Cancelled {
+        signal: Option<i32>,
+    },
     Lost,
 }
 
 impl Outcome {
+    /// Who or what ended the run, for `run.json`'s `ended_by`.
+    pub fn ended_by(&self) -> EndedBy {
+        match self {
+            Outcome::Done | Outcome::NeedsInput | Outcome::Failed { .. } => EndedBy::Agent,
+            Outcome::OverBudget { .. } => EndedBy::Budget,
+            Outcome::Stalled { .. } => EndedBy::Stall,
+            Outcome::TimedOut { .. } => EndedBy::Timeout,
+            Outcome::Cancelled { signal: None } => EndedBy::Cancel,
+            Outcome::Cancelled { signal: Some(_) } => EndedBy::Signal,
+            Outcome::Lost => EndedBy::Unknown,
+        }
+    }
+
     pub fn status(&self) -> Status {
         match self {
             Outcome::Done => Status::Done,
@@ -82,7 +144,12 @@ impl Outcome {
             | Outcome::TimedOut { reason }
             | Outcome::Stalled { reason } => Some(reason.clone()),
             Outcome::OverBudget { reason } => Some(format!("{reason}; the agent was stopped")),
-            Outcome::Cancelled { signal } => Some(format!(
+            Outcome::Cancelled { signal: None } => {
+                Some("cancelled with agent-offload cancel; the agent was stopped".to_owned())
+            }
+            Outcome::Cancelled {
+                signal: Some(signal),
+            } => Some(format!(
                 "agent-offload received signal {signal} ({}); the agent was stopped",
                 signal_name(*signal)
             )),

@@ -67,6 +67,9 @@ pub struct Envelope<'a> {
     /// The stall detector's view: `state` (working or stalled), `stall` (why:
     /// `no_start`, `api_stall`, `approval_prompt`, `idle_after_answer`), `last_activity`.
     pub health: Option<&'a run::Health>,
+    /// Who or what ended the run: `agent`, `pane_closed`, `timeout`, `cancel` (with
+    /// `agent-offload cancel`), `signal` (to this command), `budget`, `stall`, `unknown`.
+    pub ended_by: Option<&'static str>,
 }
 
 pub fn envelope<'a>(run: &'a RunDir, m: &'a Manifest, code: u8) -> Envelope<'a> {
@@ -114,6 +117,7 @@ pub fn envelope<'a>(run: &'a RunDir, m: &'a Manifest, code: u8) -> Envelope<'a> 
         max_tokens: m.meter.and_then(|b| b.max_tokens),
         max_cost: m.meter.and_then(|b| b.max_cost),
         health: m.health.as_ref(),
+        ended_by: m.ended_by.map(crate::outcome::EndedBy::as_str),
     }
 }
 

@@ -26,6 +26,9 @@ pub fn show(args: &ShowArgs, env: Env<'_>) -> Result<u8> {
     if let Some(reason) = &m.reason {
         field("reason", reason);
     }
+    if let Some(by) = m.ended_by {
+        field("ended by", by.as_str());
+    }
     field("profile", &m.profile);
     field("mode", m.mode.as_str());
     match (&m.pane, m.pid) {

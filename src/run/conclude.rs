@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::exit;
-use crate::outcome::Outcome;
+use crate::outcome::{EndedBy, Outcome};
 use crate::run::agent::Agent;
 use crate::run::changes;
 use crate::run::dir::{Manifest, RunDir};
@@ -143,7 +143,9 @@ fn settle(e: Ending<'_>) -> Outcome {
         }
         Event::Signal(signal) => {
             agent.stop();
-            Outcome::Cancelled { signal }
+            Outcome::Cancelled {
+                signal: Some(signal),
+            }
         }
         Event::OverBudget => {
             let meter = crate::run::dir::Manifest::load(run)
@@ -190,6 +192,18 @@ fn record(run: &RunDir, manifest: &mut Manifest, outcome: &Outcome) {
     manifest.exit_code = run.exit_status();
     manifest.reason = outcome.reason();
     manifest.agent_offload_exit = Some(exit::for_outcome(outcome));
+    // A pane that went away with no exit status recorded: a person (or the server's
+    // end) closed it, not the agent.
+    manifest.ended_by = Some(match outcome.ended_by() {
+        EndedBy::Agent
+            if manifest.mode == crate::interface::Mode::Tmux
+                && matches!(outcome, Outcome::Failed { .. })
+                && run.exit_status().is_none() =>
+        {
+            EndedBy::PaneClosed
+        }
+        by => by,
+    });
     manifest.changes = manifest.git.as_ref().and_then(changes::since);
     manifest.session_id = crate::run::session::discover(run, manifest);
     if let Some(reported) = crate::run::session::transcript_usage(manifest) {

@@ -234,6 +234,10 @@ pub struct Manifest {
     /// started (its usage is what is written after).
     #[serde(default)]
     pub transcript_from: Option<u64>,
+    /// Who or what ended the run: `agent`, `pane_closed`, `timeout`, `cancel`,
+    /// `signal`, `budget`, `stall`, `unknown`.
+    #[serde(default)]
+    pub ended_by: Option<crate::outcome::EndedBy>,
     /// What the run does about stalls (`None`: not watched).
     #[serde(default)]
     pub stall: Option<crate::run::health::StallPolicy>,

@@ -415,9 +415,7 @@ pub fn cancel(run: &RunDir) -> Result<Manifest> {
     let agent = Agent::from_manifest(&manifest);
     let alive = manifest.launcher.as_ref().is_some_and(stop::is_alive);
     let outcome = if alive {
-        Outcome::Cancelled {
-            signal: signals::SIGTERM,
-        }
+        Outcome::Cancelled { signal: None }
     } else {
         Outcome::Lost
     };

@@ -108,6 +108,7 @@ pub fn prepare(
         health: None,
         stall: req.stall,
         transcript_from: None,
+        ended_by: None,
     };
     let mut manifest = manifest;
     if manifest.mode == Mode::Tmux && matches!(req.session, Session::Resume(_)) {

@@ -242,6 +242,7 @@ fn cancel_with(signal: &str, number: i32) {
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dirs[0].join("run.json")).unwrap()).unwrap();
     assert_eq!(m["status"], "cancelled", "SIG{signal}");
+    assert_eq!(m["ended_by"], "signal", "SIG{signal}");
     assert_eq!(
         m["reason"],
         format!("agent-offload received signal {number} (SIG{signal}); the agent was stopped")

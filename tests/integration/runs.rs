@@ -267,9 +267,26 @@ fn cancel_stops_a_detached_run() {
         "no agent process survives"
     );
     let dir = &t.run_dirs()[0];
-    assert_eq!(manifest(dir)["status"], "cancelled");
+    let m = manifest(dir);
+    assert_eq!(m["status"], "cancelled");
+    // Who ended it is said as such: not a signal to agent-offload (128+n), which a
+    // host would take for its own tool's timeout.
+    assert_eq!(m["ended_by"], "cancel");
+    assert_eq!(
+        m["reason"],
+        "cancelled with agent-offload cancel; the agent was stopped"
+    );
     let w = t.exec(["wait", &id]);
-    assert_eq!(code(&w), 128 + 15);
+    assert_eq!(code(&w), 6);
+    assert!(
+        text(&w.stderr).contains("cancelled with agent-offload cancel"),
+        "{}",
+        text(&w.stderr)
+    );
+    let shown: serde_json::Value =
+        serde_json::from_slice(&t.exec(["show", &id, "--json"]).stdout).unwrap();
+    assert_eq!(shown["ended_by"], "cancel");
+    assert_eq!(shown["agent_offload_exit"], 6);
     // Cancelling again says so and changes nothing.
     let c = t.exec(["cancel", &id]);
     assert_eq!(code(&c), 0);

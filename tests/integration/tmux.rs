@@ -117,6 +117,10 @@ fn pane_killed_by_a_person_ends_the_run() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("was closed"), "{stderr}");
+    let dir = t.run_dirs().pop().unwrap();
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    assert_eq!(m["ended_by"], "pane_closed");
     crate::harness::assert_no_survivor("sleep 7772");
 }
 
