@@ -46,6 +46,8 @@ pub struct Profile {
     pub interface: Interface,
     pub args: Vec<String>,
     pub env: Vec<(String, EnvValue)>,
+    /// Names (or `PREFIX*`) of variables handed from our environment to the agent.
+    pub pass_env: Vec<String>,
     pub prompt: PromptDelivery,
     pub headless: Option<bool>,
     pub timeout: Option<Duration>,

@@ -232,6 +232,17 @@ fn check_profiles(
             }
             Some((problem, fix)) => checks.broken(problem, fix),
         }
+        if !p.pass_env.is_empty() {
+            let set = std::env::vars_os()
+                .filter_map(|(k, _)| k.into_string().ok())
+                .filter(|k| crate::config::passes(&p.pass_env, k))
+                .count();
+            checks.ok(format!(
+                "profile {}: pass_env {} ({set} set here; handed to the agent in a pane too)",
+                p.name,
+                p.pass_env.join(", ")
+            ));
+        }
         let mut agent_vars: Vec<&str> = Vec::new();
         for (name, value) in &p.env {
             agent_vars.push(name);

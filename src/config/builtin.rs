@@ -77,6 +77,7 @@ fn profile(d: &Detected) -> Profile {
         detach_after: None,
         focus: None,
         resume_args: None,
+        pass_env: Vec::new(),
         stall_after: None,
         on_stall: None,
         max_tokens: None,

@@ -371,6 +371,7 @@ impl Ctx<'_> {
         let interface = raw.interface.unwrap_or_default();
         let trust_workspace = self.trust_workspace(name, interface, raw.trust_workspace)?;
         let resume_args = self.resume_args(name, raw.resume_args)?;
+        let pass_env = self.pass_env(name, raw.pass_env)?;
         let stall_after = self.stall_after(
             &format!("profile \"{name}\": field \"stall_after\""),
             raw.stall_after,
@@ -392,6 +393,7 @@ impl Ctx<'_> {
             detach_after,
             focus: raw.focus,
             resume_args,
+            pass_env,
             stall_after,
             on_stall: raw.on_stall,
             max_tokens: raw.max_tokens,
@@ -442,6 +444,36 @@ impl Ctx<'_> {
         }
 
         Ok(env)
+    }
+
+    /// `pass_env`: variable names, or a name prefix ending in `*`.
+    fn pass_env(
+        &self,
+        name: &str,
+        raw: Option<Spanned<Vec<String>>>,
+    ) -> anyhow::Result<Vec<String>> {
+        let Some(list) = raw else {
+            return Ok(Vec::new());
+        };
+        for entry in &list.value {
+            let stem = entry.strip_suffix('*').unwrap_or(entry);
+            let valid = if entry.ends_with('*') {
+                stem.chars().all(|c| c == '_' || c.is_ascii_alphanumeric())
+                    && !stem.starts_with(|c: char| c.is_ascii_digit())
+            } else {
+                is_shell_identifier(stem)
+            };
+            if !valid {
+                return Err(self.err_at(
+                    list.referenced,
+                    &format!(
+                        "profile \"{name}\": field \"pass_env\": \"{entry}\" is not a variable \
+                         name or a prefix ending in * (e.g. [GITHUB_TOKEN, AWS_*])"
+                    ),
+                ));
+            }
+        }
+        Ok(list.value)
     }
 
     /// `price`: numbers of zero or more.
@@ -593,7 +625,29 @@ pub fn resolve_secrets(
             out.push((name.clone(), v));
         }
     }
+    // `pass_env`: every variable of ours a pattern names, unless the profile sets it.
+    if !profile.pass_env.is_empty() {
+        let mut names: Vec<String> = std::env::vars_os()
+            .filter_map(|(k, _)| k.into_string().ok())
+            .filter(|k| is_shell_identifier(k) && passes(&profile.pass_env, k))
+            .filter(|k| !profile.env.iter().any(|(n, _)| n == k))
+            .collect();
+        names.sort();
+        for k in names {
+            if let Some(v) = env(&k) {
+                out.push((k, v));
+            }
+        }
+    }
     Ok(out)
+}
+
+/// Whether `pass_env`'s `patterns` name variable `name`.
+pub fn passes(patterns: &[String], name: &str) -> bool {
+    patterns.iter().any(|p| match p.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => p == name,
+    })
 }
 
 #[cfg(test)]

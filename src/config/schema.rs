@@ -77,6 +77,12 @@ pub struct RawProfile {
         extend("propertyNames" = {"pattern": IDENTIFIER_PATTERN})
     )]
     pub env: Option<IndexMap<String, Spanned<RawEnvValue>>>,
+    /// Variables handed from agent-offload's environment to the agent, by name or
+    /// prefix (`AWS_*`), in both modes: a pane's environment comes from the tmux server,
+    /// not from the caller, so a variable exported since the server started reaches a
+    /// pane only this way. Never written to a file.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub pass_env: Option<Spanned<Vec<String>>>,
     /// How the prompt reaches the agent (default argument).
     pub prompt: Option<RawDelivery>,
     /// Run this profile headless (overrides the top-level setting).

@@ -35,7 +35,7 @@ fn unknown_fields() {
     assert_config_error(
         "profiles:\n  a:\n    command: x\n    comand: y\n",
         ":4:5: profile \"a\": unknown field \"comand\" (expected one of command, interface, \
-         args, env, prompt, headless, timeout, detach_after, focus, stall_after, on_stall, \
+         args, env, pass_env, prompt, headless, timeout, detach_after, focus, stall_after, on_stall, \
          max_tokens, max_cost, price, resume_args, trust_workspace)",
     );
     assert_config_error(

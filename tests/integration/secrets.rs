@@ -223,3 +223,55 @@ fn values_that_are_not_utf8_arrive_byte_for_byte() {
         );
     }
 }
+
+/// `pass_env` hands the caller's variables (by name or prefix) to an agent in a pane,
+/// whose environment otherwise comes from the tmux server; never through a file.
+#[test]
+fn pass_env_reaches_a_pane() {
+    let value = format!("v-{}", unique());
+    let t = Test::new();
+    let body = format!("env -0 >'{}/env'\npublish recorded", t.path().display());
+    let t = t.agent("fake", &body);
+    let server = TmuxServer::start(t.path(), &t.work());
+    let cfg = format!(
+        "profiles:\n  fake:\n    command: {}\n    pass_env: [MY_TOKEN, WORK_*]\n",
+        t.agent_path("fake")
+    );
+    let out = t
+        .config(&cfg)
+        .env("MY_TOKEN", &value)
+        .env("WORK_A", "a")
+        .env("WORK_B", "b")
+        .env("OTHER_VAR", "not passed")
+        .env("TMUX", server.tmux_env())
+        .env("TMUX_PANE", server.caller.clone())
+        .arg("go")
+        .run();
+    out.status(0).stdout_is("recorded\n");
+    let rec = out.test.path();
+    assert_eq!(
+        recorded_var_bytes(rec, "MY_TOKEN"),
+        Some(value.clone().into_bytes())
+    );
+    assert_eq!(recorded_var_bytes(rec, "WORK_A"), Some(b"a".to_vec()));
+    assert_eq!(recorded_var_bytes(rec, "WORK_B"), Some(b"b".to_vec()));
+    assert_eq!(recorded_var_bytes(rec, "OTHER_VAR"), None);
+    // Not in any file of the run directory.
+    for file in files_under(&out.test.runs_root()) {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        assert!(
+            !bytes.windows(value.len()).any(|w| w == value.as_bytes()),
+            "{} holds the value",
+            file.display()
+        );
+    }
+    // A bad pattern names the field.
+    let t = Test::new().agent("fake", "publish x");
+    let cfg = format!(
+        "profiles:\n  fake:\n    command: {}\n    pass_env: [\"A-B\"]\n",
+        t.agent_path("fake")
+    );
+    let out = t.config(&cfg).args(["-H", "go"]).run();
+    out.status(2)
+        .stderr_contains("profile \"fake\": field \"pass_env\": \"A-B\" is not a variable name");
+}
