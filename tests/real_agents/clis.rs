@@ -105,6 +105,19 @@ impl Cli {
             .collect()
     }
 
+    /// The root of the CLI's own session store (see [`Cli::session_stored`]); `None`
+    /// for opencode, whose store is a database.
+    pub fn session_store(self, d: &AgentDirs) -> Option<PathBuf> {
+        Some(match self {
+            Cli::Claude => d.home.join(".claude/projects"),
+            Cli::Codex => d.home.join(".codex/sessions"),
+            Cli::Pi => d.home.join(".pi/agent/sessions"),
+            Cli::Gemini => d.home.join(".gemini/tmp"),
+            Cli::Qwen => d.home.join(".qwen/projects"),
+            Cli::Opencode => return None,
+        })
+    }
+
     /// Whether the CLI's own session store holds session `id`: a `.jsonl` file under the
     /// store's root named by the id (gemini: by its first 8 characters) that holds it.
     /// Where each CLI keeps them (measured): claude `~/.claude/projects/<cwd>/<id>.jsonl`,
@@ -113,14 +126,7 @@ impl Cli {
     /// `~/.gemini/tmp/<project>/chats/session-<time>-<id8>.jsonl`, qwen
     /// `~/.qwen/projects/<cwd>/chats/<id>.jsonl`; opencode keeps them in a database (`None`).
     pub fn session_stored(self, d: &AgentDirs, id: &str) -> Option<bool> {
-        let root = match self {
-            Cli::Claude => d.home.join(".claude/projects"),
-            Cli::Codex => d.home.join(".codex/sessions"),
-            Cli::Pi => d.home.join(".pi/agent/sessions"),
-            Cli::Gemini => d.home.join(".gemini/tmp"),
-            Cli::Qwen => d.home.join(".qwen/projects"),
-            Cli::Opencode => return None,
-        };
+        let root = self.session_store(d)?;
         let named = id.get(..8).unwrap_or(id);
         let mut dirs = vec![root];
         while let Some(dir) = dirs.pop() {

@@ -18,6 +18,7 @@ mod clis;
 mod model_server;
 mod scenarios;
 mod sessions;
+mod usage;
 
 /// The scenarios, one module per CLI: `claude::headless`, `codex::tmux`, ...
 macro_rules! agent_tests {

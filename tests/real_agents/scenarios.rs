@@ -175,6 +175,11 @@ impl Agent {
         ran
     }
 
+    /// agent-offload's config file (the profiles), for a test that adds to it.
+    pub fn config_file(&self) -> PathBuf {
+        self.t.config_path()
+    }
+
     /// The run directories, oldest first.
     pub fn run_dirs(&self) -> Vec<PathBuf> {
         let root = self.dirs.state.join("agent-offload/runs");
