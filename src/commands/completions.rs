@@ -1,8 +1,6 @@
 //! `agent-offload completions SHELL` and `agent-offload man`: generated from the same
 //! clap definitions as the parser, so they cannot disagree with it.
 
-use std::io::Write;
-
 use anyhow::Result;
 use clap::CommandFactory;
 
@@ -12,12 +10,14 @@ pub fn completions(shell: clap_complete::Shell) -> Result<u8> {
     let mut cmd = Cli::command();
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut cmd, "agent-offload", &mut script);
-    std::io::stdout().write_all(&script)?;
+    super::print_document(&script)?;
     Ok(0)
 }
 
 pub fn man() -> Result<u8> {
     let cmd = Cli::command();
-    clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd).render(&mut page)?;
+    super::print_document(&page)?;
     Ok(0)
 }

@@ -8,7 +8,9 @@ pub fn run(command: &ConfigCommand) -> Result<u8> {
     match command {
         ConfigCommand::Schema => {
             let schema = crate::config::schema::json_schema();
-            println!("{}", serde_json::to_string_pretty(&schema)?);
+            let mut text = serde_json::to_string_pretty(&schema)?;
+            text.push('\n');
+            super::print_document(text.as_bytes())?;
         }
     }
     Ok(0)

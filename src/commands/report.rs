@@ -152,7 +152,9 @@ fn print_failure(
     took: &str,
 ) -> Result<()> {
     // The agent's own last words when its CLI reported them, else the log's end.
-    let last = run.final_message().unwrap_or_else(|| run.log_tail(20));
+    let final_message = run.final_message();
+    let tail_on_stdout = final_message.is_none();
+    let last = final_message.unwrap_or_else(|| run.log_tail(20));
     if !last.is_empty() {
         writeln!(stdout, "{}", last.trim_end())?;
     }
@@ -164,7 +166,13 @@ fn print_failure(
         run.log().display(),
         run.path.display()
     );
-    let short_tail = run.log_tail(10);
+    // At a terminal stdout and stderr are one screen: the log's end once is enough.
+    let shown = tail_on_stdout && std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let short_tail = if shown {
+        String::new()
+    } else {
+        run.log_tail(10)
+    };
     if !short_tail.is_empty() {
         msg.push_str("\n  last lines of the log:");
         for line in short_tail.lines() {

@@ -28,7 +28,7 @@ pub struct Ending<'a> {
     pub watch: &'a Watch,
     pub launcher: &'a Launcher,
     pub agent: &'a mut Agent,
-    /// Words for a timeout: `timed out after 20m`.
+    /// Words for a timeout: `--timeout 20m passed; the agent was stopped`.
     pub timeout_reason: String,
     /// Whether this process saw the launcher end (false: it was already gone when we
     /// looked, so how it ended is unknown unless it recorded an exit status).

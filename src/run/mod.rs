@@ -242,7 +242,7 @@ pub fn execute(
     } else {
         let timeout_reason = req.timeout.map_or_else(String::new, |t| {
             format!(
-                "timed out after {}; the agent was stopped",
+                "--timeout {} passed; the agent was stopped",
                 crate::duration::human(t)
             )
         });
@@ -322,11 +322,11 @@ pub fn attach(
     };
     let timeout_reason = match (wait_deadline, own_deadline) {
         (Some(w), o) if o.is_none_or(|o| w <= o) => format!(
-            "timed out after {} of waiting (wait --timeout); the agent was stopped",
+            "wait --timeout {} passed; the agent was stopped",
             crate::duration::human(timeout.unwrap_or_default())
         ),
         _ => format!(
-            "timed out (deadline {}); the agent was stopped",
+            "its deadline ({}) passed; the agent was stopped",
             manifest.deadline_at.map_or_else(|| "?".to_owned(), rfc3339)
         ),
     };

@@ -158,3 +158,29 @@ fn schema_is_strict() {
         assert_invalid(&v, bad);
     }
 }
+
+/// A reader that closes the pipe at once (`| head`) is not an error: exit 0, nothing on
+/// stderr, never a panic (exit 101).
+#[test]
+fn a_closed_stdout_ends_documents_quietly() {
+    for args in [
+        &["config", "schema"][..],
+        &["man"],
+        &["completions", "bash"],
+    ] {
+        let t = crate::harness::Test::new();
+        let mut child = t
+            .command()
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Closed before agent-offload has even started writing.
+        drop(child.stdout.take());
+        let out = crate::harness::wait_bounded(child, std::time::Duration::from_secs(30));
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
+        assert!(out.stderr.is_empty(), "{args:?}: {out:?}");
+    }
+}

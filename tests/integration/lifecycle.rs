@@ -196,14 +196,21 @@ fn timeout_stops_everything() {
     let m = out.manifest();
     assert_eq!(m["status"], "timed_out");
     assert_eq!(m["agent_offload_exit"], 124);
-    // The waiter records "timed out after 1.0s"; the run's guard, should it get there
-    // first, "timed out (deadline ...)": the same outcome in other words.
+    // The waiter records "--timeout 1.0s passed"; the run's guard, should it get there
+    // first, "its deadline (...) passed": the same outcome in other words.
     let reason = m["reason"].as_str().unwrap_or_default();
     assert!(
-        reason.starts_with("timed out") && reason.ends_with("; the agent was stopped"),
+        (reason.starts_with("--timeout 1.0s passed") || reason.starts_with("its deadline ("))
+            && reason.ends_with(" passed; the agent was stopped"),
         "{reason}"
     );
+    // Said once: "timed out after 1.0s: --timeout 1.0s passed", not the same twice.
     out.stderr_contains("timed out after");
+    assert!(
+        !out.stderr().contains("timed out after 1.0s: timed out"),
+        "{}",
+        out.stderr()
+    );
     assert_all_gone(&out.test, &marker);
 }
 
