@@ -71,7 +71,7 @@ pub struct Usage {
 
 impl Usage {
     /// Adds `other` to `self`, field by field; a field stays None only if both are.
-    fn add(&mut self, other: &Usage) {
+    pub fn add(&mut self, other: &Usage) {
         add_u64(&mut self.input_tokens, other.input_tokens);
         add_u64(&mut self.cached_input_tokens, other.cached_input_tokens);
         add_u64(&mut self.output_tokens, other.output_tokens);
@@ -87,7 +87,7 @@ impl Usage {
 }
 
 /// The sum of the numbers present; None if none is.
-fn sum(values: &[Option<u64>]) -> Option<u64> {
+pub fn sum(values: &[Option<u64>]) -> Option<u64> {
     values.iter().flatten().fold(None, |total: Option<u64>, v| {
         Some(total.unwrap_or(0).saturating_add(*v))
     })

@@ -42,7 +42,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::events::Usage;
+use crate::events::{Usage, sum};
 use crate::interface::Interface;
 use crate::run::dir::valid_session_id;
 use crate::run::read::open_untrusted;
@@ -244,9 +244,9 @@ impl Tally {
                     entry.1 = largest(&entry.1, &usage);
                 }
                 _ => {
-                    add(&mut self.loose, &usage);
+                    self.loose.add(&usage);
                     if since {
-                        add(&mut self.loose_since, &usage);
+                        self.loose_since.add(&usage);
                     }
                 }
             },
@@ -264,16 +264,16 @@ impl Tally {
         let mut session = self.loose.clone();
         let mut since = self.loose_since.clone();
         for (in_since, usage) in self.keyed.values() {
-            add(&mut session, usage);
+            session.add(usage);
             if *in_since {
-                add(&mut since, usage);
+                since.add(usage);
             }
         }
         if let Some(last) = &self.total_last {
-            add(&mut session, last);
+            session.add(last);
             if self.total_since {
                 let base = self.total_before.clone().unwrap_or_default();
-                add(&mut since, &minus(last, &base));
+                since.add(&minus(last, &base));
             }
         }
         (session, since)
@@ -530,27 +530,6 @@ fn key(v: &Value, name: &str) -> Option<String> {
         .as_str()
         .filter(|s| !s.is_empty() && s.len() <= 256)
         .map(str::to_owned)
-}
-
-fn sum(values: &[Option<u64>]) -> Option<u64> {
-    values.iter().flatten().fold(None, |total: Option<u64>, v| {
-        Some(total.unwrap_or(0).saturating_add(*v))
-    })
-}
-
-fn add(total: &mut Usage, other: &Usage) {
-    let add = |a: &mut Option<u64>, b: Option<u64>| {
-        if let Some(b) = b {
-            *a = Some(a.unwrap_or(0).saturating_add(b));
-        }
-    };
-    add(&mut total.input_tokens, other.input_tokens);
-    add(&mut total.cached_input_tokens, other.cached_input_tokens);
-    add(&mut total.output_tokens, other.output_tokens);
-    add(&mut total.reasoning_tokens, other.reasoning_tokens);
-    if let Some(cost) = other.cost_usd {
-        total.cost_usd = Some(total.cost_usd.unwrap_or(0.0) + cost);
-    }
 }
 
 /// Field by field, the larger: one message's usage recorded twice, the later
