@@ -85,18 +85,14 @@ fn find_in_store(run: &RunDir, m: &Manifest) -> Option<String> {
         .checked_sub(STORE_SLACK)?;
     let marker = run.path.to_string_lossy().into_owned();
     let var = |name: &str| agent_var(m, name);
-    let home = var("HOME").map(PathBuf::from);
+    let root = transcript::sessions_root(interface, &var)?;
     match interface {
         Interface::Codex => {
-            let root = var("CODEX_HOME")
-                .map(PathBuf::from)
-                .or_else(|| home.map(|h| h.join(".codex")))?
-                .join("sessions");
             // sessions/YYYY/MM/DD: the days since the run started (local or UTC).
             let mut files = Vec::new();
-            for year in subdirs(&root) {
-                for month in subdirs(&year) {
-                    for day in subdirs(&month) {
+            for year in transcript::sorted_dirs(&root) {
+                for month in transcript::sorted_dirs(&year) {
+                    for day in transcript::sorted_dirs(&month) {
                         files.extend(recent_files(&day, since, "rollout-", ".jsonl"));
                     }
                 }
@@ -107,19 +103,11 @@ fn find_in_store(run: &RunDir, m: &Manifest) -> Option<String> {
             dir::valid_session_id(id).then(|| id.to_owned())
         }
         Interface::Pi => {
-            let root = var("PI_CODING_AGENT_DIR")
-                .map(PathBuf::from)
-                .or_else(|| home.map(|h| h.join(".pi/agent")))?
-                .join("sessions");
-            let cwd = m.cwd.to_string_lossy();
-            let own = root.join(format!(
-                "--{}--",
-                cwd.trim_start_matches('/').replace('/', "-")
-            ));
+            let own = root.join(transcript::pi_project(&m.cwd.to_string_lossy()));
             let dirs = if own.is_dir() {
                 vec![own]
             } else {
-                subdirs(&root)
+                transcript::sorted_dirs(&root)
             };
             let files = dirs
                 .iter()
@@ -163,17 +151,6 @@ fn agent_var(m: &Manifest, name: &str) -> Option<String> {
         _ => std::env::var(name).ok(),
     }
     .filter(|v| !v.is_empty())
-}
-
-fn subdirs(dir: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                .map(|e| e.path())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Regular files in `dir` named `PREFIX…SUFFIX`, modified since `since`.

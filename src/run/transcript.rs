@@ -89,12 +89,7 @@ pub fn locate(
     }
     let var = |name: &str| var(name).filter(|v| !v.is_empty());
     let home = var("HOME").map(PathBuf::from);
-    let dir_of = |name: &str, default: &str| {
-        var(name)
-            .map(|v| expand_tilde(&v, home.as_deref()))
-            .or_else(|| home.as_ref().map(|h| h.join(default)))
-            .filter(|p| p.is_absolute())
-    };
+    let dir_of = |name: &str, default: &str| cli_dir(&var, home.as_deref(), name, default);
     let file = format!("{id}.jsonl");
     match interface {
         Interface::Claude => {
@@ -112,13 +107,13 @@ pub fn locate(
             in_project(&root, cwd, sanitize, &named)
         }
         Interface::Pi => {
-            let root = dir_of("PI_CODING_AGENT_DIR", ".pi/agent")?.join("sessions");
+            let root = sessions_root(interface, &var)?;
             let suffix = format!("_{id}.jsonl");
             let named = |dir: &Path| find_named(dir, |n| n.ends_with(&suffix));
             in_project(&root, cwd, pi_project, &named)
         }
         Interface::Codex => {
-            let root = dir_of("CODEX_HOME", ".codex")?.join("sessions");
+            let root = sessions_root(interface, &var)?;
             let suffix = format!("-{id}.jsonl");
             // sessions/YYYY/MM/DD, the newest first.
             for year in sorted_dirs(&root).into_iter().rev() {
@@ -156,6 +151,36 @@ pub fn locate(
         }
         Interface::Generic | Interface::Cursor | Interface::Opencode => None,
     }
+}
+
+/// The directory holding codex's (`$CODEX_HOME/sessions`, default `~/.codex`) or
+/// pi's (`$PI_CODING_AGENT_DIR/sessions`, default `~/.pi/agent`) session files; `None`
+/// for the other CLIs, whose files are found by `locate` alone.
+pub fn sessions_root(
+    interface: Interface,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Option<PathBuf> {
+    let var = |name: &str| var(name).filter(|v| !v.is_empty());
+    let home = var("HOME").map(PathBuf::from);
+    let (name, default) = match interface {
+        Interface::Codex => ("CODEX_HOME", ".codex"),
+        Interface::Pi => ("PI_CODING_AGENT_DIR", ".pi/agent"),
+        _ => return None,
+    };
+    Some(cli_dir(&var, home.as_deref(), name, default)?.join("sessions"))
+}
+
+/// A CLI's own directory: `$NAME` (with `~` expanded), else `~/DEFAULT`; absolute only.
+fn cli_dir(
+    var: &dyn Fn(&str) -> Option<String>,
+    home: Option<&Path>,
+    name: &str,
+    default: &str,
+) -> Option<PathBuf> {
+    var(name)
+        .map(|v| expand_tilde(&v, home))
+        .or_else(|| home.map(|h| h.join(default)))
+        .filter(|p| p.is_absolute())
 }
 
 /// The usage `interface`'s transcript at `path` records: the whole session's, and the
@@ -626,7 +651,7 @@ fn sanitize(cwd: &str) -> String {
 }
 
 /// pi's: `--<cwd without its leading '/', every '/', '\' and ':' as '-'>--`.
-fn pi_project(cwd: &str) -> String {
+pub fn pi_project(cwd: &str) -> String {
     let cwd = cwd.strip_prefix(['/', '\\']).unwrap_or(cwd);
     format!("--{}--", cwd.replace(['/', '\\', ':'], "-"))
 }
@@ -684,7 +709,7 @@ fn find_all(dir: &Path, matches: impl Fn(&str) -> bool) -> Vec<PathBuf> {
 }
 
 /// The subdirectories of `dir` (no symbolic link), sorted, at most `DIRS_MAX`.
-fn sorted_dirs(dir: &Path) -> Vec<PathBuf> {
+pub fn sorted_dirs(dir: &Path) -> Vec<PathBuf> {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
