@@ -206,18 +206,7 @@ fn record(run: &RunDir, manifest: &mut Manifest, outcome: &Outcome) {
     });
     manifest.changes = manifest.git.as_ref().and_then(changes::since);
     manifest.session_id = crate::run::session::discover(run, manifest);
-    if let Some(reported) = crate::run::session::transcript_usage(manifest) {
-        let spent = manifest.meter.unwrap_or_default().spent(&reported, false);
-        manifest.usage = Some(spent.tokens);
-        manifest.cost_usd = spent.cost_usd;
-        manifest.cost_source = Some(spent.cost_source);
-    } else if let Some(r) = Recorded::read(run)
-        && let Some(reported) = r.usage
-    {
-        let spent = manifest.meter.unwrap_or_default().spent(
-            &reported.as_events(),
-            r.usage_scope == Some(crate::events::UsageScope::Session),
-        );
+    if let Some(spent) = crate::run::relay::measure(run, manifest) {
         manifest.usage = Some(spent.tokens);
         manifest.cost_usd = spent.cost_usd;
         manifest.cost_source = Some(spent.cost_source);

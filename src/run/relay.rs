@@ -398,7 +398,7 @@ pub fn recorded_session_usage(run: &dir::RunDir) -> Option<Tokens> {
     (r.usage_scope == Some(UsageScope::Session)).then_some(r.usage?.tokens)
 }
 
-/// What a run has spent: as recorded when it ended, or so far from `stream.json`.
+/// What a run has spent: as recorded when it ended, or so far (see [`measure`]).
 pub fn spent(run: &dir::RunDir, m: &dir::Manifest) -> Option<Spent> {
     if let Some(tokens) = m.usage {
         return Some(Spent {
@@ -407,6 +407,12 @@ pub fn spent(run: &dir::RunDir, m: &dir::Manifest) -> Option<Spent> {
             cost_source: m.cost_source.unwrap_or(CostSource::None),
         });
     }
+    measure(run, m)
+}
+
+/// What a run has spent so far, from the CLI's transcript (a pane run) or the
+/// relay's `stream.json` (headless), priced by its meter.
+pub fn measure(run: &dir::RunDir, m: &dir::Manifest) -> Option<Spent> {
     if let Some(reported) = crate::run::session::transcript_usage(m) {
         return Some(m.meter.unwrap_or_default().spent(&reported, false));
     }
