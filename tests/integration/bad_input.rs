@@ -357,12 +357,7 @@ fn a_placement_lock_that_is_a_link_is_refused() {
     let target = t.path().join("not-a-lock");
     let link = t.path().join("state/agent-offload/pane-placement.lock");
     symlink(&target, &link);
-    let out = t
-        .config(&cfg)
-        .env("TMUX", server.tmux_env())
-        .env("TMUX_PANE", server.caller.clone())
-        .arg("do it")
-        .run();
+    let out = t.config(&cfg).in_tmux(&server).arg("do it").run();
     out.status(1).stdout_is("");
     assert_eq!(out.stderr(), link_refused(&link, &target));
     assert!(!target.exists(), "the lock's link was followed");

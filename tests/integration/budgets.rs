@@ -168,12 +168,7 @@ fn a_budget_that_cannot_be_watched_is_refused() {
     let cfg = profile(&t, "opencode", "    headless: false\n    max_tokens: 5\n")
         .replace("    headless: true\n", "");
     let server = crate::tmux_server::TmuxServer::start(t.path(), &t.work());
-    let out = t
-        .config(&cfg)
-        .env("TMUX", server.tmux_env())
-        .env("TMUX_PANE", server.caller.clone())
-        .arg("go")
-        .run();
+    let out = t.config(&cfg).in_tmux(&server).arg("go").run();
     out.status(2)
         .stderr_contains("the usage of opencode in a pane cannot be read");
     assert_eq!(server.panes().len(), 1);
@@ -220,8 +215,7 @@ fn a_pane_runs_budget_is_watched_through_its_transcript() {
     );
     let out = t
         .config(&cfg)
-        .env("TMUX", server.tmux_env())
-        .env("TMUX_PANE", server.caller.clone())
+        .in_tmux(&server)
         .args(["--max-tokens", "200", "go"])
         .run();
     out.status(4)
@@ -247,12 +241,7 @@ fn a_pane_runs_usage_comes_from_the_transcript() {
         "profiles:\n  p:\n    command: {}\n    interface: claude\n",
         t.agent_path("claude")
     );
-    let out = t
-        .config(&cfg)
-        .env("TMUX", server.tmux_env())
-        .env("TMUX_PANE", server.caller.clone())
-        .arg("go")
-        .run();
+    let out = t.config(&cfg).in_tmux(&server).arg("go").run();
     out.status(0);
     let m = out.manifest();
     // m1 once (its latest usage: 100 + 20 cached in, 30 out) and m2.

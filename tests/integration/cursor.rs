@@ -200,12 +200,7 @@ fn tmux_run_trusts_the_workspace_too() {
     let t = agent(t, &marker);
     let server = TmuxServer::start(t.path(), &t.work());
     let cfg = profile(&t, "");
-    let out = t
-        .config(&cfg)
-        .env("TMUX", server.tmux_env())
-        .env("TMUX_PANE", server.caller.clone())
-        .arg("do it")
-        .run();
+    let out = t.config(&cfg).in_tmux(&server).arg("do it").run();
     out.status(0).stdout_is("cursor done\n");
     check_marker(
         &std::fs::read_to_string(out.test.path().join("seen")).unwrap(),

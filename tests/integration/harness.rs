@@ -136,6 +136,12 @@ impl Test {
         self
     }
 
+    /// Runs agent-offload as if from the caller's pane of a private tmux server.
+    pub fn in_tmux(self, server: &crate::tmux_server::TmuxServer) -> Test {
+        self.env("TMUX", server.tmux_env())
+            .env("TMUX_PANE", server.caller.clone())
+    }
+
     pub fn env_remove(mut self, k: &str) -> Test {
         self.env.remove(k);
         self.removed_env.push(k.into());

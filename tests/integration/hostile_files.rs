@@ -35,8 +35,7 @@ fn setup(mode: Mode, body: &str) -> (Test, Option<TmuxServer>) {
             let server = TmuxServer::start(t.path(), &t.work());
             let t = t
                 .config(&format!("profiles:\n  fake:\n    command: {path}\n"))
-                .env("TMUX", server.tmux_env())
-                .env("TMUX_PANE", server.caller.clone());
+                .in_tmux(&server);
             (t, Some(server))
         }
     }

@@ -204,9 +204,7 @@ fn values_that_are_not_utf8_arrive_byte_for_byte() {
             .env("SECRET_SRC", OsString::from_vec(secret.clone()))
             .env("PATH", OsString::from_vec(path.clone()));
         if let Some(server) = &server {
-            t = t
-                .env("TMUX", server.tmux_env())
-                .env("TMUX_PANE", server.caller.clone());
+            t = t.in_tmux(server);
         }
         let out = t.arg("go").run();
         out.status(0).stdout_is("recorded\n");
@@ -243,8 +241,7 @@ fn pass_env_reaches_a_pane() {
         .env("WORK_A", "a")
         .env("WORK_B", "b")
         .env("OTHER_VAR", "not passed")
-        .env("TMUX", server.tmux_env())
-        .env("TMUX_PANE", server.caller.clone())
+        .in_tmux(&server)
         .arg("go")
         .run();
     out.status(0).stdout_is("recorded\n");

@@ -142,12 +142,7 @@ fn a_permission_dialog_in_the_pane_is_an_approval_prompt() {
         "profiles:\n  p:\n    command: {}\n    stall_after: 2s\n    on_stall: stop\n",
         t.agent_path("a")
     );
-    let out = t
-        .config(&cfg)
-        .env("TMUX", server.tmux_env())
-        .env("TMUX_PANE", server.caller.clone())
-        .arg("go")
-        .run();
+    let out = t.config(&cfg).in_tmux(&server).arg("go").run();
     out.status(5).stderr_contains("(approval_prompt)");
     assert_eq!(server.panes().len(), 1, "the pane is closed");
 }

@@ -808,10 +808,7 @@ fn tmux_fake(cli: Cli) -> (Test, TmuxServer) {
         yaml_list(cli.profile_args()),
         n = cli.name()
     );
-    let t = t
-        .config(&cfg)
-        .env("TMUX", server.tmux_env())
-        .env("TMUX_PANE", server.caller.clone());
+    let t = t.config(&cfg).in_tmux(&server);
     (t, server)
 }
 

@@ -13,10 +13,7 @@ fn setup(body: &str, profile_extra: &str) -> (Test, TmuxServer) {
         "profiles:\n  fake:\n    command: {}\n{profile_extra}",
         t.agent_path("agent")
     );
-    let t = t
-        .config(&cfg)
-        .env("TMUX", server.tmux_env())
-        .env("TMUX_PANE", server.caller.clone());
+    let t = t.config(&cfg).in_tmux(&server);
     (t, server)
 }
 
@@ -149,8 +146,7 @@ fn command_not_found_fails_promptly() {
     let server = TmuxServer::start(t.path(), &t.work());
     let out = t
         .config("profiles:\n  nope:\n    command: no-such-agent-cli-4711\n")
-        .env("TMUX", server.tmux_env())
-        .env("TMUX_PANE", server.caller.clone())
+        .in_tmux(&server)
         .arg("x")
         .run();
     // Checked before a pane is opened: exit 2, nothing started.
@@ -296,8 +292,7 @@ fn secrets_and_path_reach_the_pane_without_files_or_argv() {
         )
         .env("PATH", path)
         .env("SRC_SECRET", secret.clone())
-        .env("TMUX", server.tmux_env())
-        .env("TMUX_PANE", server.caller.clone());
+        .in_tmux(&server);
     let t = t.arg("x");
     let child = t.spawn();
     let seen = t.path().join("state/agent-offload/seen");
@@ -423,11 +418,7 @@ fn a_window_too_small_to_split_gets_a_new_window() {
         "profiles:\n  fake:\n    command: {}\n",
         t.agent_path("agent")
     );
-    let t = t
-        .config(&cfg)
-        .env("TMUX", server.tmux_env())
-        .env("TMUX_PANE", server.caller.clone())
-        .arg("x");
+    let t = t.config(&cfg).in_tmux(&server).arg("x");
     let child = t.spawn();
     let pane = wait_for_pane(&t);
     let caller_window = server.show(&server.caller, "#{window_id}");

@@ -335,10 +335,7 @@ fn p_jumps_to_the_runs_pane() {
         "profiles:\n  fake:\n    command: {}\n",
         t.agent_path("fake")
     );
-    let t = t
-        .config(&cfg)
-        .env("TMUX", server.tmux_env())
-        .env("TMUX_PANE", server.caller.clone());
+    let t = t.config(&cfg).in_tmux(&server);
     let id = start_detached(&t, &[]);
     let text = std::fs::read_to_string(run_dir(&t, &id).join("run.json")).unwrap();
     let m: serde_json::Value = serde_json::from_str(&text).unwrap();

@@ -117,9 +117,7 @@ impl Agent {
             .env(TOKEN_VAR, &token)
             .env_remove("XDG_STATE_HOME");
         if let Some(server) = &tmux {
-            t = t
-                .env("TMUX", server.tmux_env())
-                .env("TMUX_PANE", server.caller.clone());
+            t = t.in_tmux(server);
         }
         Agent {
             tmux,
