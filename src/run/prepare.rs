@@ -27,8 +27,16 @@ pub fn prepare(
         Session::New if req.profile.interface.assigns_session_id() => Some(session::new_uuid()),
         Session::New => None,
     };
-    let (argv, delivered, stdin_from_prompt) =
-        command_line(req, &run.path, session_id.as_deref(), say);
+    // A headless CLI with structured output runs behind the relay, which keeps its
+    // events and writes the readable transcript.
+    let relay_exe = relayed(req);
+    let (argv, delivered, stdin_from_prompt) = command_line(
+        req,
+        &run.path,
+        session_id.as_deref(),
+        relay_exe.is_some(),
+        say,
+    );
     run.write_atomic(dir::TASK, req.prompt.as_bytes(), 0o600)?;
     run.write_atomic(dir::PROMPT, delivered.as_bytes(), 0o600)?;
     let mut literal_env: Vec<(String, String)> = req
@@ -47,9 +55,7 @@ pub fn prepare(
             literal_env.push((name.to_owned(), value));
         }
     }
-    // A headless CLI with structured output runs behind the relay, which keeps its
-    // events and writes the readable transcript.
-    let launched = match relayed(req) {
+    let launched = match relay_exe {
         Some(exe) => behind_relay(exe, req, &run, &argv),
         None => argv.clone(),
     };
@@ -192,6 +198,7 @@ fn command_line(
     req: &Request<'_>,
     run_dir: &Path,
     session_id: Option<&str>,
+    relayed: bool,
     say: &dyn Fn(&str),
 ) -> (Vec<Word>, String, bool) {
     let p = req.profile;
@@ -204,7 +211,7 @@ fn command_line(
             .iter()
             .map(|a| Word::Literal((*a).to_owned())),
     );
-    if relayed(req).is_some() {
+    if relayed {
         let flags = p.interface.stream_args().unwrap_or_default();
         argv.extend(flags.iter().map(|a| Word::Literal((*a).to_owned())));
     }
