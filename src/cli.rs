@@ -96,6 +96,31 @@ pub enum Command {
     Logs(LogsArgs),
     /// Stop a run (pane closed, or TERM, grace, KILL) and record it as cancelled.
     Cancel(CancelArgs),
+    /// Apply a --worktree run's changes to this checkout, merged three ways.
+    #[command(
+        long_about = "Apply the changes of a run that worked in its own worktree (--worktree) to \
+            the checkout in the current directory, as uncommitted changes (the index is not \
+            touched). Each file is merged three ways (the run's base, this checkout's file \
+            as it is now, the run's), so your own uncommitted changes stay, also in the same \
+            files. On a conflict nothing is changed and the files are named, unless \
+            --conflicts=markers leaves standard conflict markers (and, for a file that cannot \
+            hold them, the run's version beside it as FILE.run-ID).\n\n\
+            Without RUN: the newest --worktree run from this repository.",
+        after_help = "Exit codes: 0 applied, 1 conflicts (nothing changed, or markers left), 2 usage."
+    )]
+    Apply(ApplyArgs),
+    /// Merge a --worktree run's branch (its uncommitted work committed first).
+    #[command(
+        long_about = "Merge the branch of a run that worked in its own worktree (--worktree) into \
+            the current branch of the checkout in the current directory (git merge). The \
+            run's uncommitted work is committed on its branch first. A run started with \
+            --worktree=dirty is applied instead (its branch would carry your uncommitted \
+            changes). Without RUN: the newest --worktree run from this repository."
+    )]
+    Merge(MergeArgs),
+    /// Remove a --worktree run's worktree and branch (refused while its work is neither
+    /// applied nor merged, unless --force).
+    Discard(DiscardArgs),
     /// Remove the directories of finished runs.
     Prune(PruneArgs),
     /// List the configured profiles.
@@ -190,6 +215,24 @@ pub struct RunArgs {
     /// `stop` (the agent is stopped, status stalled, exit 5).
     #[arg(long, value_name = "warn|stop", value_enum)]
     pub on_stall: Option<OnStall>,
+
+    /// Run the agent in a git worktree of its own, on a new branch agent-offload/RUN,
+    /// from HEAD (or `dirty`: from the working tree, uncommitted changes included);
+    /// get the work back with `agent-offload apply`, `merge` or `discard`.
+    #[arg(
+        long,
+        value_name = "head|dirty",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "head",
+        value_parser = parse_worktree,
+        conflicts_with = "no_worktree"
+    )]
+    pub worktree: Option<crate::run::WorktreeStart>,
+
+    /// Work in the directory itself even when the config says `worktree`.
+    #[arg(long)]
+    pub no_worktree: bool,
 
     /// Print the result as one JSON object on stdout.
     #[arg(long)]
@@ -321,6 +364,51 @@ pub struct CancelArgs {
     /// The run (id, unique prefix, or `last`).
     #[arg(value_name = "RUN")]
     pub run: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The run (id, unique prefix, or `last`; default: the newest --worktree run from
+    /// this repository).
+    #[arg(value_name = "RUN")]
+    pub run: Option<String>,
+
+    /// On a conflict: `refuse` (change nothing; the default) or `markers` (apply, with
+    /// conflict markers left in the files).
+    #[arg(
+        long,
+        value_name = "refuse|markers",
+        value_enum,
+        default_value = "refuse"
+    )]
+    pub conflicts: Conflicts,
+}
+
+/// What `apply` does on a conflict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Conflicts {
+    Refuse,
+    Markers,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The run (id, unique prefix, or `last`; default: the newest --worktree run from
+    /// this repository).
+    #[arg(value_name = "RUN")]
+    pub run: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiscardArgs {
+    /// The run (id, unique prefix, or `last`; default: the newest --worktree run from
+    /// this repository).
+    #[arg(value_name = "RUN")]
+    pub run: Option<String>,
+
+    /// Remove it even though its work was neither applied nor merged.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -492,6 +580,13 @@ fn parse_stall_after(s: &str) -> Result<StallAfter, String> {
 pub enum OnStall {
     Warn,
     Stop,
+}
+
+/// `--worktree=head|dirty`.
+fn parse_worktree(s: &str) -> Result<crate::run::WorktreeStart, String> {
+    crate::run::WorktreeStart::parse(s.trim()).ok_or_else(|| {
+        format!("invalid value {s:?}: head (from HEAD) or dirty (from the working tree)")
+    })
 }
 
 /// A positive amount of US dollars (`2`, `0.50`; a leading `$` is allowed).

@@ -54,6 +54,8 @@ pub struct Profile {
     /// Stop waiting after this long and leave the agent running (exit 75).
     pub detach_after: Option<Duration>,
     pub focus: Option<bool>,
+    /// A worktree of its own, or explicitly none (over the config's yes).
+    pub worktree: Option<WorktreeChoice>,
     /// The stall detector's limit (`Off`: not watched) and what a stall does.
     pub stall_after: Option<crate::cli::StallAfter>,
     pub on_stall: Option<crate::cli::OnStall>,
@@ -113,4 +115,11 @@ impl Profile {
             })
             .or(ours)
     }
+}
+
+/// A profile's `worktree` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorktreeChoice {
+    No,
+    From(crate::run::WorktreeStart),
 }

@@ -110,6 +110,11 @@ pub fn run(cont: &ContinueArgs, env: Env<'_>) -> Result<u8> {
         session,
         parent: Some((parent.id.clone(), how)),
         base,
+        // The same worktree, when the run had one and works there again.
+        worktree: parent
+            .worktree
+            .clone()
+            .filter(|wt| args.cwd.is_none() && wt.removed_at.is_none()),
     })
 }
 

@@ -17,6 +17,7 @@ mod runs;
 mod show;
 mod top;
 mod wait;
+mod worktree;
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -39,6 +40,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Some(Command::Top(args)) => top::top(&args, &env),
         Some(Command::Logs(args)) => logs::logs(&args, &env),
         Some(Command::Cancel(args)) => cancel::cancel(&args, &env),
+        Some(Command::Apply(args)) => worktree::apply(&args, &env),
+        Some(Command::Merge(args)) => worktree::merge(&args, &env),
+        Some(Command::Discard(args)) => worktree::discard(&args, &env),
         Some(Command::Prune(args)) => prune::prune(&args, &env),
         Some(Command::Profiles(args)) => profiles::run(&args, &env),
         Some(Command::InstallSkill(args)) => install_skill::install(&args, &env),

@@ -1,4 +1,5 @@
-//! `agent-offload prune [--older-than 7d]`: remove finished runs' directories.
+//! `agent-offload prune [--older-than 7d]`: remove finished runs' directories, and the
+//! worktrees of `--worktree` runs, never work that was neither applied nor merged.
 
 use std::time::Duration;
 
@@ -11,11 +12,21 @@ use crate::run;
 pub fn prune(args: &PruneArgs, env: Env<'_>) -> Result<u8> {
     let root = run::runs_root(env)?;
     let now = jiff::Timestamp::now();
-    let mut removed = 0usize;
-    for run_dir in run::list(&root) {
-        let Ok(m) = run::refresh(&run_dir) else {
-            continue;
-        };
+    let (mut removed, mut kept) = (0usize, 0usize);
+    let runs: Vec<_> = run::list(&root)
+        .into_iter()
+        .filter_map(|r| run::refresh(&r).ok().map(|m| (r, m)))
+        .collect();
+    // Worktrees a run continued from another works in too: (run id, path).
+    let mut in_use: Vec<(String, std::path::PathBuf)> = runs
+        .iter()
+        .filter_map(|(r, m)| {
+            let wt = m.worktree.as_ref().filter(|wt| wt.removed_at.is_none())?;
+            Some((r.id.clone(), wt.path.clone()))
+        })
+        .collect();
+    let mut gone_now: Vec<std::path::PathBuf> = Vec::new();
+    for (run_dir, m) in runs {
         if !m.status.is_final() {
             continue;
         }
@@ -24,24 +35,67 @@ pub fn prune(args: &PruneArgs, env: Env<'_>) -> Result<u8> {
         if age < args.older_than {
             continue;
         }
+        let mut note = String::new();
+        if let Some(wt) = m.worktree.as_ref().filter(|wt| wt.removed_at.is_none()) {
+            if let Some(work) = run::unsaved_work(wt) {
+                println!(
+                    "kept {} ({}): its work was neither applied nor merged ({work}); \
+                     agent-offload apply {0}, or discard {0} --force",
+                    run_dir.id,
+                    m.status.as_str()
+                );
+                kept += 1;
+                continue;
+            }
+            let shared = in_use
+                .iter()
+                .find(|(id, path)| *id != run_dir.id && *path == wt.path)
+                .map(|(id, _)| id.clone());
+            if let Some(other) = shared {
+                note = format!("; its worktree stays for run {other}");
+            } else if !wt.path.exists() && !gone_now.contains(&wt.path) {
+                note = format!(
+                    ", its worktree {} was already removed by hand",
+                    wt.path.display()
+                );
+            }
+            if !args.dry_run
+                && (note.is_empty() || note.contains("by hand"))
+                && let Err(err) = run::remove_worktree(wt)
+            {
+                println!("kept {} ({}): {err:#}", run_dir.id, m.status.as_str());
+                kept += 1;
+                continue;
+            }
+            if note.is_empty() {
+                note = format!(" with its worktree and branch {}", wt.branch);
+                gone_now.push(wt.path.clone());
+            }
+        }
+        in_use.retain(|(id, _)| *id != run_dir.id);
         if args.dry_run {
-            println!("would remove {} ({})", run_dir.id, m.status.as_str());
+            println!("would remove {} ({}){note}", run_dir.id, m.status.as_str());
         } else {
             std::fs::remove_dir_all(&run_dir.path)
                 .with_context(|| format!("cannot remove {}", run_dir.path.display()))?;
-            println!("removed {} ({})", run_dir.id, m.status.as_str());
+            println!("removed {} ({}){note}", run_dir.id, m.status.as_str());
         }
         removed += 1;
     }
     eprintln!(
-        "agent-offload: {} {removed} finished run{} older than {}",
+        "agent-offload: {} {removed} finished run{} older than {}{}",
         if args.dry_run {
             "would remove"
         } else {
             "removed"
         },
         if removed == 1 { "" } else { "s" },
-        crate::duration::human(args.older_than)
+        crate::duration::human(args.older_than),
+        if kept > 0 {
+            format!("; kept {kept} with work not taken")
+        } else {
+            String::new()
+        }
     );
     Ok(0)
 }

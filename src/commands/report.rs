@@ -70,6 +70,18 @@ pub struct Envelope<'a> {
     /// Who or what ended the run: `agent`, `pane_closed`, `timeout`, `cancel` (with
     /// `agent-offload cancel`), `signal` (to this command), `budget`, `stall`, `unknown`.
     pub ended_by: Option<&'static str>,
+    /// `--worktree`: the worktree (path, branch, base commit, start, `base_tree`, and
+    /// when its work was applied, merged or discarded), the patch of its whole work, and
+    /// whether the checkout's HEAD moved from the base.
+    pub worktree: Option<WorktreeView<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct WorktreeView<'a> {
+    #[serde(flatten)]
+    pub record: &'a run::Worktree,
+    pub patch: Option<PathBuf>,
+    pub base_moved: Option<String>,
 }
 
 pub fn envelope<'a>(run: &'a RunDir, m: &'a Manifest, code: u8) -> Envelope<'a> {
@@ -118,6 +130,13 @@ pub fn envelope<'a>(run: &'a RunDir, m: &'a Manifest, code: u8) -> Envelope<'a> 
         max_cost: m.meter.and_then(|b| b.max_cost),
         health: m.health.as_ref(),
         ended_by: m.ended_by.map(crate::outcome::EndedBy::as_str),
+        worktree: m.worktree.as_ref().map(|wt| WorktreeView {
+            record: wt,
+            patch: Some(run.file(run::DIFF)).filter(|p| p.is_file()),
+            base_moved: (wt.removed_at.is_none() && m.status.is_final())
+                .then(|| run::base_moved(wt, &wt.repo))
+                .flatten(),
+        }),
     }
 }
 

@@ -33,6 +33,24 @@ pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
         session: Session::New,
         parent: None,
         base: None,
+        worktree: None,
+    })
+}
+
+/// Whether the run gets a worktree: `--worktree`/`--no-worktree`, else the profile's or
+/// the config's `worktree`.
+fn worktree_start(
+    args: &RunArgs,
+    profile: &Profile,
+    config: &config::Config,
+) -> Option<run::WorktreeStart> {
+    if args.no_worktree {
+        return None;
+    }
+    args.worktree.or(match profile.worktree {
+        Some(crate::profile::WorktreeChoice::No) => None,
+        Some(crate::profile::WorktreeChoice::From(start)) => Some(start),
+        None => config.worktree,
     })
 }
 
@@ -112,6 +130,8 @@ pub struct Delegation<'a> {
     /// For a resumed session whose CLI reports a running total: what the earlier runs
     /// used (see `run::Meter`).
     pub base: Option<run::Tokens>,
+    /// For a continued run: the worktree it works in (its parent's).
+    pub worktree: Option<run::Worktree>,
 }
 
 /// Where the agent runs: headless, or in a pane beside the caller's (which must exist).
@@ -177,7 +197,18 @@ pub fn delegate(d: Delegation<'_>) -> Result<u8> {
         session,
         parent,
         base,
+        worktree,
     } = d;
+    let worktree = match worktree {
+        Some(wt) => run::WorktreeRequest::Inherit(Box::new(wt)),
+        None => match worktree_start(args, profile, config) {
+            Some(start) => {
+                run::check_worktree(&cwd).map_err(usage)?;
+                run::WorktreeRequest::New(start)
+            }
+            None => run::WorktreeRequest::None,
+        },
+    };
     let meter = run::Meter {
         max_tokens: args.max_tokens.or(profile.max_tokens).or(config.max_tokens),
         max_cost: args.max_cost.or(profile.max_cost).or(config.max_cost),
@@ -242,6 +273,7 @@ pub fn delegate(d: Delegation<'_>) -> Result<u8> {
         parent,
         meter,
         stall,
+        worktree,
     };
     let finish = run::execute(&request, &root, &signals, observer.as_ref())?;
     drop(observer);

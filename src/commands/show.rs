@@ -37,6 +37,9 @@ pub fn show(args: &ShowArgs, env: Env<'_>) -> Result<u8> {
         _ => {}
     }
     field("cwd", &m.cwd.display().to_string());
+    if let Some(wt) = &m.worktree {
+        show_worktree(&field, &run_dir, &m, wt);
+    }
     if let Some(id) = run::known_session_id(&run_dir, &m) {
         field("session", &id);
     }
@@ -44,15 +47,7 @@ pub fn show(args: &ShowArgs, env: Env<'_>) -> Result<u8> {
         field("usage", &super::report::describe_spent(&s));
     }
     if let Some(h) = &m.health {
-        let state = match (h.state, h.stall) {
-            (run::HealthState::Stalled, Some(kind)) => format!("stalled ({})", kind.as_str()),
-            (run::HealthState::Stalled, None) => "stalled".to_owned(),
-            (run::HealthState::Working, _) => "working".to_owned(),
-        };
-        let since = h.last_activity.map_or_else(String::new, |t| {
-            format!("; last sign of work {}", run::rfc3339(t))
-        });
-        field("health", &format!("{state}{since}"));
+        field("health", &describe_health(h));
     }
     if let Some(meter) = m.meter {
         let mut budget = Vec::new();
@@ -107,6 +102,55 @@ pub fn show(args: &ShowArgs, env: Env<'_>) -> Result<u8> {
         );
     }
     Ok(0)
+}
+
+fn describe_health(h: &run::Health) -> String {
+    let state = match (h.state, h.stall) {
+        (run::HealthState::Stalled, Some(kind)) => format!("stalled ({})", kind.as_str()),
+        (run::HealthState::Stalled, None) => "stalled".to_owned(),
+        (run::HealthState::Working, _) => "working".to_owned(),
+    };
+    let since = h.last_activity.map_or_else(String::new, |t| {
+        format!("; last sign of work {}", run::rfc3339(t))
+    });
+    format!("{state}{since}")
+}
+
+fn show_worktree(
+    field: &dyn Fn(&str, &str),
+    run_dir: &run::RunDir,
+    m: &run::Manifest,
+    wt: &run::Worktree,
+) {
+    field(
+        "worktree",
+        &format!(
+            "{} (branch {}, from {} {})",
+            wt.path.display(),
+            wt.branch,
+            wt.start.as_str(),
+            &wt.base[..wt.base.len().min(10)]
+        ),
+    );
+    let state = match (&wt.removed_at, &wt.applied, &wt.merged) {
+        (Some(at), ..) => format!("discarded {at}"),
+        (None, Some(a), _) => format!("applied to {} {}", a.into.display(), a.at),
+        (None, None, Some(g)) => format!("merged into {} {}", g.into.display(), g.at),
+        (None, None, None) if m.status.is_final() => {
+            format!("not applied yet (agent-offload apply {})", m.id)
+        }
+        _ => "in use".to_owned(),
+    };
+    field("work", &state);
+    if wt.removed_at.is_none()
+        && let Some(moved) = run::base_moved(wt, &wt.repo)
+    {
+        field("base", &moved);
+    }
+    let patch = run_dir.file(run::DIFF);
+    if patch.is_file() {
+        field("patch", &patch.display().to_string());
+    }
 }
 
 fn shell_words(words: &[String]) -> String {

@@ -31,6 +31,8 @@ pub struct Config {
     pub default_profile: String,
     /// Config-wide `headless`; a profile's own setting wins.
     pub headless: bool,
+    /// Every run in a worktree of its own (`worktree: true|head|dirty`).
+    pub worktree: Option<crate::run::WorktreeStart>,
     /// Config-wide `focus`; a profile's own setting wins.
     pub focus: bool,
     /// Config-wide `detach_after`; a profile's own setting wins.
@@ -303,6 +305,7 @@ impl Ctx<'_> {
             max_tokens: raw.max_tokens,
             max_cost,
             headless: raw.headless.unwrap_or(false),
+            worktree: raw.worktree.and_then(|w| w.0),
             focus: raw.focus.unwrap_or(false),
             profiles,
         })
@@ -392,6 +395,10 @@ impl Ctx<'_> {
             timeout,
             detach_after,
             focus: raw.focus,
+            worktree: raw.worktree.map(|w| match w.0 {
+                Some(start) => crate::profile::WorktreeChoice::From(start),
+                None => crate::profile::WorktreeChoice::No,
+            }),
             resume_args,
             pass_env,
             stall_after,

@@ -46,6 +46,9 @@ pub struct RawConfig {
     pub stall_after: Option<Spanned<String>>,
     /// What a stall does: warn (default) or stop (exit 5).
     pub on_stall: Option<crate::cli::OnStall>,
+    /// Run every agent in a git worktree of its own: true or head (from HEAD), dirty
+    /// (from the working tree), false (default).
+    pub worktree: Option<RawWorktree>,
     /// Stop every run that uses more tokens than this (input plus output): exit 4.
     pub max_tokens: Option<u64>,
     /// Stop every run that costs more than this many US dollars: exit 4.
@@ -96,6 +99,9 @@ pub struct RawProfile {
     pub detach_after: Option<Spanned<String>>,
     /// tmux mode: move the focus to the new pane.
     pub focus: Option<bool>,
+    /// Run this profile's agents in a git worktree of their own: true or head, dirty,
+    /// or false (overrides the top-level setting).
+    pub worktree: Option<RawWorktree>,
     /// Call a run stalled after this long without a sign of work, or `off` (overrides
     /// the top-level setting).
     #[schemars(with = "Option<String>", extend("pattern" = STALL_PATTERN))]
@@ -146,6 +152,49 @@ pub enum RawDelivery {
     Argument,
     Stdin,
     PromptFileArg,
+}
+
+/// `worktree`: `true` or `head` (from HEAD), `dirty` (from the working tree), or
+/// `false`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawWorktree(pub Option<crate::run::WorktreeStart>);
+
+impl<'de> Deserialize<'de> for RawWorktree {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawWorktree;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("true, false, head or dirty")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<RawWorktree, E> {
+                Ok(RawWorktree(v.then_some(crate::run::WorktreeStart::Head)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawWorktree, E> {
+                match v {
+                    "true" => Ok(RawWorktree(Some(crate::run::WorktreeStart::Head))),
+                    "false" => Ok(RawWorktree(None)),
+                    other => crate::run::WorktreeStart::parse(other)
+                        .map(|s| RawWorktree(Some(s)))
+                        .ok_or_else(|| E::invalid_value(de::Unexpected::Str(other), &self)),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for RawWorktree {
+    fn schema_name() -> Cow<'static, str> {
+        "Worktree".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "true or head (from HEAD), dirty (from the working tree), false",
+            "oneOf": [{"type": "boolean"}, {"enum": ["head", "dirty"]}]
+        })
+    }
 }
 
 /// The JSON Schema of the config file (draft 2020-12), for editors.

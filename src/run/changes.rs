@@ -55,7 +55,7 @@ pub struct Commit {
     pub summary: String,
 }
 
-fn git(dir: &Path) -> Command {
+pub(super) fn git(dir: &Path) -> Command {
     let mut cmd = Command::new("git");
     cmd.arg("-C")
         .arg(dir)
@@ -66,12 +66,12 @@ fn git(dir: &Path) -> Command {
     cmd
 }
 
-fn output(cmd: &mut Command) -> Option<Vec<u8>> {
+pub(super) fn output(cmd: &mut Command) -> Option<Vec<u8>> {
     let out = cmd.output().ok()?;
     out.status.success().then_some(out.stdout)
 }
 
-fn text(cmd: &mut Command) -> Option<String> {
+pub(super) fn text(cmd: &mut Command) -> Option<String> {
     output(cmd).map(|b| String::from_utf8_lossy(&b).trim().to_owned())
 }
 
@@ -123,18 +123,30 @@ pub fn snapshot(cwd: &Path) -> Option<Snapshot> {
 /// The working tree as a tree object: `git add -A` into a copy of the real index (the
 /// copy keeps git's stat cache, so unchanged files are not hashed again), then
 /// `write-tree`. The real index is never written.
-fn write_tree(toplevel: &Path, real_index: &Path) -> Option<String> {
+pub(super) fn write_tree(toplevel: &Path, real_index: &Path) -> Option<String> {
+    tree_of_index(toplevel, real_index, true)
+}
+
+/// What is staged, as a tree object (from a copy of the index; `None` while it has
+/// unmerged entries).
+pub(super) fn staged_tree(toplevel: &Path, real_index: &Path) -> Option<String> {
+    tree_of_index(toplevel, real_index, false)
+}
+
+fn tree_of_index(toplevel: &Path, real_index: &Path, add_all: bool) -> Option<String> {
     let tmp = tempfile_path();
     if std::fs::copy(real_index, &tmp).is_err() {
         // No index yet (fresh repository): start from an empty one.
         let _ = std::fs::remove_file(&tmp);
     }
     let tree = (|| {
-        output(
-            git(toplevel)
-                .env("GIT_INDEX_FILE", &tmp)
-                .args(["add", "-A", "--", "."]),
-        )?;
+        if add_all {
+            output(
+                git(toplevel)
+                    .env("GIT_INDEX_FILE", &tmp)
+                    .args(["add", "-A", "--", "."]),
+            )?;
+        }
         text(git(toplevel).env("GIT_INDEX_FILE", &tmp).arg("write-tree"))
     })();
     let _ = std::fs::remove_file(&tmp);

@@ -205,6 +205,12 @@ fn record(run: &RunDir, manifest: &mut Manifest, outcome: &Outcome) {
         by => by,
     });
     manifest.changes = manifest.git.as_ref().and_then(changes::since);
+    if let Some(wt) = &manifest.worktree {
+        // The whole work of the worktree, as a patch beside the run (also for a run
+        // that continues another in the same worktree).
+        crate::run::worktree::write_patch(wt, &run.file(crate::run::handoff::DIFF));
+        crate::run::worktree::unlock(wt);
+    }
     manifest.session_id = crate::run::session::discover(run, manifest);
     if let Some(spent) = crate::run::relay::measure(run, manifest) {
         manifest.usage = Some(spent.tokens);

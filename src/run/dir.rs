@@ -241,6 +241,9 @@ pub struct Manifest {
     /// What the run does about stalls (`None`: not watched).
     #[serde(default)]
     pub stall: Option<crate::run::health::StallPolicy>,
+    /// The git worktree the agent works in (`--worktree`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<crate::run::worktree::Worktree>,
 }
 
 /// Whether a run shows signs of work: new output or events, CPU time of the agent's

@@ -25,6 +25,7 @@ mod tmux;
 mod transcript;
 mod usage;
 mod waiter;
+mod worktree;
 
 pub use changes::{Changes, describe as describe_changes};
 #[cfg(test)]
@@ -32,6 +33,7 @@ pub use dir::StallKind;
 pub use dir::{
     Continuation, Health, HealthState, Manifest, RunDir, Status, list, resolve, rfc3339, runs_root,
 };
+pub use handoff::DIFF;
 pub use handoff::seed as handoff_prompt;
 pub use health::{DEFAULT_AFTER as DEFAULT_STALL_AFTER, StallPolicy};
 pub use prepare::structured;
@@ -42,6 +44,22 @@ pub use signals::Signals;
 pub use sys::{WATCH_HELPER_COMMAND, describe as describe_waiting, watch_helper_main};
 pub use tmux::Caller;
 pub use usage::{CostSource, Meter, Price, Spent, Tokens, short_count};
+pub use worktree::{
+    ConflictMode, Start as WorktreeStart, Taken, Worktree, apply as apply_worktree, base_moved,
+    branch_tip, check as check_worktree, commit_all, current_tree, remove as remove_worktree,
+    unsaved_work,
+};
+
+/// Changes a run's worktree record under the run's lock (`apply`, `merge`, `discard`).
+pub fn record_worktree(run: &RunDir, change: impl FnOnce(&mut Worktree)) -> Result<()> {
+    let _lock = RunLock::take(run);
+    let mut manifest = Manifest::load(run)?;
+    if let Some(wt) = manifest.worktree.as_mut() {
+        change(wt);
+        manifest.save(run)?;
+    }
+    Ok(())
+}
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -107,6 +125,17 @@ pub struct Request<'a> {
     pub meter: Meter,
     /// What to do about stalls (`None`: not watched).
     pub stall: Option<StallPolicy>,
+    /// Whether the agent works in a git worktree of its own.
+    pub worktree: WorktreeRequest,
+}
+
+/// Where a run's agent works: the directory given, a new worktree, or the worktree of
+/// the run it continues.
+#[derive(Debug, Clone)]
+pub enum WorktreeRequest {
+    None,
+    New(worktree::Start),
+    Inherit(Box<Worktree>),
 }
 
 /// Which session of the agent CLI a run works in.
@@ -285,7 +314,8 @@ fn start_agent(req: &Request<'_>, run: &RunDir, manifest: &mut Manifest) -> Resu
             manifest.tmux_socket = caller.socket().map(|s| s.to_string_lossy().into_owned());
             // Recorded the moment tmux has made the pane: killed right after, this run
             // still names its pane and launcher (which gives up on its hand-over).
-            let pane = tmux::open_pane(caller, run, &req.cwd, *focus, &mut |pane| {
+            let cwd = manifest.cwd.clone();
+            let pane = tmux::open_pane(caller, run, &cwd, *focus, &mut |pane| {
                 manifest.pane = Some(pane.id.clone());
                 manifest.launcher = stop::identify(pane.pid);
                 let _ = manifest.save(run);

@@ -10,7 +10,9 @@ use crate::profile::{EnvValue, PROMPT_FILE_PLACEHOLDER, PromptDelivery};
 use crate::run::dir::{self, Manifest, RunDir, Status};
 use crate::run::launcher::{self, Launch, Word};
 use crate::run::lock::RunLock;
-use crate::run::{Meter, Request, Session, changes, prompt, relay, session};
+use crate::run::{
+    Meter, Request, Session, WorktreeRequest, changes, prompt, relay, session, worktree,
+};
 
 /// Creates the run directory with `prompt.md`, `launch.sh` and a first `run.json`.
 pub fn prepare(
@@ -22,6 +24,15 @@ pub fn prepare(
     // Held until the launcher is recorded: until then, no other process may conclude
     // that a run with no launcher is lost.
     let starting = RunLock::take(&run);
+    let (cwd, worktree) = match workplace(req, &run, runs_root, say) {
+        Ok(place) => place,
+        Err(err) => {
+            // Nothing started: no run to keep.
+            drop(starting);
+            let _ = std::fs::remove_dir_all(&run.path);
+            return Err(err);
+        }
+    };
     let session_id = match &req.session {
         Session::Resume(id) => Some(id.clone()),
         Session::New if req.profile.interface.assigns_session_id() => Some(session::new_uuid()),
@@ -39,22 +50,7 @@ pub fn prepare(
     );
     run.write_atomic(dir::TASK, req.prompt.as_bytes(), 0o600)?;
     run.write_atomic(dir::PROMPT, delivered.as_bytes(), 0o600)?;
-    let mut literal_env: Vec<(String, String)> = req
-        .profile
-        .env
-        .iter()
-        .filter_map(|(k, v)| match v {
-            EnvValue::Literal(s) => Some((k.clone(), s.clone())),
-            EnvValue::FromEnv(_) => None,
-        })
-        .collect();
-    // What the CLI needs to be allowed to publish its summary; the profile's own
-    // setting of the same variable wins.
-    for (name, value) in req.profile.interface.protocol_env(&run.path) {
-        if !req.profile.env.iter().any(|(k, _)| k == name) {
-            literal_env.push((name.to_owned(), value));
-        }
-    }
+    let literal_env = literal_env(req.profile, &run.path);
     let launched = match relay_exe {
         Some(exe) => behind_relay(exe, req, &run, &argv),
         None => argv.clone(),
@@ -62,7 +58,7 @@ pub fn prepare(
     let script = Launch {
         run_id: &run.id,
         run_dir: &run.path,
-        cwd: &req.cwd,
+        cwd: &cwd,
         argv: launched,
         stdin_from_prompt,
         literal_env: &literal_env,
@@ -78,7 +74,7 @@ pub fn prepare(
         profile: req.profile.name.clone(),
         interface: Some(req.profile.interface),
         mode: req.placement.mode(),
-        cwd: req.cwd.clone(),
+        cwd: cwd.clone(),
         command: launcher::display_argv(&argv),
         env: req
             .profile
@@ -102,7 +98,7 @@ pub fn prepare(
         guard: None,
         waiter: None,
         deadline_at: req.timeout.and_then(deadline_from_now),
-        git: changes::snapshot(&req.cwd),
+        git: changes::snapshot(&cwd),
         changes: None,
         session_id,
         parent: req.parent.as_ref().map(|(id, _)| id.clone()),
@@ -115,6 +111,7 @@ pub fn prepare(
         stall: req.stall,
         transcript_from: None,
         ended_by: None,
+        worktree,
     };
     let mut manifest = manifest;
     if manifest.mode == Mode::Tmux && matches!(req.session, Session::Resume(_)) {
@@ -122,6 +119,56 @@ pub fn prepare(
     }
     manifest.save(&run)?;
     Ok((run, manifest, starting))
+}
+
+/// The values the launcher sets: the profile's literals, and what the CLI needs to be
+/// allowed to publish its summary (the profile's own setting of the same variable wins).
+fn literal_env(profile: &crate::profile::Profile, run_dir: &Path) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = profile
+        .env
+        .iter()
+        .filter_map(|(k, v)| match v {
+            EnvValue::Literal(s) => Some((k.clone(), s.clone())),
+            EnvValue::FromEnv(_) => None,
+        })
+        .collect();
+    for (name, value) in profile.interface.protocol_env(run_dir) {
+        if !profile.env.iter().any(|(k, _)| k == name) {
+            env.push((name.to_owned(), value));
+        }
+    }
+    env
+}
+
+/// Where the agent works: the request's directory, a new worktree (and the same
+/// subdirectory of it), or the worktree of the run it continues.
+fn workplace(
+    req: &Request<'_>,
+    run: &RunDir,
+    runs_root: &Path,
+    say: &dyn Fn(&str),
+) -> Result<(std::path::PathBuf, Option<worktree::Worktree>)> {
+    Ok(match &req.worktree {
+        WorktreeRequest::None => (req.cwd.clone(), None),
+        WorktreeRequest::New(start) => {
+            let (wt, cwd) = worktree::create(&req.cwd, &run.id, *start, runs_root)?;
+            say(&format!(
+                "agent-offload: worktree {} on branch {} (from {} {})",
+                wt.path.display(),
+                wt.branch,
+                match start {
+                    worktree::Start::Head => "HEAD",
+                    worktree::Start::Dirty => "the working tree on",
+                },
+                &wt.base[..wt.base.len().min(10)]
+            ));
+            (cwd, Some(wt))
+        }
+        WorktreeRequest::Inherit(wt) => {
+            worktree::lock(wt, &run.id);
+            (req.cwd.clone(), Some((**wt).clone()))
+        }
+    })
 }
 
 /// The launcher's command line for an agent behind the relay.

@@ -30,12 +30,13 @@ fn unknown_fields() {
     assert_config_error(
         "profiles:\n  a:\n    command: x\nbogus: 1\n",
         ":4:1: unknown field \"bogus\" (expected one of default_profile, headless, focus, \
-         detach_after, stall_after, on_stall, max_tokens, max_cost, profiles)",
+         detach_after, stall_after, on_stall, worktree, max_tokens, max_cost, profiles)",
     );
     assert_config_error(
         "profiles:\n  a:\n    command: x\n    comand: y\n",
         ":4:5: profile \"a\": unknown field \"comand\" (expected one of command, interface, \
-         args, env, pass_env, prompt, headless, timeout, detach_after, focus, stall_after, on_stall, \
+         args, env, pass_env, prompt, headless, timeout, detach_after, focus, worktree, \
+         stall_after, on_stall, \
          max_tokens, max_cost, price, resume_args, trust_workspace)",
     );
     assert_config_error(
@@ -79,6 +80,20 @@ fn wrong_types() {
 }
 
 #[test]
+fn worktree_is_a_bool_head_or_dirty() {
+    assert_config_error(
+        "profiles:\n  a:\n    command: x\n    worktree: maybe\n",
+        ":4:5: profile \"a\": field \"worktree\": invalid value: string \"maybe\", expected \
+         true, false, head or dirty",
+    );
+    assert_config_error(
+        "worktree: 3\nprofiles:\n  a:\n    command: x\n",
+        ":1:1: field \"worktree\": invalid type: integer \"3\", expected true, false, head or \
+         dirty",
+    );
+}
+
+#[test]
 fn trust_workspace_is_a_bool_for_cursor_profiles_only() {
     assert_config_error(
         "profiles:\n  a:\n    command: x\n    interface: cursor\n    trust_workspace: maybe\n",
@@ -98,7 +113,8 @@ fn trust_workspace_is_a_bool_for_cursor_profiles_only() {
     assert_config_error(
         "trust_workspace: false\nprofiles:\n  a:\n    command: x\n",
         ":1:1: unknown field \"trust_workspace\" (expected one of default_profile, headless, \
-         focus, detach_after, stall_after, on_stall, max_tokens, max_cost, profiles)",
+         focus, detach_after, stall_after, on_stall, worktree, max_tokens, max_cost, \
+         profiles)",
     );
 }
 

@@ -28,4 +28,5 @@ mod tmux;
 mod tmux_server;
 mod top;
 mod usage;
+mod worktrees;
 mod zero_config;

@@ -1,0 +1,267 @@
+//! `agent-offload apply | merge | discard [RUN]`: getting the work of a `--worktree` run
+//! back into a checkout, or throwing it away. Each refuses rather than lose anything.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use super::Env;
+use crate::cli::{ApplyArgs, Conflicts, DiscardArgs, MergeArgs};
+use crate::exit::usage;
+use crate::run::{self, ConflictMode, Manifest, RunDir, Worktree};
+
+pub fn apply(args: &ApplyArgs, env: Env<'_>) -> Result<u8> {
+    let (run_dir, m, wt) = find(args.run.as_deref(), env)?;
+    let target = checkout()?;
+    if target == wt.path {
+        return Err(usage(format!(
+            "this is run {}'s own worktree: run apply from the checkout to apply it to",
+            m.id
+        )));
+    }
+    let Some(theirs) = run::current_tree(&wt) else {
+        return Err(usage(format!(
+            "run {}'s worktree {} is gone (removed by hand?); its patch is {}",
+            m.id,
+            wt.path.display(),
+            run_dir.file(run::DIFF).display()
+        )));
+    };
+    if let Some(moved) = run::base_moved(&wt, &target) {
+        eprintln!("agent-offload: {moved}; the changes are merged three ways");
+    }
+    let mode = match args.conflicts {
+        Conflicts::Refuse => ConflictMode::Refuse,
+        Conflicts::Markers => ConflictMode::Markers,
+    };
+    let label = format!("run {}", m.id);
+    let applied = run::apply_worktree(&wt, &theirs, &target, &label, mode)?;
+    for path in &applied.skipped {
+        eprintln!("agent-offload: {path}: a submodule change, not applied");
+    }
+    if !applied.conflicts.is_empty() && !applied.written {
+        eprintln!(
+            "agent-offload: run {}'s changes conflict with this checkout; nothing was changed:",
+            m.id
+        );
+        for (path, why) in &applied.conflicts {
+            eprintln!("  {path}: {why}");
+        }
+        eprintln!(
+            "agent-offload: commit or stash your changes to those files and apply again, or \
+             apply with conflict markers: agent-offload apply {} --conflicts=markers",
+            m.id
+        );
+        return Ok(1);
+    }
+    for (path, what) in &applied.changed {
+        println!("{what} {path}");
+    }
+    record(env, &wt, |w| {
+        w.applied = Some(run::Taken::now(theirs.clone(), target.clone()));
+    })?;
+    if applied.conflicts.is_empty() {
+        if applied.changed.is_empty() {
+            eprintln!(
+                "agent-offload: run {}'s changes are already in {}: nothing to change",
+                m.id,
+                target.display()
+            );
+        } else {
+            eprintln!(
+                "agent-offload: applied run {}'s changes to {} (uncommitted; the index is \
+                 as it was)",
+                m.id,
+                target.display()
+            );
+        }
+        Ok(0)
+    } else {
+        eprintln!(
+            "agent-offload: applied run {}'s changes with conflicts left to resolve:",
+            m.id
+        );
+        for (path, why) in &applied.conflicts {
+            eprintln!("  {path}: {why}");
+        }
+        Ok(1)
+    }
+}
+
+pub fn merge(args: &MergeArgs, env: Env<'_>) -> Result<u8> {
+    let (run_dir, m, wt) = find(args.run.as_deref(), env)?;
+    if wt.start == run::WorktreeStart::Dirty {
+        return Err(usage(format!(
+            "run {} started from uncommitted changes (--worktree=dirty), which its branch \
+             would carry too: take its changes with agent-offload apply {0}",
+            m.id
+        )));
+    }
+    let target = checkout()?;
+    if target == wt.path {
+        return Err(usage(format!(
+            "this is run {}'s own worktree: run merge from the checkout to merge it into",
+            m.id
+        )));
+    }
+    let tip = if wt.path.is_dir() {
+        let task = std::fs::read_to_string(run_dir.file("task.md")).unwrap_or_default();
+        let first = task.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+        let first: String = first.chars().take(60).collect();
+        run::commit_all(
+            &wt,
+            &format!(
+                "agent-offload run {} ({}): {}",
+                m.id,
+                m.profile,
+                first.trim()
+            ),
+        )?
+    } else {
+        run::branch_tip(&wt).ok_or_else(|| {
+            usage(format!(
+                "run {}'s worktree and branch {} are gone: nothing to merge",
+                m.id, wt.branch
+            ))
+        })?
+    };
+    if let Some(moved) = run::base_moved(&wt, &target) {
+        eprintln!("agent-offload: {moved}");
+    }
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(&target)
+        .args(["merge", "--no-edit", &wt.branch])
+        .stdin(std::process::Stdio::null())
+        .output()?;
+    eprint!("{}", String::from_utf8_lossy(&out.stdout));
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        eprintln!(
+            "agent-offload: git merge of {} did not complete; the run's work is kept on that \
+             branch (resolve and commit, or git merge --abort)",
+            wt.branch
+        );
+        return Ok(1);
+    }
+    record(env, &wt, |w| {
+        w.merged = Some(run::Taken::now(tip.clone(), target.clone()));
+    })?;
+    eprintln!(
+        "agent-offload: merged {} ({}) into {}",
+        wt.branch,
+        &tip[..tip.len().min(10)],
+        target.display()
+    );
+    Ok(0)
+}
+
+pub fn discard(args: &DiscardArgs, env: Env<'_>) -> Result<u8> {
+    let (_, m, wt) = find(args.run.as_deref(), env)?;
+    if !args.force
+        && let Some(work) = run::unsaved_work(&wt)
+    {
+        eprintln!(
+            "agent-offload: run {} has work that was neither applied nor merged ({work}); \
+             take it with agent-offload apply {0} (or merge {0}), or throw it away with \
+             agent-offload discard {0} --force",
+            m.id
+        );
+        return Ok(1);
+    }
+    run::remove_worktree(&wt)?;
+    record(env, &wt, |w| {
+        w.removed_at = Some(run::rfc3339(jiff::Timestamp::now()));
+    })?;
+    eprintln!(
+        "agent-offload: discarded run {}: removed {} and branch {}",
+        m.id,
+        wt.path.display(),
+        wt.branch
+    );
+    Ok(0)
+}
+
+/// Records what happened to a worktree in every run that works in it (a run and the
+/// runs that continued it).
+fn record(env: Env<'_>, wt: &Worktree, change: impl Fn(&mut Worktree)) -> Result<()> {
+    let root = run::runs_root(env)?;
+    for r in run::list(&root) {
+        let shares = Manifest::load(&r)
+            .ok()
+            .and_then(|m| m.worktree)
+            .is_some_and(|w| w.path == wt.path);
+        if shares {
+            run::record_worktree(&r, &change)?;
+        }
+    }
+    Ok(())
+}
+
+/// The run (given, or the newest `--worktree` run from this repository), which must
+/// have ended and still have its worktree.
+fn find(spec: Option<&str>, env: Env<'_>) -> Result<(RunDir, Manifest, Worktree)> {
+    let root = run::runs_root(env)?;
+    let run_dir = match spec {
+        Some(spec) => run::resolve(&root, spec)?,
+        None => newest_here(&root)?,
+    };
+    let m = run::refresh(&run_dir)?;
+    let Some(wt) = m.worktree.clone() else {
+        return Err(usage(format!(
+            "run {} did not work in a worktree of its own (--worktree): its changes are \
+             already in {}",
+            m.id,
+            m.cwd.display()
+        )));
+    };
+    if !m.status.is_final() {
+        return Err(usage(format!(
+            "run {} is still running: wait for it (agent-offload wait {0}) or stop it \
+             (agent-offload cancel {0}) first",
+            m.id
+        )));
+    }
+    if let Some(at) = &wt.removed_at {
+        return Err(usage(format!(
+            "run {}'s worktree was discarded at {at}",
+            m.id
+        )));
+    }
+    Ok((run_dir, m, wt))
+}
+
+/// The newest run with a worktree made from the repository we are in.
+fn newest_here(root: &Path) -> Result<RunDir> {
+    let here = checkout()?;
+    run::list(root)
+        .into_iter()
+        .find(|r| {
+            Manifest::load(r)
+                .ok()
+                .and_then(|m| m.worktree)
+                .is_some_and(|wt| wt.repo == here && wt.removed_at.is_none())
+        })
+        .ok_or_else(|| {
+            usage(format!(
+                "no --worktree run from {} to take: give the run (agent-offload runs)",
+                here.display()
+            ))
+        })
+}
+
+/// The top level of the checkout in the current directory.
+fn checkout() -> Result<PathBuf> {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "--show-toplevel"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()?;
+    let top = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    if !out.status.success() || top.is_empty() {
+        return Err(usage(
+            "not in a git repository: run this from the checkout to take the work into",
+        ));
+    }
+    Ok(PathBuf::from(top))
+}

@@ -1,0 +1,497 @@
+//! Runs in a git worktree of their own (`--worktree`): the agent works on a new branch
+//! `agent-offload/<run id>` in a worktree under the state directory, so the person (or
+//! host agent) that delegated keeps working in their own checkout, and several runs
+//! never trample each other. The work comes back with `apply` (a three-way merge into
+//! any checkout, see `apply`), `merge` (the branch), or goes with `discard`.
+//!
+//! The user's checkout, index and stash are never written while a worktree is made:
+//! `--worktree=dirty` reads the working tree through a temporary index (as `changes`
+//! does) and recreates it in the new worktree. The tree a dirty run starts from is kept
+//! reachable by a ref of ours (`refs/agent-offload/<run id>`), so git's garbage
+//! collection cannot take the base its changes are measured against.
+
+mod apply;
+mod include;
+
+pub use apply::{ConflictMode, apply};
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use super::changes;
+
+/// Branches of runs are `agent-offload/<run id>`.
+pub const BRANCH_PREFIX: &str = "agent-offload/";
+/// The ref that keeps a dirty run's starting tree: `refs/agent-offload/<run id>`.
+const BASE_REF_PREFIX: &str = "refs/agent-offload/";
+
+/// Where a run's worktree starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Start {
+    /// The current commit (`HEAD`).
+    Head,
+    /// The current working tree: `HEAD` plus staged, unstaged and untracked (not
+    /// ignored) changes.
+    Dirty,
+}
+
+impl Start {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Start::Head => "head",
+            Start::Dirty => "dirty",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Start> {
+        match s {
+            "head" => Some(Start::Head),
+            "dirty" => Some(Start::Dirty),
+            _ => None,
+        }
+    }
+}
+
+/// A run's worktree, as recorded in `run.json` (field names are part of the interface).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Worktree {
+    /// The worktree's top level.
+    pub path: PathBuf,
+    pub branch: String,
+    /// The commit the branch starts from.
+    pub base: String,
+    pub start: Start,
+    /// The top level of the checkout it was made from.
+    pub repo: PathBuf,
+    /// The tree the run's changes are measured against: the base commit's, or for
+    /// `dirty` the working tree it started from.
+    pub base_tree: String,
+    /// Ignored files brought over by `.worktreeinclude` (copied) and `.worktreelink`
+    /// (symbolic links), as paths relative to the top level.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub included: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub linked: Vec<String>,
+    /// When its changes were applied to a checkout, and which tree was applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<Taken>,
+    /// When its branch was merged, and which commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<Taken>,
+    /// When the worktree and the branch were removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed_at: Option<String>,
+}
+
+/// The work was taken into a checkout: when, what (a tree or a commit), where.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Taken {
+    pub at: String,
+    pub object: String,
+    pub into: PathBuf,
+}
+
+impl Taken {
+    pub fn now(object: String, into: PathBuf) -> Taken {
+        Taken {
+            at: super::rfc3339(jiff::Timestamp::now()),
+            object,
+            into,
+        }
+    }
+}
+
+/// A git command in `dir` that fails with git's own words.
+fn git(dir: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.arg("-C").arg(dir).stdin(Stdio::null());
+    cmd
+}
+
+/// Runs `cmd`; its trimmed stdout, or an error with what git said.
+fn run(cmd: &mut Command, what: &str) -> Result<String> {
+    let out = cmd
+        .output()
+        .with_context(|| format!("{what}: cannot run git"))?;
+    if out.status.success() {
+        return Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned());
+    }
+    let said = String::from_utf8_lossy(&out.stderr);
+    let said = said.trim();
+    bail!(
+        "{what}: git failed{}",
+        if said.is_empty() {
+            String::new()
+        } else {
+            format!(": {said}")
+        }
+    )
+}
+
+/// Commits agent-offload makes for itself (the ref that keeps a dirty base) carry its
+/// own name: they are never part of anyone's history.
+fn own_identity(cmd: &mut Command) -> &mut Command {
+    cmd.env("GIT_AUTHOR_NAME", "agent-offload")
+        .env("GIT_AUTHOR_EMAIL", "agent-offload@localhost")
+        .env("GIT_COMMITTER_NAME", "agent-offload")
+        .env("GIT_COMMITTER_EMAIL", "agent-offload@localhost")
+}
+
+/// The repository at `cwd` and its current commit, or the usage error that says why a
+/// worktree cannot be made there.
+pub fn check(cwd: &Path) -> std::result::Result<(PathBuf, String), String> {
+    let toplevel = changes::text(changes::git(cwd).args(["rev-parse", "--show-toplevel"]))
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            format!(
+                "--worktree: {} is not in a git repository (a worktree needs one)",
+                cwd.display()
+            )
+        })?;
+    let head = changes::text(changes::git(cwd).args([
+        "rev-parse",
+        "--verify",
+        "-q",
+        "HEAD^{commit}",
+    ]))
+    .filter(|h| !h.is_empty())
+    .ok_or_else(|| {
+        format!(
+            "--worktree: the repository at {toplevel} has no commit yet to start a worktree \
+                 from; commit first"
+        )
+    })?;
+    Ok((PathBuf::from(toplevel), head))
+}
+
+/// `<state>/worktrees`, beside the runs directory (never inside the user's repository).
+pub fn root(runs_root: &Path) -> PathBuf {
+    runs_root.parent().map_or_else(
+        || runs_root.join("worktrees"),
+        |state| state.join("worktrees"),
+    )
+}
+
+/// A new worktree for run `id` and the directory the agent starts in (the same
+/// subdirectory of it that `cwd` is of its repository).
+pub fn create(cwd: &Path, id: &str, start: Start, runs_root: &Path) -> Result<(Worktree, PathBuf)> {
+    let (repo, base) = check(cwd).map_err(|e| anyhow::anyhow!(e))?;
+    let prefix = run(git(cwd).args(["rev-parse", "--show-prefix"]), "--worktree")?;
+    let dir = root(runs_root);
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create the worktrees directory {}", dir.display()))?;
+    let path = dir.join(id);
+    let branch = format!("{BRANCH_PREFIX}{id}");
+
+    // For `dirty`: the working tree and the index, as trees, before anything else runs.
+    let (base_tree, staged) = match start {
+        Start::Head => (
+            run(
+                git(&repo).args(["rev-parse", &format!("{base}^{{tree}}")]),
+                "--worktree",
+            )?,
+            None,
+        ),
+        Start::Dirty => {
+            let snap = changes::snapshot(&repo)
+                .context("--worktree=dirty: cannot read the working tree")?;
+            let staged = snap
+                .index
+                .as_deref()
+                .and_then(|index| changes::staged_tree(&repo, index));
+            (snap.tree, staged)
+        }
+    };
+    if start == Start::Dirty {
+        // Kept reachable: a commit of the starting tree on top of the base, under a ref
+        // of ours (not a branch).
+        let keep = run(
+            own_identity(&mut git(&repo)).args([
+                "commit-tree",
+                &base_tree,
+                "-p",
+                &base,
+                "-m",
+                &format!("agent-offload run {id}: the working tree it started from"),
+            ]),
+            "--worktree=dirty",
+        )?;
+        run(
+            git(&repo).args(["update-ref", &format!("{BASE_REF_PREFIX}{id}"), &keep]),
+            "--worktree=dirty",
+        )?;
+    }
+    run(
+        git(&repo)
+            .args(["worktree", "add", "--quiet", "--lock", "--reason"])
+            .arg(format!("agent-offload run {id} is running"))
+            .args(["-b", &branch])
+            .arg(&path)
+            .arg(&base),
+        "--worktree",
+    )?;
+    let mut record = Worktree {
+        path: path.clone(),
+        branch,
+        base,
+        start,
+        repo: repo.clone(),
+        base_tree: base_tree.clone(),
+        included: Vec::new(),
+        linked: Vec::new(),
+        applied: None,
+        merged: None,
+        removed_at: None,
+    };
+    let made = (|| -> Result<()> {
+        if start == Start::Dirty {
+            // The files as they are in the user's working tree, then the index as it
+            // is in theirs: staged changes stay staged, the rest unstaged or untracked.
+            run(
+                git(&path).args(["read-tree", "-u", "--reset", &base_tree]),
+                "--worktree=dirty",
+            )?;
+            if let Some(staged) = &staged {
+                run(git(&path).args(["read-tree", staged]), "--worktree=dirty")?;
+            }
+            let _ = git(&path)
+                .args(["update-index", "-q", "--refresh"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        let brought = include::bring(&repo, &path)?;
+        record.included = brought.copied;
+        record.linked = brought.linked;
+        Ok(())
+    })();
+    if let Err(err) = made {
+        let _ = remove(&record);
+        return Err(err);
+    }
+    let agent_cwd = path.join(prefix.trim_end_matches('/'));
+    Ok((record, agent_cwd))
+}
+
+/// Locks the worktree while a run works in it (a continued run re-locks it).
+pub fn lock(wt: &Worktree, id: &str) {
+    let _ = git(&wt.repo)
+        .args(["worktree", "lock", "--reason"])
+        .arg(format!("agent-offload run {id} is running"))
+        .arg(&wt.path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Unlocks it when the run ends (git may then remove it like any other).
+pub fn unlock(wt: &Worktree) {
+    let _ = git(&wt.repo)
+        .args(["worktree", "unlock"])
+        .arg(&wt.path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Removes the worktree (whatever is in it), the branch and our base ref.
+pub fn remove(wt: &Worktree) -> Result<()> {
+    unlock(wt);
+    if wt.path.exists() {
+        run(
+            git(&wt.repo)
+                .args(["worktree", "remove", "--force"])
+                .arg(&wt.path),
+            "removing the worktree",
+        )?;
+    } else {
+        // Removed by hand: git's record of it goes too (only records whose directory
+        // is gone are pruned).
+        let _ = git(&wt.repo)
+            .args(["worktree", "prune"])
+            .stderr(Stdio::null())
+            .status();
+    }
+    if branch_tip(wt).is_some() {
+        run(
+            git(&wt.repo).args(["branch", "-D", "--quiet", &wt.branch]),
+            "removing the branch",
+        )?;
+    }
+    let id = wt.branch.trim_start_matches(BRANCH_PREFIX);
+    let _ = git(&wt.repo)
+        .args(["update-ref", "-d", &format!("{BASE_REF_PREFIX}{id}")])
+        .stderr(Stdio::null())
+        .status();
+    Ok(())
+}
+
+/// The branch's commit, if the branch exists.
+pub fn branch_tip(wt: &Worktree) -> Option<String> {
+    changes::text(changes::git(&wt.repo).args([
+        "rev-parse",
+        "--verify",
+        "-q",
+        &format!("refs/heads/{}^{{commit}}", wt.branch),
+    ]))
+    .filter(|s| !s.is_empty())
+}
+
+/// The worktree's content now (commits and uncommitted changes), as a tree; `None` when
+/// it is gone.
+pub fn current_tree(wt: &Worktree) -> Option<String> {
+    if !wt.path.is_dir() {
+        return None;
+    }
+    let index = changes::text(changes::git(&wt.path).args([
+        "rev-parse",
+        "--path-format=absolute",
+        "--git-path",
+        "index",
+    ]))?;
+    changes::write_tree(&wt.path, Path::new(&index))
+}
+
+/// What the run did that would be lost by removing the worktree and the branch: `None`
+/// when nothing changed, or when what is there now was applied or merged.
+pub fn unsaved_work(wt: &Worktree) -> Option<String> {
+    let tip = branch_tip(wt);
+    let commits = tip
+        .as_deref()
+        .map_or(0, |tip| commits_between(&wt.repo, &wt.base, tip));
+    let Some(tree) = current_tree(wt) else {
+        // Removed by hand: what is left is the branch's commits.
+        let merged = wt
+            .merged
+            .as_ref()
+            .is_some_and(|m| Some(m.object.as_str()) == tip.as_deref());
+        return (commits > 0 && !merged && wt.applied.is_none())
+            .then(|| describe_work("", commits));
+    };
+    let committed_only = tip
+        .as_deref()
+        .is_some_and(|tip| tree_of(&wt.repo, tip).as_deref() == Some(tree.as_str()));
+    let taken = wt.applied.as_ref().is_some_and(|a| a.object == tree)
+        || (committed_only
+            && wt
+                .merged
+                .as_ref()
+                .is_some_and(|m| Some(m.object.as_str()) == tip.as_deref()));
+    if taken || (tree == wt.base_tree && commits == 0) {
+        return None;
+    }
+    let stat =
+        changes::text(changes::git(&wt.repo).args(["diff", "--shortstat", &wt.base_tree, &tree]))
+            .unwrap_or_default();
+    Some(describe_work(&stat, commits))
+}
+
+fn describe_work(stat: &str, commits: usize) -> String {
+    let mut parts = Vec::new();
+    if !stat.is_empty() {
+        parts.push(stat.trim().to_owned());
+    }
+    if commits > 0 {
+        parts.push(format!(
+            "{commits} commit{} on {}",
+            if commits == 1 { "" } else { "s" },
+            "its branch"
+        ));
+    }
+    if parts.is_empty() {
+        "changes".to_owned()
+    } else {
+        parts.join("; ")
+    }
+}
+
+fn tree_of(repo: &Path, commit: &str) -> Option<String> {
+    changes::text(changes::git(repo).args([
+        "rev-parse",
+        "--verify",
+        "-q",
+        &format!("{commit}^{{tree}}"),
+    ]))
+}
+
+fn commits_between(repo: &Path, from: &str, to: &str) -> usize {
+    changes::text(changes::git(repo).args(["rev-list", "--count", &format!("{from}..{to}")]))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// How far `HEAD` of the checkout at `dir` moved from the run's base: `None` when it
+/// is still there (or cannot be told).
+pub fn base_moved(wt: &Worktree, dir: &Path) -> Option<String> {
+    let head =
+        changes::text(changes::git(dir).args(["rev-parse", "--verify", "-q", "HEAD^{commit}"]))
+            .filter(|h| !h.is_empty())?;
+    if head == wt.base {
+        return None;
+    }
+    let ahead = commits_between(dir, &wt.base, &head);
+    let behind = commits_between(dir, &head, &wt.base);
+    let short = |s: &str| s[..s.len().min(10)].to_owned();
+    Some(match (ahead, behind) {
+        (a, 0) => format!(
+            "the base moved: HEAD is {} commit{} past the run's base {}",
+            a,
+            if a == 1 { "" } else { "s" },
+            short(&wt.base)
+        ),
+        _ => format!(
+            "the base moved: HEAD {} is not a descendant of the run's base {} ({ahead} new, \
+             {behind} not there)",
+            short(&head),
+            short(&wt.base)
+        ),
+    })
+}
+
+/// Writes the run's whole work (base tree to the worktree's content now) as a patch.
+pub fn write_patch(wt: &Worktree, target: &Path) -> bool {
+    let Some(tree) = current_tree(wt) else {
+        return false;
+    };
+    let Some(patch) =
+        changes::output(changes::git(&wt.repo).args(["diff", "--binary", &wt.base_tree, &tree]))
+    else {
+        return false;
+    };
+    crate::atomic::write_unsynced(target, &patch, 0o600).is_ok()
+}
+
+/// Commits whatever is uncommitted in the worktree on its branch (for `merge`), with
+/// the user's identity where git has one; returns the branch's commit.
+pub fn commit_all(wt: &Worktree, message: &str) -> Result<String> {
+    run(
+        git(&wt.path).args(["add", "-A", "--", "."]),
+        "merge: staging the run's changes",
+    )?;
+    let staged = git(&wt.path)
+        .args(["diff", "--cached", "--quiet"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .context("merge: cannot run git")?;
+    if !staged.success() {
+        let mut cmd = git(&wt.path);
+        if changes::text(changes::git(&wt.path).args(["config", "user.email"]))
+            .is_none_or(|e| e.is_empty())
+        {
+            own_identity(&mut cmd);
+        }
+        run(
+            cmd.args(["commit", "--quiet", "--no-verify", "-m", message]),
+            "merge: committing the run's changes on its branch",
+        )?;
+    }
+    run(
+        git(&wt.path).args(["rev-parse", "HEAD"]),
+        "merge: reading the branch",
+    )
+}
