@@ -166,9 +166,10 @@ pub enum Command {
 #[derive(Debug, Args, Default)]
 #[allow(clippy::struct_excessive_bools)] // command-line flags
 pub struct RunArgs {
-    /// Profile to use (default: the config's `default_profile`).
+    /// Profile to use (default: the config's `default_profile`). Given more than once,
+    /// a fan-out: the same task to each profile at once, each in its own worktree.
     #[arg(short, long, value_name = "NAME")]
-    pub profile: Option<String>,
+    pub profile: Vec<String>,
 
     /// Config file to use instead of discovering one.
     #[arg(long, value_name = "PATH")]
@@ -233,6 +234,24 @@ pub struct RunArgs {
     /// Work in the directory itself even when the config says `worktree`.
     #[arg(long)]
     pub no_worktree: bool,
+
+    /// After the agent ends, run this shell command in its directory (its worktree)
+    /// and record the result; a fan-out's table shows it (e.g. --check "cargo test").
+    #[arg(long, value_name = "CMD")]
+    pub check: Option<String>,
+
+    /// Fan-out: then start one more run, of this profile, that compares every
+    /// candidate's summary, diff and check and names the best.
+    #[arg(long, value_name = "PROFILE")]
+    pub judge: Option<String>,
+
+    /// Fan-out: at most this many runs at once (default: all).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_parallel: Option<u16>,
+
+    /// The fan-out a run belongs to (set by the fan-out for its runs).
+    #[arg(long, value_name = "ID", hide = true)]
+    pub fanout: Option<String>,
 
     /// Print the result as one JSON object on stdout.
     #[arg(long)]
@@ -623,7 +642,7 @@ mod tests {
     fn run_is_the_default_and_words_after_the_first_are_prompt() {
         let cli = Cli::try_parse_from(["ao", "-p", "spark", "fix", "-p", "x"]).unwrap();
         assert!(cli.command.is_none());
-        assert_eq!(cli.run.profile.as_deref(), Some("spark"));
+        assert_eq!(cli.run.profile, ["spark"]);
         assert_eq!(cli.run.prompt, ["fix", "-p", "x"]);
 
         let cli = Cli::try_parse_from(["ao", "--", "run", "the", "tests"]).unwrap();

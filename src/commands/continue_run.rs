@@ -43,7 +43,12 @@ pub fn run(cont: &ContinueArgs, env: Env<'_>) -> Result<u8> {
         }
     };
     let config = config::discover_and_load(args.config.as_deref(), &cwd, env)?;
-    let profile = config.profile(Some(args.profile.as_deref().unwrap_or(&parent.profile)))?;
+    one_profile(args)?;
+    let profile = config.profile(Some(
+        args.profile
+            .first()
+            .map_or(parent.profile.as_str(), String::as_str),
+    ))?;
     let parent_interface = parent.interface.unwrap_or(Interface::Generic);
     let same_cli = profile.interface == parent_interface
         && (profile.interface != Interface::Generic || profile.name == parent.profile);
@@ -116,6 +121,16 @@ pub fn run(cont: &ContinueArgs, env: Env<'_>) -> Result<u8> {
             .clone()
             .filter(|wt| args.cwd.is_none() && wt.removed_at.is_none()),
     })
+}
+
+/// `continue` goes on with one profile: a fan-out starts from a new task.
+fn one_profile(args: &crate::cli::RunArgs) -> Result<()> {
+    if args.profile.len() > 1 || args.judge.is_some() || args.max_parallel.is_some() {
+        return Err(usage(
+            "continue takes one profile (-p NAME); a fan-out starts from a new task",
+        ));
+    }
+    Ok(())
 }
 
 /// Why a run has no session to resume, and what to do instead.

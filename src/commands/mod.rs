@@ -6,6 +6,7 @@ mod completions;
 mod config;
 mod continue_run;
 mod doctor;
+mod fanout;
 mod init;
 mod install_skill;
 mod logs;

@@ -74,6 +74,10 @@ pub struct Envelope<'a> {
     /// when its work was applied, merged or discarded), the patch of its whole work, and
     /// whether the checkout's HEAD moved from the base.
     pub worktree: Option<WorktreeView<'a>>,
+    /// `--check CMD`: `command`, `passed`, `exit_code`, `seconds`, `log`.
+    pub check: Option<&'a run::Check>,
+    /// The fan-out the run is a candidate of.
+    pub fanout: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -137,6 +141,8 @@ pub fn envelope<'a>(run: &'a RunDir, m: &'a Manifest, code: u8) -> Envelope<'a> 
                 .then(|| run::base_moved(wt, &wt.repo))
                 .flatten(),
         }),
+        check: m.check.as_ref(),
+        fanout: m.fanout.as_deref(),
     }
 }
 
@@ -253,6 +259,46 @@ pub fn resume_command(id: &str) -> String {
 }
 
 /// Prints the result and returns the exit code.
+/// The time a check may take when the run set no `--timeout`.
+pub const CHECK_LIMIT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+/// Runs the run's `--check`, if it asked for one and has ended, and says how it went;
+/// the finish with the manifest as it is now.
+pub fn check(
+    finish: Finish,
+    signals: &run::Signals,
+    timeout: Option<std::time::Duration>,
+    quiet: bool,
+) -> Result<Finish> {
+    let Finish::Over { run, manifest } = finish else {
+        return Ok(finish);
+    };
+    let pending = manifest.check.as_ref().is_some_and(|c| c.passed.is_none());
+    if !pending {
+        return Ok(Finish::Over { run, manifest });
+    }
+    if !quiet {
+        eprintln!(
+            "agent-offload: check: {}",
+            manifest.check.as_ref().map_or("", |c| c.command.as_str())
+        );
+    }
+    let result = run::run_check(&run, signals, timeout.unwrap_or(CHECK_LIMIT))?;
+    if !quiet && let Some(c) = &result {
+        eprintln!(
+            "agent-offload: check {} ({}); log: {}",
+            run::describe_check(c),
+            c.seconds
+                .map_or_else(String::new, |s| crate::duration::human(
+                    std::time::Duration::from_secs_f64(s)
+                )),
+            run.file("check.log").display()
+        );
+    }
+    let manifest = Manifest::load(&run).unwrap_or(manifest);
+    Ok(Finish::Over { run, manifest })
+}
+
 pub fn print(finish: &Finish, json: bool, quiet: bool) -> Result<u8> {
     let mut stdout = std::io::stdout().lock();
     let say = |m: &str| {

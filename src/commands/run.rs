@@ -18,7 +18,15 @@ pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
     refuse_misplaced_options(args)?;
     let cwd = working_dir(args.cwd.as_deref())?;
     let config = config::discover_and_load(args.config.as_deref(), &cwd, env)?;
-    let profile = config.profile(args.profile.as_deref())?;
+    if args.profile.len() > 1 {
+        return super::fanout::run(args, env, &cwd, &config);
+    }
+    if args.judge.is_some() || args.max_parallel.is_some() {
+        return Err(usage(
+            "--judge and --max-parallel are for a fan-out: give several profiles (-p a -p b)",
+        ));
+    }
+    let profile = config.profile(args.profile.first().map(String::as_str))?;
     let headless = args.headless || (!args.tmux && profile.headless.unwrap_or(config.headless));
     let placement = placement(args, profile, &config, headless, env)?;
     let text = read_prompt(args, profile, &config, None)?;
@@ -274,9 +282,12 @@ pub fn delegate(d: Delegation<'_>) -> Result<u8> {
         meter,
         stall,
         worktree,
+        fanout: args.fanout.clone(),
+        check: args.check.clone(),
     };
     let finish = run::execute(&request, &root, &signals, observer.as_ref())?;
     drop(observer);
+    let finish = super::report::check(finish, &signals, args.timeout, args.quiet)?;
     super::report::print(&finish, args.json, args.quiet)
 }
 

@@ -10,7 +10,14 @@ use crate::run::{self, Manifest, RunDir, Signals};
 pub fn run(args: &WaitArgs, env: Env<'_>) -> Result<u8> {
     let root = run::runs_root(env)?;
     let run = match &args.run {
-        Some(spec) => run::resolve(&root, spec)?,
+        Some(spec) => match run::resolve(&root, spec) {
+            Ok(run) => run,
+            // Not a run: a fan-out, waited for as a whole.
+            Err(err) => match super::fanout::find(&root, spec) {
+                Some(fanout) => return super::fanout::wait(&fanout, args.json),
+                None => return Err(err),
+            },
+        },
         None => newest_from_here(&root)?,
     };
     let signals = Signals::install()?;
@@ -25,6 +32,7 @@ pub fn run(args: &WaitArgs, env: Env<'_>) -> Result<u8> {
         );
     }
     let finish = run::attach(run, &signals, args.timeout, args.detach_after, false)?;
+    let finish = report::check(finish, &signals, args.timeout, false)?;
     report::print(&finish, args.json, false)
 }
 
@@ -34,7 +42,7 @@ fn newest_from_here(root: &std::path::Path) -> Result<RunDir> {
     let cwd = cwd.canonicalize().unwrap_or(cwd);
     run::list(root)
         .into_iter()
-        .find(|r| Manifest::load(r).is_ok_and(|m| m.cwd == cwd))
+        .find(|r| Manifest::load(r).is_ok_and(|m| m.origin() == cwd))
         .ok_or_else(|| {
             usage(format!(
                 "no run was started from {}; name one (agent-offload runs lists them)",

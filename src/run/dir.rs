@@ -244,6 +244,12 @@ pub struct Manifest {
     /// The git worktree the agent works in (`--worktree`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worktree: Option<crate::run::worktree::Worktree>,
+    /// The fan-out this run is one candidate of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fanout: Option<String>,
+    /// `--check CMD` and, once it ran, its result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<crate::run::check::Check>,
 }
 
 /// Whether a run shows signs of work: new output or events, CPU time of the agent's
@@ -340,6 +346,18 @@ impl Manifest {
 
     /// The code agent-offload exits with for this run: the one recorded, or the one its
     /// status implies.
+    /// The directory the run was started from: its `cwd`, or for a run in a worktree
+    /// the same place in the checkout the worktree was made from.
+    pub fn origin(&self) -> PathBuf {
+        match &self.worktree {
+            Some(wt) => match self.cwd.strip_prefix(&wt.path) {
+                Ok(rel) => wt.repo.join(rel),
+                Err(_) => wt.repo.clone(),
+            },
+            None => self.cwd.clone(),
+        }
+    }
+
     pub fn exit_code(&self) -> u8 {
         self.agent_offload_exit
             .unwrap_or_else(|| crate::exit::for_status(self.status))

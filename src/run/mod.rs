@@ -6,6 +6,7 @@
 
 mod agent;
 mod changes;
+mod check;
 mod conclude;
 mod dir;
 mod handoff;
@@ -28,6 +29,7 @@ mod waiter;
 mod worktree;
 
 pub use changes::{Changes, describe as describe_changes};
+pub use check::{Check, describe as describe_check, run_pending as run_check};
 #[cfg(test)]
 pub use dir::StallKind;
 pub use dir::{
@@ -127,6 +129,10 @@ pub struct Request<'a> {
     pub stall: Option<StallPolicy>,
     /// Whether the agent works in a git worktree of its own.
     pub worktree: WorktreeRequest,
+    /// The fan-out the run is a candidate of.
+    pub fanout: Option<String>,
+    /// `--check CMD`, run once the run has ended.
+    pub check: Option<String>,
 }
 
 /// Where a run's agent works: the directory given, a new worktree, or the worktree of

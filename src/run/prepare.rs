@@ -112,6 +112,8 @@ pub fn prepare(
         transcript_from: None,
         ended_by: None,
         worktree,
+        fanout: req.fanout.clone(),
+        check: req.check.as_deref().map(crate::run::check::Check::asked),
     };
     let mut manifest = manifest;
     if manifest.mode == Mode::Tmux && matches!(req.session, Session::Resume(_)) {

@@ -6,6 +6,7 @@ mod budgets;
 mod config_errors;
 mod cursor;
 mod doctor;
+mod fanout;
 mod files;
 mod generated;
 mod harness;

@@ -186,6 +186,7 @@ pub fn create(cwd: &Path, id: &str, start: Start, runs_root: &Path) -> Result<(W
         .with_context(|| format!("cannot create the worktrees directory {}", dir.display()))?;
     let path = dir.join(id);
     let branch = format!("{BRANCH_PREFIX}{id}");
+    let _one_at_a_time = Serial::take(&dir);
 
     // For `dirty`: the working tree and the index, as trees, before anything else runs.
     let (base_tree, staged) = match start {
@@ -270,7 +271,7 @@ pub fn create(cwd: &Path, id: &str, start: Start, runs_root: &Path) -> Result<(W
         Ok(())
     })();
     if let Err(err) = made {
-        let _ = remove(&record);
+        let _ = remove_unlocked(&record);
         return Err(err);
     }
     let agent_cwd = path.join(prefix.trim_end_matches('/'));
@@ -298,8 +299,37 @@ pub fn unlock(wt: &Worktree) {
         .status();
 }
 
+/// Worktrees are made and removed one at a time: git reads every entry of
+/// `.git/worktrees` while it adds one, and fails on another's half-made entry
+/// ("failed to read .../commondir"); `worktree prune` could take such an entry for a
+/// stale one. A `flock` on the worktrees directory, bounded like every lock of ours.
+struct Serial {
+    _dir: Option<std::os::fd::OwnedFd>,
+}
+
+impl Serial {
+    fn take(dir: &Path) -> Serial {
+        use rustix::fs::{Mode, OFlags};
+        let fd = rustix::fs::open(
+            dir,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ok();
+        if let Some(fd) = &fd {
+            super::lock::lock_exclusive(fd, std::time::Duration::from_secs(120));
+        }
+        Serial { _dir: fd }
+    }
+}
+
 /// Removes the worktree (whatever is in it), the branch and our base ref.
 pub fn remove(wt: &Worktree) -> Result<()> {
+    let _one_at_a_time = wt.path.parent().map(Serial::take);
+    remove_unlocked(wt)
+}
+
+fn remove_unlocked(wt: &Worktree) -> Result<()> {
     unlock(wt);
     if wt.path.exists() {
         run(

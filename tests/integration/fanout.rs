@@ -1,0 +1,338 @@
+//! Fan-out: the same task to several profiles at once, each in its own worktree, one
+//! table, `--check`, `--judge`, `--max-parallel`, detaching and `wait`, signals.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::harness::{Test, assert_no_survivor, eventually, send_signal, unique};
+use crate::tmux_server::TmuxServer;
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .expect("run git");
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn repo(t: &Test) -> PathBuf {
+    let repo = t.work();
+    git(&repo, &["-c", "init.defaultBranch=main", "init", "-q"]);
+    git(&repo, &["config", "user.name", "Test"]);
+    git(&repo, &["config", "user.email", "test@example.com"]);
+    std::fs::write(repo.join("a.txt"), "a\n").unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-qm", "start"]);
+    repo
+}
+
+/// Agents: `good` writes ok.txt and publishes; `broken` fails without a summary;
+/// `slow` waits for `$GATE` (a file) first, then writes other.txt; `judge` names the
+/// candidate of profile `slow`. Every agent notes its start and end in `$LOG`.
+fn setup(extra: &str) -> Test {
+    let log_and_gate = r"log=${AGENT_OFFLOAD_RUN_DIR}/../../fanout-test.log";
+    let t = Test::new()
+        .agent(
+            "good",
+            &format!("{log_and_gate}\necho start good >>$log\necho ok >ok.txt\necho end good >>$log\npublish 'good did it'"),
+        )
+        .agent("broken", "echo 'broken: giving up'; exit 3")
+        .agent(
+            "slow",
+            &format!(
+                "{log_and_gate}\necho start slow >>$log\nwhile [ ! -e \"$AGENT_OFFLOAD_RUN_DIR/../../gate\" ]; do sleep 0.05; done\necho other >other.txt\necho end slow >>$log\npublish 'slow did it'"
+            ),
+        )
+        .agent(
+            "judge",
+            r#"id=$(printf '%s' "$last" | sed -n 's/^## Candidate [0-9]*: run \([^ ]*\) (profile slow)$/\1/p')
+printf '%s\n' "$last" >"$AGENT_OFFLOAD_RUN_DIR/../../judge-saw"
+publish "best: $id
+slow's is the one"
+"#,
+        );
+    let cfg = format!(
+        "default_profile: good\nprofiles:\n  good: {{command: {}, headless: true}}\n  broken: \
+         {{command: {}, headless: true}}\n  slow: {{command: {}, headless: true}}\n  judge: \
+         {{command: {}, headless: true}}\n{extra}",
+        t.agent_path("good"),
+        t.agent_path("broken"),
+        t.agent_path("slow"),
+        t.agent_path("judge"),
+    );
+    t.config(&cfg)
+}
+
+fn open_gate(t: &Test) {
+    std::fs::create_dir_all(t.path().join("state/agent-offload")).unwrap();
+    std::fs::write(t.path().join("state/agent-offload/gate"), "").unwrap();
+}
+
+#[test]
+fn three_profiles_one_failing_one_slow_give_one_table_with_checks_and_a_judge() {
+    let t = setup("");
+    let repo = repo(&t);
+    // The slow one may go on only once the others have ended: its row comes last.
+    let gate = t.path().join("state/agent-offload/gate");
+    let t = t.args([
+        "-p",
+        "good",
+        "-p",
+        "broken",
+        "-p",
+        "slow",
+        "--check",
+        "test -f ok.txt",
+        "--judge",
+        "judge",
+        "the task",
+    ]);
+    let child = t.spawn();
+    let log = t.path().join("state/agent-offload/fanout-test.log");
+    eventually(Duration::from_secs(20), "good to end", || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("end good"))
+    });
+    std::fs::write(&gate, "").unwrap();
+    let out = crate::harness::wait_bounded(child, Duration::from_secs(60));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].starts_with("PROFILE  STATUS"), "{stdout}");
+    let row = |p: &str| {
+        lines
+            .iter()
+            .find(|l| l.starts_with(&format!("{p} ")))
+            .map_or_else(
+                || panic!("no row for {p}: {stdout}"),
+                |l| l.split_whitespace().collect::<Vec<_>>(),
+            )
+    };
+    let good = row("good");
+    assert_eq!(&good[1], &"done");
+    assert_eq!(&good[4..7], &["1", "+1", "-0"], "{good:?}");
+    assert_eq!(good[7], "passed");
+    let broken = row("broken");
+    assert_eq!(broken[1], "failed");
+    assert_eq!(
+        broken[7..9],
+        ["failed", "(1)"],
+        "its check ran in its worktree"
+    );
+    let slow = row("slow");
+    assert_eq!(slow[1], "done");
+    assert_eq!(slow[7..9], ["failed", "(1)"], "no ok.txt in its worktree");
+    assert_eq!(
+        slow.last(),
+        Some(&"picked"),
+        "the judge picked slow: {stdout}"
+    );
+    assert!(stdout.contains("== judge (judge): picks "), "{stdout}");
+    assert!(stdout.contains("slow's is the one"), "{stdout}");
+    assert!(stdout.contains("good did it"), "{stdout}");
+    assert!(
+        stdout.contains("exited with status 3"),
+        "the failure's reason: {stdout}"
+    );
+    // The judge saw each candidate's summary, check and diff.
+    let saw = std::fs::read_to_string(t.path().join("state/agent-offload/judge-saw")).unwrap();
+    assert!(saw.contains("Check `test -f ok.txt`: passed"), "{saw}");
+    assert!(saw.contains("+ok"), "good's diff: {saw}");
+    assert!(saw.contains("slow did it"), "{saw}");
+    // The checkout is untouched; every candidate kept its worktree and branch.
+    assert_eq!(git(&repo, &["status", "--porcelain"]), "");
+    assert_eq!(
+        git(&repo, &["branch", "--list", "agent-offload/*"])
+            .lines()
+            .count(),
+        3,
+        "three candidates' branches; the judge's is gone (it changed nothing)"
+    );
+}
+
+#[test]
+fn json_gives_an_array_of_candidates_and_the_judge() {
+    let t = setup("");
+    repo(&t);
+    open_gate(&t);
+    let out = t
+        .args([
+            "-p", "good", "-p", "slow", "--judge", "judge", "--json", "the task",
+        ])
+        .run();
+    out.status(0);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    let all = v.as_array().unwrap();
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[0]["profile"], "good");
+    assert_eq!(all[0]["role"], "candidate");
+    assert_eq!(all[0]["picked"], false);
+    assert_eq!(all[1]["profile"], "slow");
+    assert_eq!(all[1]["picked"], true);
+    assert!(all[1]["worktree"]["path"].is_string());
+    assert_eq!(all[2]["role"], "judge");
+    assert_eq!(all[2]["pick"], all[1]["id"]);
+    assert_eq!(all[0]["fanout"], all[1]["fanout"]);
+}
+
+#[test]
+fn max_parallel_one_runs_them_one_after_another() {
+    let t = setup("");
+    repo(&t);
+    open_gate(&t);
+    let out = t
+        .args([
+            "-p",
+            "slow",
+            "-p",
+            "good",
+            "--max-parallel",
+            "1",
+            "the task",
+        ])
+        .run();
+    out.status(0);
+    let log = std::fs::read_to_string(out.test.path().join("state/agent-offload/fanout-test.log"))
+        .unwrap();
+    assert_eq!(log, "start slow\nend slow\nstart good\nend good\n");
+}
+
+#[test]
+fn a_detached_fan_out_is_waited_for_as_a_whole() {
+    let t = setup("");
+    repo(&t);
+    let out = t
+        .args([
+            "-p",
+            "good",
+            "-p",
+            "slow",
+            "--detach-after",
+            "300ms",
+            "the task",
+        ])
+        .run();
+    out.status(75);
+    let stdout = out.stdout();
+    let id = stdout
+        .trim()
+        .strip_prefix("still running: agent-offload wait ")
+        .unwrap_or_else(|| panic!("{stdout}"))
+        .to_owned();
+    open_gate(&out.test);
+    let waited = out.test.exec(["wait", &id]);
+    let text = String::from_utf8_lossy(&waited.stdout);
+    assert_eq!(waited.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("slow did it") && text.contains("good did it"),
+        "{text}"
+    );
+    let row = text.lines().find(|l| l.starts_with("slow ")).unwrap();
+    assert!(row.contains(" done "), "{row}");
+}
+
+#[test]
+fn a_signal_to_the_fan_out_cancels_every_candidate() {
+    let marker = format!("sleep 5{}", &unique()[..3]);
+    let t = Test::new().agent(
+        "waits",
+        &format!("touch \"$AGENT_OFFLOAD_RUN_DIR/../../started-$$\"\nexec {marker}"),
+    );
+    let cfg = format!(
+        "default_profile: w1\nprofiles:\n  w1: {{command: {0}, headless: true}}\n  w2: \
+         {{command: {0}, headless: true}}\n",
+        t.agent_path("waits")
+    );
+    let t = t.config(&cfg);
+    repo(&t);
+    let t = t.args(["-p", "w1", "-p", "w2", "--json", "x"]);
+    let child = t.spawn();
+    let state = t.path().join("state/agent-offload");
+    eventually(Duration::from_secs(20), "both agents to start", || {
+        std::fs::read_dir(&state).is_ok_and(|d| {
+            d.filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("started-"))
+            })
+            .count()
+                == 2
+        })
+    });
+    send_signal(child.id(), "TERM");
+    let out = crate::harness::wait_bounded(child, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(143), "{out:?}");
+    assert_no_survivor(&marker);
+    for dir in t.run_dirs() {
+        let m: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+        assert_eq!(m["status"], "cancelled", "{m}");
+    }
+}
+
+#[test]
+fn fan_out_mistakes_are_usage_errors_before_anything_starts() {
+    let t = setup("");
+    let out = t.args(["-p", "good", "-p", "slow", "x"]).run();
+    out.status(2).stderr_contains("not in a git repository");
+    let t = out.test;
+    repo(&t);
+    let unknown = t.exec(["-p", "good", "-p", "nope", "x"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("nope"));
+    let judge_alone = t.exec(["-p", "good", "--judge", "judge", "x"]);
+    assert_eq!(judge_alone.status.code(), Some(2));
+    assert!(t.run_dirs().is_empty(), "nothing started");
+}
+
+#[test]
+fn in_tmux_the_candidates_panes_stack_in_the_right_hand_column() {
+    // Each agent notes its pane's place, then waits until both have.
+    let t = Test::new().agent(
+        "placed",
+        r#"tmux display-message -p -t "$TMUX_PANE" '#{pane_left} #{pane_top}' >"$AGENT_OFFLOAD_RUN_DIR/../../place-$$"
+while [ "$(ls "$AGENT_OFFLOAD_RUN_DIR/../.." | grep -c '^place-')" -lt 2 ]; do sleep 0.05; done
+publish placed"#,
+    );
+    let cfg = format!(
+        "default_profile: p1\nprofiles:\n  p1: {{command: {0}}}\n  p2: {{command: {0}}}\n",
+        t.agent_path("placed")
+    );
+    let t = t.config(&cfg);
+    repo(&t);
+    let server = TmuxServer::start(t.path(), &t.work());
+    let out = t.in_tmux(&server).args(["-p", "p1", "-p", "p2", "x"]).run();
+    out.status(0);
+    let state = out.test.path().join("state/agent-offload");
+    let places: Vec<(u32, u32)> = std::fs::read_dir(&state)
+        .unwrap()
+        .filter_map(|e| {
+            let e = e.ok()?;
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("place-")
+                .then(|| {
+                    let text = std::fs::read_to_string(e.path()).unwrap();
+                    let mut it = text.split_whitespace().map(|n| n.parse().unwrap());
+                    (it.next().unwrap(), it.next().unwrap())
+                })
+        })
+        .collect();
+    assert_eq!(places.len(), 2);
+    assert!(places[0].0 > 0, "right of the caller: {places:?}");
+    assert_eq!(places[0].0, places[1].0, "one column: {places:?}");
+    assert_ne!(places[0].1, places[1].1, "stacked: {places:?}");
+    assert_eq!(
+        server.panes(),
+        vec![server.caller.clone()],
+        "both panes closed"
+    );
+}
