@@ -296,9 +296,9 @@ pub struct TopArgs {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// The run (id, unique prefix, or `last`).
+    /// The run (id, unique prefix, or `last`; default: the newest from this directory).
     #[arg(value_name = "RUN")]
-    pub run: String,
+    pub run: Option<String>,
 
     /// Print JSON instead of text.
     #[arg(long)]
@@ -307,9 +307,9 @@ pub struct ShowArgs {
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
-    /// The run (id, unique prefix, or `last`).
+    /// The run (id, unique prefix, or `last`; default: the newest from this directory).
     #[arg(value_name = "RUN")]
-    pub run: String,
+    pub run: Option<String>,
 
     /// Keep printing new output until the run ends.
     #[arg(short, long)]

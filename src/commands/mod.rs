@@ -62,6 +62,26 @@ pub fn print_document(bytes: &[u8]) -> anyhow::Result<()> {
     }
 }
 
+/// The run a command names (id, unique prefix, or `last`), or without one the newest
+/// run started from the current directory: what `wait`, `show` and `logs` act on.
+pub fn run_or_newest_here(root: &Path, spec: Option<&str>) -> anyhow::Result<crate::run::RunDir> {
+    use crate::run::{self, Manifest};
+    if let Some(spec) = spec {
+        return run::resolve(root, spec);
+    }
+    let cwd = std::env::current_dir()?;
+    let cwd = cwd.canonicalize().unwrap_or(cwd);
+    run::list(root)
+        .into_iter()
+        .find(|r| Manifest::load(r).is_ok_and(|m| m.cwd == cwd))
+        .ok_or_else(|| {
+            crate::exit::usage(format!(
+                "no run was started from {}; name one (agent-offload runs lists them)",
+                cwd.display()
+            ))
+        })
+}
+
 /// Left-aligned columns separated by two spaces; the last column is not padded.
 pub fn table<const N: usize>(headers: &[&str; N], rows: &[[String; N]]) -> String {
     let mut widths = headers.map(|h| h.chars().count());

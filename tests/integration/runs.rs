@@ -420,6 +420,68 @@ fn runs_show_and_logs() {
     assert!(text(&missing.stderr).contains("no run matches \"nope\""));
 }
 
+/// `show` and `logs` without RUN act on the newest run started from the current
+/// directory, as `wait` does; `last` is the newest of all.
+#[test]
+fn show_and_logs_default_to_the_newest_run_from_here() {
+    let t = headless(
+        Test::new(),
+        "echo \"log of ${PWD##*/}\"; publish \"summary of ${PWD##*/}\"",
+    );
+    let out = t.arg("here").run();
+    out.status(0);
+    let t = out.test;
+    let elsewhere = t.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let other = t.exec(["--cwd", elsewhere.to_str().unwrap(), "there"]);
+    assert_eq!(code(&other), 0, "{}", text(&other.stderr));
+    let ids: Vec<String> = t
+        .run_dirs()
+        .iter()
+        .map(|d| d.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+
+    let show = t.exec(["show", "--json"]);
+    assert_eq!(code(&show), 0, "{}", text(&show.stderr));
+    let v = json(&show);
+    assert_eq!(
+        v["id"],
+        ids[0].as_str(),
+        "the newest run from here, not the newest"
+    );
+    assert_eq!(v["summary"], "summary of work\n");
+    let show = t.exec(["show"]);
+    assert!(text(&show.stdout).contains(&format!("id         {}", ids[0])));
+    let logs = t.exec(["logs"]);
+    assert_eq!(code(&logs), 0, "{}", text(&logs.stderr));
+    assert_eq!(text(&logs.stdout), "log of work\n");
+
+    // From the other directory: its run.
+    let logs = t.exec_in(&elsewhere, ["logs"]);
+    assert_eq!(text(&logs.stdout), "log of elsewhere\n");
+    assert_eq!(
+        json(&t.exec_in(&elsewhere, ["show", "--json"]))["id"],
+        ids[1].as_str()
+    );
+
+    // From a directory no run started from: a usage error that says what to do.
+    let none = t.path().join("home");
+    for command in ["show", "logs"] {
+        let out = t.exec_in(&none, [command]);
+        assert_eq!(code(&out), 2, "{command}");
+        assert_eq!(
+            text(&out.stderr),
+            format!(
+                "agent-offload: no run was started from {}; name one (agent-offload runs \
+                 lists them)\n",
+                none.canonicalize().unwrap().display()
+            ),
+            "{command}"
+        );
+        assert_eq!(text(&out.stdout), "", "{command}");
+    }
+}
+
 #[test]
 fn an_ambiguous_prefix_is_refused() {
     let t = headless(Test::new(), "publish ok");
