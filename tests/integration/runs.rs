@@ -526,9 +526,18 @@ fn prune_removes_old_finished_runs_only() {
     assert_eq!(code(&t.exec(["new"])), 0);
     let dry = t.exec(["prune", "--dry-run"]);
     assert!(text(&dry.stdout).contains("would remove"));
+    // The default, 7 days, written as people write it (once: "168h00m").
+    assert_eq!(
+        text(&dry.stderr),
+        "agent-offload: would remove 1 finished run older than 7d\n"
+    );
     assert_eq!(t.run_dirs().len(), 2);
-    let p = t.exec(["prune"]);
+    let p = t.exec(["prune", "--older-than", "36h"]);
     assert_eq!(code(&p), 0, "{}", text(&p.stderr));
+    assert_eq!(
+        text(&p.stderr),
+        "agent-offload: removed 1 finished run older than 1d12h\n"
+    );
     let left = t.run_dirs();
     assert_eq!(left.len(), 1);
     assert_ne!(left[0], old);
