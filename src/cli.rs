@@ -17,8 +17,8 @@ Examples:
   agent-offload -- run the tests and fix what fails    words after -- are all prompt
   agent-offload --detach-after 8m -p spark < plan.md   exit 75 after 8 minutes if still running
   agent-offload wait                                   wait again for the newest run from here
-  agent-offload continue last \"use option B\"          answer its question, same session
-  agent-offload continue last -p opus \"finish it\"     hand the work to another profile
+  agent-offload continue last \"use option B\"           answer its question, same session
+  agent-offload continue last -p opus \"finish it\"      hand the work to another profile
   agent-offload runs                                   recent runs
   agent-offload profiles                               list the configured profiles
   agent-offload install-skill                          teach your agent CLIs to delegate
@@ -131,8 +131,17 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) on stdout (e.g. `agent-offload man > agent-offload.1`).
-    Man,
+    /// Print the man page (roff) on stdout, or write every page with --dir.
+    #[command(
+        long_about = "Print the man page agent-offload(1) (roff) on stdout. With --dir, write \
+            it and a page for each subcommand (agent-offload-run.1, agent-offload-wait.1, \
+            ..., the pages its SUBCOMMANDS section cites) into that directory, and print \
+            the path of each file written.",
+        after_help = "Examples:\n  \
+            agent-offload man --dir ~/.local/share/man/man1     every page, where man finds them\n  \
+            agent-offload man | man -l -                        read the main page now"
+    )]
+    Man(ManArgs),
     /// About the config file.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -223,7 +232,7 @@ Examples:
   agent-offload continue last \"use the existing retry helper\"   answer the newest run's question
   agent-offload continue 20261130-1412 \"now add tests\"          the next step, same session
   agent-offload continue last -p opus \"finish this\"             hand off to another profile
-  agent-offload continue last --fresh -f review.md                 a fresh session, seeded
+  agent-offload continue last --fresh -f review.md              a fresh session, seeded
 
 RUN is a run id, a unique prefix of one, or `last`.";
 
@@ -410,6 +419,14 @@ pub struct DoctorArgs {
     /// Config file to check instead of discovering one.
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write every page (agent-offload.1, agent-offload-SUBCOMMAND.1, ...) into this
+    /// directory, created if missing, instead of the main page on stdout.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

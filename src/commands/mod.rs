@@ -9,6 +9,7 @@ mod doctor;
 mod init;
 mod install_skill;
 mod logs;
+mod man;
 mod profiles;
 mod prune;
 mod report;
@@ -46,7 +47,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Some(Command::Init(args)) => init::run(&args, &env),
         Some(Command::Doctor(args)) => doctor::run(&args, &env),
         Some(Command::Completions { shell }) => completions::completions(shell),
-        Some(Command::Man) => completions::man(),
+        Some(Command::Man(args)) => man::man(args.dir.as_deref()),
         Some(Command::Config(command)) => config::run(&command),
     }
 }

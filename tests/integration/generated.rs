@@ -59,6 +59,91 @@ fn man_page_is_roff_from_the_clap_definitions() {
     assert!(man.contains("doctor"), "{man}");
 }
 
+/// `man --dir` writes the main page and one per subcommand: every page a SUBCOMMANDS
+/// section cites exists, and nothing else is written.
+#[test]
+fn man_dir_writes_every_page_the_pages_cite() {
+    let t = Test::new();
+    let dir = t.path().join("share/man/man1");
+    let out = t.args(["man", "--dir"]).arg(&dir).run();
+    out.status(0);
+    let mut written: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    let mut listed: Vec<String> = out
+        .stdout()
+        .lines()
+        .map(|l| {
+            let path = std::path::Path::new(l);
+            assert_eq!(path.parent(), Some(dir.as_path()), "{l}");
+            path.file_name().unwrap().to_string_lossy().into_owned()
+        })
+        .collect();
+    listed.sort();
+    assert_eq!(listed, written, "stdout lists each file written");
+    for name in [
+        "agent-offload.1",
+        "agent-offload-run.1",
+        "agent-offload-wait.1",
+        "agent-offload-show.1",
+        "agent-offload-man.1",
+        "agent-offload-config.1",
+        "agent-offload-config-schema.1",
+    ] {
+        assert!(written.iter().any(|w| w == name), "{name} in {written:?}");
+    }
+    let mut cited = Vec::new();
+    for name in &written {
+        let page = std::fs::read_to_string(dir.join(name)).unwrap();
+        let title = name.strip_suffix(".1").unwrap();
+        assert!(page.contains(&format!(".TH {title} 1 ")), "{name}");
+        for rest in page.split("\n.TP\n").skip(1) {
+            let first = rest.lines().next().unwrap();
+            if let Some(page) = first.strip_suffix("(1)") {
+                cited.push(format!("{}.1", page.replace("\\-", "-")));
+            }
+        }
+    }
+    cited.sort();
+    cited.dedup();
+    let mut subpages: Vec<String> = written
+        .iter()
+        .filter(|w| *w != "agent-offload.1")
+        .cloned()
+        .collect();
+    subpages.sort();
+    assert_eq!(cited, subpages, "every cited page, and only those");
+
+    // The main page is the same on stdout.
+    let page = std::fs::read_to_string(dir.join("agent-offload.1")).unwrap();
+    assert_eq!(stdout_of(&["man"]), page);
+}
+
+/// Examples are kept line by line (a no-fill block), not reflowed into a paragraph
+/// that breaks them mid-line; the exit codes get their section.
+#[test]
+fn man_page_examples_are_not_reflowed() {
+    let man = stdout_of(&["man"]);
+    let examples = man
+        .split_once(".SH \"EXAMPLES\"\n.PP\n.nf\n")
+        .unwrap_or_else(|| panic!("no EXAMPLES no-fill block:\n{man}"))
+        .1;
+    let block = &examples[..examples.find("\n.fi\n").expect("the block ends")];
+    let lines: Vec<&str> = block.lines().collect();
+    assert_eq!(
+        lines[1],
+        "  agent\\-offload \\-p spark \\-H \"fix the failing test\"     profile spark, headless"
+    );
+    assert!(
+        lines.iter().all(|l| l.starts_with("  agent\\-offload ")),
+        "{block}"
+    );
+    assert!(man.contains(".SH \"EXIT STATUS\"\n.PP\n0 done"), "{man}");
+    assert!(!man.contains(".SH EXTRA"), "{man}");
+}
+
 fn schema() -> jsonschema::Validator {
     let text = stdout_of(&["config", "schema"]);
     let value: serde_json::Value = serde_json::from_str(&text).unwrap();
