@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
+use clap_complete::ArgValueCandidates;
 
 use crate::skill::providers::Provider;
 
@@ -127,6 +128,17 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Print a shell completion script (e.g. `agent-offload completions bash >
     /// ~/.local/share/bash-completion/completions/agent-offload`).
+    #[command(
+        long_about = "Print a shell completion script (bash, zsh, fish, elvish, powershell). \
+            The script asks agent-offload, found on PATH, for the candidates at each TAB: \
+            subcommands and options, the profiles of the config it would load (-p <TAB>), \
+            and `last` and the run ids for a RUN argument. A broken config gives no \
+            candidates, never an error.",
+        after_help = "Examples:\n  \
+            agent-offload completions bash > ~/.local/share/bash-completion/completions/agent-offload\n  \
+            agent-offload completions zsh > ~/.zfunc/_agent-offload\n  \
+            agent-offload completions fish > ~/.config/fish/completions/agent-offload.fish"
+    )]
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
@@ -151,7 +163,7 @@ pub enum Command {
 #[allow(clippy::struct_excessive_bools)] // command-line flags
 pub struct RunArgs {
     /// Profile to use (default: the config's `default_profile`).
-    #[arg(short, long, value_name = "NAME")]
+    #[arg(short, long, value_name = "NAME", add = profile_candidates())]
     pub profile: Option<String>,
 
     /// Config file to use instead of discovering one.
@@ -239,7 +251,7 @@ RUN is a run id, a unique prefix of one, or `last`.";
 #[derive(Debug, Args)]
 pub struct ContinueArgs {
     /// The run to continue (id, unique prefix, or `last`).
-    #[arg(value_name = "RUN")]
+    #[arg(value_name = "RUN", add = run_candidates())]
     pub run: String,
 
     /// Start a fresh session seeded with what the run produced, even with a profile of
@@ -265,7 +277,7 @@ pub struct ProfilesArgs {
 #[derive(Debug, Args)]
 pub struct WaitArgs {
     /// The run (id, unique prefix, or `last`; default: the newest from this directory).
-    #[arg(value_name = "RUN")]
+    #[arg(value_name = "RUN", add = run_candidates())]
     pub run: Option<String>,
 
     /// Stop the agent if it has not finished this long from now (at most 365d); exit 124.
@@ -306,7 +318,7 @@ pub struct TopArgs {
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// The run (id, unique prefix, or `last`; default: the newest from this directory).
-    #[arg(value_name = "RUN")]
+    #[arg(value_name = "RUN", add = run_candidates())]
     pub run: Option<String>,
 
     /// Print JSON instead of text.
@@ -317,7 +329,7 @@ pub struct ShowArgs {
 #[derive(Debug, Args)]
 pub struct LogsArgs {
     /// The run (id, unique prefix, or `last`; default: the newest from this directory).
-    #[arg(value_name = "RUN")]
+    #[arg(value_name = "RUN", add = run_candidates())]
     pub run: Option<String>,
 
     /// Keep printing new output until the run ends.
@@ -328,7 +340,7 @@ pub struct LogsArgs {
 #[derive(Debug, Args)]
 pub struct CancelArgs {
     /// The run (id, unique prefix, or `last`).
-    #[arg(value_name = "RUN")]
+    #[arg(value_name = "RUN", add = run_candidates())]
     pub run: String,
 }
 
@@ -476,6 +488,16 @@ pub fn misplaced_option_error(option: &str) -> String {
          options before the prompt (agent-offload {option} ... \"the task\"), or write -- \
          before a prompt that really contains it (agent-offload -- the task {option})"
     )
+}
+
+/// `-p <TAB>`: the profiles of the config this command would load.
+fn profile_candidates() -> ArgValueCandidates {
+    ArgValueCandidates::new(crate::commands::completions::profiles)
+}
+
+/// `RUN <TAB>`: `last` and the run ids.
+fn run_candidates() -> ArgValueCandidates {
+    ArgValueCandidates::new(crate::commands::completions::runs)
 }
 
 /// `--stall-after`: a duration, or `off`.

@@ -2,7 +2,7 @@
 //! returns the exit code.
 
 mod cancel;
-mod completions;
+pub mod completions;
 mod config;
 mod continue_run;
 mod doctor;

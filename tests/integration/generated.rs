@@ -12,24 +12,32 @@ fn stdout_of(args: &[&str]) -> String {
     out.stdout()
 }
 
+/// Each shell's script asks the binary for candidates (dynamic completion), calling it
+/// by name so that a script written once survives upgrades.
 #[test]
 fn completions_for_every_shell() {
-    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+    for (shell, first) in [
+        ("bash", "\n_clap_complete_agent_offload() {"),
+        ("zsh", "#compdef agent-offload\n"),
+        (
+            "fish",
+            "complete --keep-order --exclusive --command agent-offload ",
+        ),
+        (
+            "elvish",
+            "\nset edit:completion:arg-completer[agent-offload]",
+        ),
+        (
+            "powershell",
+            "\nRegister-ArgumentCompleter -Native -CommandName agent-offload",
+        ),
+    ] {
         let script = stdout_of(&["completions", shell]);
-        // fish spells options `-l profile`, the others `--profile`.
-        for word in [
-            "agent-offload",
-            "doctor",
-            "init",
-            "completions",
-            "profile",
-            "quiet",
-        ] {
-            assert!(script.contains(word), "{shell} completion lacks {word}");
-        }
+        assert!(script.starts_with(first), "{shell}:\n{script}");
         assert!(
-            !script.contains("__watch"),
-            "{shell}: hidden command completed"
+            script.contains("AGENT_OFFLOAD_COMPLETE") && script.contains(&format!("\"{shell}\""))
+                || script.contains(&format!("AGENT_OFFLOAD_COMPLETE={shell} ")),
+            "{shell}:\n{script}"
         );
     }
     // The bash script is valid bash.
@@ -38,6 +46,164 @@ fn completions_for_every_shell() {
     std::fs::write(&file, stdout_of(&["completions", "bash"])).unwrap();
     let status = Command::new("bash").arg("-n").arg(&file).status().unwrap();
     assert!(status.success());
+}
+
+/// What bash offers for the command line `words` (the last word being completed),
+/// through the script `completions bash` prints and the real binary, found on PATH
+/// as the script expects; and what reached stderr.
+fn bash_complete(t: &Test, words: &[&str]) -> (Vec<String>, String) {
+    let script = t.path().join("completion.bash");
+    if !script.exists() {
+        let out = t.exec(["completions", "bash"]);
+        assert_eq!(out.status.code(), Some(0));
+        std::fs::write(&script, &out.stdout).unwrap();
+    }
+    let bin_dir = std::path::Path::new(crate::harness::BIN).parent().unwrap();
+    let mut cmd = t.command_from(std::path::Path::new("bash"));
+    cmd.env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()))
+        .arg("-c")
+        .arg(
+            "source \"$1\"; shift\n\
+             COMP_WORDS=(\"$@\"); COMP_CWORD=$(($# - 1)); COMP_TYPE=9\n\
+             _clap_complete_agent_offload \"$1\" \"${COMP_WORDS[COMP_CWORD]}\" \"${COMP_WORDS[COMP_CWORD-1]}\"\n\
+             printf '%s\\n' \"${COMPREPLY[@]}\"",
+        )
+        .arg("bash")
+        .arg(&script)
+        .args(words)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let out = crate::harness::wait_bounded(
+        cmd.spawn().expect("spawn bash"),
+        std::time::Duration::from_secs(30),
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let candidates = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    (
+        candidates,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const TWO_PROFILES: &str = "default_profile: spark\nprofiles:\n  spark:\n    command: codex\n  opus:\n    command: claude\n";
+
+#[test]
+fn completion_offers_subcommands_and_the_configs_profiles() {
+    let t = Test::new()
+        .config(TWO_PROFILES)
+        .file("other.yaml", "profiles:\n  elsewhere:\n    command: pi\n");
+    let complete = |words: &[&str]| {
+        let (candidates, stderr) = bash_complete(&t, words);
+        assert_eq!(stderr, "", "{words:?}");
+        candidates
+    };
+    assert_eq!(complete(&["agent-offload", "wai"]), ["wait"]);
+    assert_eq!(complete(&["agent-offload", "-p", ""]), ["spark", "opus"]);
+    assert_eq!(complete(&["agent-offload", "--profile", "o"]), ["opus"]);
+    assert_eq!(
+        complete(&["agent-offload", "continue", "x", "-p", "sp"]),
+        ["spark"]
+    );
+    // The config the command line names.
+    let other = t.path().join("other.yaml");
+    let flag = format!("--config={}", other.display());
+    assert_eq!(complete(&["agent-offload", &flag, "-p", ""]), ["elsewhere"]);
+    assert_eq!(
+        complete(&[
+            "agent-offload",
+            "run",
+            "--config",
+            other.to_str().unwrap(),
+            "-p",
+            ""
+        ]),
+        ["elsewhere"]
+    );
+    // A project config is found from the current directory, as a run would.
+    let project = t.path().join("work/.agent-offload.yaml");
+    std::fs::write(&project, "profiles:\n  local:\n    command: pi\n").unwrap();
+    assert_eq!(complete(&["agent-offload", "-p", ""]), ["local"]);
+}
+
+/// A broken config, an unreadable one, or no HOME: no candidates, nothing on the
+/// terminal, and no hang.
+#[test]
+fn completion_with_a_broken_config_offers_nothing_quietly() {
+    for config in [
+        "profiles: [\n",
+        "profiles:\n  a:\n    comand: x\n",
+        "\0\u{1}",
+    ] {
+        let t = Test::new().config(config);
+        let (candidates, stderr) = bash_complete(&t, &["agent-offload", "-p", ""]);
+        assert_eq!(candidates, Vec::<String>::new(), "{config:?}");
+        assert_eq!(stderr, "", "{config:?}");
+    }
+    // The config path is a directory; the state directory is a file.
+    let t = Test::new();
+    std::fs::create_dir_all(t.config_path()).unwrap();
+    std::fs::write(t.path().join("state/agent-offload"), "not a directory").unwrap();
+    for words in [
+        &["agent-offload", "-p", ""][..],
+        &["agent-offload", "wait", ""],
+    ] {
+        let (candidates, stderr) = bash_complete(&t, words);
+        // Only wait's options (clap_complete offers them where no value is known).
+        assert!(
+            candidates.iter().all(|c| c.starts_with('-')),
+            "{words:?}: {candidates:?}"
+        );
+        assert_eq!(stderr, "", "{words:?}");
+    }
+}
+
+/// RUN arguments complete to `last` and the run ids, newest first; none before the
+/// first run.
+#[test]
+fn completion_offers_run_ids_for_run_arguments() {
+    let t = Test::new().agent("fake", "publish ok");
+    let cfg = format!(
+        "profiles:\n  fake:\n    command: {}\n    headless: true\n",
+        t.agent_path("fake")
+    );
+    let t = t.config(&cfg);
+    let (none, stderr) = bash_complete(&t, &["agent-offload", "wait", ""]);
+    assert!(none.iter().all(|c| c.starts_with('-')), "{none:?}");
+    assert_eq!(stderr, "");
+    for task in ["one", "two"] {
+        let out = t.exec([task]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+    }
+    let mut ids: Vec<String> = t
+        .run_dirs()
+        .iter()
+        .map(|d| d.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    ids.reverse();
+    for command in ["wait", "show", "logs", "cancel", "continue"] {
+        let (candidates, stderr) = bash_complete(&t, &["agent-offload", command, ""]);
+        assert_eq!(stderr, "", "{command}");
+        let mut want = vec!["last".to_owned()];
+        want.extend(ids.iter().cloned());
+        // bash sorts what it is given; the set is what matters here. The command's
+        // options are offered beside them.
+        let mut got: Vec<String> = candidates
+            .into_iter()
+            .filter(|c| !c.starts_with('-'))
+            .collect();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{command}");
+    }
+    let (candidates, _) = bash_complete(&t, &["agent-offload", "show", &ids[0]]);
+    assert_eq!(candidates, [ids[0].clone()]);
+    let (candidates, _) = bash_complete(&t, &["agent-offload", "logs", "la"]);
+    assert_eq!(candidates, ["last"]);
 }
 
 #[test]
