@@ -54,6 +54,8 @@ pub struct Profile {
     /// Stop waiting after this long and leave the agent running (exit 75).
     pub detach_after: Option<Duration>,
     pub focus: Option<bool>,
+    /// tmux mode: a pane narrower than this many columns goes to a new window.
+    pub min_pane_width: Option<u16>,
     /// The stall detector's limit (`Off`: not watched) and what a stall does.
     pub stall_after: Option<crate::cli::StallAfter>,
     pub on_stall: Option<crate::cli::OnStall>,

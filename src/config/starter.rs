@@ -77,7 +77,9 @@ fn render_with(detected: &[Detected], examples_active: bool) -> String {
     out.push_str(
         "# Where agents run by default: false = in a tmux pane beside yours (you can watch\n\
          # and type), true = headless. -H / --tmux on the command line override it.\n\
-         headless: false\n\n\
+         headless: false\n\
+         # A pane beside yours narrower than this many columns opens in a new window instead.\n\
+         # min_pane_width: 80\n\n\
          profiles:\n",
     );
     for (b, executable, found) in &chosen {

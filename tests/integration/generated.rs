@@ -388,6 +388,10 @@ fn schema_is_strict() {
     let v = schema();
     assert_valid(
         &v,
+        "min_pane_width: 100\nprofiles:\n  a:\n    command: x\n    min_pane_width: 0\n",
+    );
+    assert_valid(
+        &v,
         "profiles:\n  a:\n    command: x\n    env:\n      N: 1\n      B: true\n      S: s\n      \
          K: {from_env: HOST_KEY}\n",
     );
@@ -405,6 +409,8 @@ fn schema_is_strict() {
         "profiles:\n  a:\n    command: x\n    env:\n      1K: v\n",
         "profiles:\n  a:\n    command: x\n    args: \"--flag\"\n",
         "headless: yes please\nprofiles:\n  a:\n    command: x\n",
+        "min_pane_width: wide\nprofiles:\n  a:\n    command: x\n",
+        "profiles:\n  a:\n    command: x\n    min_pane_width: -1\n",
     ] {
         assert_invalid(&v, bad);
     }
