@@ -79,11 +79,16 @@ fn the_guard_finishes_a_detached_run_nobody_waits_for() {
     let marker = format!("55.{}", unique());
     let t = headless(
         Test::new(),
-        &format!("sleep 1.5; publish 'guarded'; exec sleep {marker}"),
+        &format!(
+            "while [ ! -e \"$AGENT_OFFLOAD_RUN_DIR/../../go\" ]; do sleep 0.02; done\n\
+             publish 'guarded'; exec sleep {marker}"
+        ),
     );
     let out = t.args(["--detach-after", "500ms", "task"]).run();
     out.status(75);
     let dir = out.run_dir();
+    // Only now, with nobody waiting, does the agent publish.
+    std::fs::write(out.test.path().join("state/agent-offload/go"), "").unwrap();
     // The guard runs until the run has ended: its start time tells it from a process
     // given its pid later.
     let guard_pid = u32::try_from(manifest(&dir)["guard"]["pid"].as_u64().unwrap()).unwrap();
@@ -213,7 +218,11 @@ fn json_result_is_one_object_with_the_documented_fields() {
         "working\n"
     );
     // Detached, the envelope says how to resume.
-    let t = headless(Test::new(), "sleep 3; publish x");
+    // An agent that works until it is cancelled.
+    let t = headless(
+        Test::new(),
+        "while [ ! -e \"$AGENT_OFFLOAD_RUN_DIR/never\" ]; do sleep 0.02; done; publish x",
+    );
     let out = t.args(["--json", "--detach-after", "300ms", "task"]).run();
     out.status(75);
     let v = json(&out.output);
@@ -343,13 +352,18 @@ fn wait_timeout_stops_the_agent() {
 
 #[test]
 fn wait_can_detach_again() {
-    let t = headless(Test::new(), "sleep 2; publish done-later");
+    let t = headless(
+        Test::new(),
+        "while [ ! -e \"$AGENT_OFFLOAD_RUN_DIR/../../go\" ]; do sleep 0.02; done\n\
+         publish done-later",
+    );
     let out = t.args(["--detach-after", "200ms", "task"]).run();
     out.status(75);
     let id = detached_id(&out.stdout());
     let w = out.test.exec(["wait", "--detach-after", "200ms", &id]);
     assert_eq!(code(&w), 75);
     assert_eq!(detached_id(&text(&w.stdout)), id);
+    std::fs::write(out.test.path().join("state/agent-offload/go"), "").unwrap();
     let w = out.test.exec(["wait", &id]);
     assert_eq!(code(&w), 0);
     assert_eq!(text(&w.stdout), "done-later\n");

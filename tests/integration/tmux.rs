@@ -594,7 +594,9 @@ fn an_unreachable_tmux_server_fails_and_keeps_the_run() {
 #[test]
 fn focus_true_moves_the_focus_to_the_new_pane() {
     let (t, server) = setup(
-        "touch \"$AGENT_OFFLOAD_RUN_DIR/../../started\"; sleep 1; publish ok; exec sleep 7787",
+        "d=$AGENT_OFFLOAD_RUN_DIR; touch \"$d/../../started\"\n\
+         while [ ! -e \"$d/../../go\" ]; do sleep 0.02; done\n\
+         publish ok; exec sleep 7787",
         "    focus: true\n",
     );
     let t = t.arg("x");
@@ -606,6 +608,7 @@ fn focus_true_moves_the_focus_to_the_new_pane() {
         "the new pane has the focus"
     );
     assert_eq!(server.show(&server.caller, "#{pane_active}"), "0");
+    std::fs::write(t.path().join("state/agent-offload/go"), "").unwrap();
     let output = crate::harness::wait_bounded(child, Duration::from_secs(20));
     assert_eq!(output.status.code(), Some(0));
 }
