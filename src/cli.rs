@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
+use clap_complete::ArgValueCandidates;
 
 use crate::skill::providers::Provider;
 
@@ -17,8 +18,8 @@ Examples:
   agent-offload -- run the tests and fix what fails    words after -- are all prompt
   agent-offload --detach-after 8m -p spark < plan.md   exit 75 after 8 minutes if still running
   agent-offload wait                                   wait again for the newest run from here
-  agent-offload continue last \"use option B\"          answer its question, same session
-  agent-offload continue last -p opus \"finish it\"     hand the work to another profile
+  agent-offload continue last \"use option B\"           answer its question, same session
+  agent-offload continue last -p opus \"finish it\"      hand the work to another profile
   agent-offload runs                                   recent runs
   agent-offload profiles                               list the configured profiles
   agent-offload install-skill                          teach your agent CLIs to delegate
@@ -152,12 +153,32 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Print a shell completion script (e.g. `agent-offload completions bash >
     /// ~/.local/share/bash-completion/completions/agent-offload`).
+    #[command(
+        long_about = "Print a shell completion script (bash, zsh, fish, elvish, powershell). \
+            The script asks agent-offload, found on PATH, for the candidates at each TAB: \
+            subcommands and options, the profiles of the config it would load (-p <TAB>), \
+            and `last` and the run ids for a RUN argument. A broken config gives no \
+            candidates, never an error.",
+        after_help = "Examples:\n  \
+            agent-offload completions bash > ~/.local/share/bash-completion/completions/agent-offload\n  \
+            agent-offload completions zsh > ~/.zfunc/_agent-offload\n  \
+            agent-offload completions fish > ~/.config/fish/completions/agent-offload.fish"
+    )]
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) on stdout (e.g. `agent-offload man > agent-offload.1`).
-    Man,
+    /// Print the man page (roff) on stdout, or write every page with --dir.
+    #[command(
+        long_about = "Print the man page agent-offload(1) (roff) on stdout. With --dir, write \
+            it and a page for each subcommand (agent-offload-run.1, agent-offload-wait.1, \
+            ..., the pages its SUBCOMMANDS section cites) into that directory, and print \
+            the path of each file written.",
+        after_help = "Examples:\n  \
+            agent-offload man --dir ~/.local/share/man/man1     every page, where man finds them\n  \
+            agent-offload man | man -l -                        read the main page now"
+    )]
+    Man(ManArgs),
     /// About the config file.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -168,7 +189,7 @@ pub enum Command {
 pub struct RunArgs {
     /// Profile to use (default: the config's `default_profile`). Given more than once,
     /// a fan-out: the same task to each profile at once, each in its own worktree.
-    #[arg(short, long, value_name = "NAME")]
+    #[arg(short, long, value_name = "NAME", add = profile_candidates())]
     pub profile: Vec<String>,
 
     /// Config file to use instead of discovering one.
@@ -285,14 +306,14 @@ Examples:
   agent-offload continue last \"use the existing retry helper\"   answer the newest run's question
   agent-offload continue 20261130-1412 \"now add tests\"          the next step, same session
   agent-offload continue last -p opus \"finish this\"             hand off to another profile
-  agent-offload continue last --fresh -f review.md                 a fresh session, seeded
+  agent-offload continue last --fresh -f review.md              a fresh session, seeded
 
 RUN is a run id, a unique prefix of one, or `last`.";
 
 #[derive(Debug, Args)]
 pub struct ContinueArgs {
     /// The run to continue (id, unique prefix, or `last`).
-    #[arg(value_name = "RUN")]
+    #[arg(value_name = "RUN", add = run_candidates())]
     pub run: String,
 
     /// Start a fresh session seeded with what the run produced, even with a profile of
@@ -318,7 +339,7 @@ pub struct ProfilesArgs {
 #[derive(Debug, Args)]
 pub struct WaitArgs {
     /// The run (id, unique prefix, or `last`; default: the newest from this directory).
-    #[arg(value_name = "RUN")]
+    #[arg(value_name = "RUN", add = run_candidates())]
     pub run: Option<String>,
 
     /// Stop the agent if it has not finished this long from now (at most 365d); exit 124.
@@ -358,9 +379,9 @@ pub struct TopArgs {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// The run (id, unique prefix, or `last`).
-    #[arg(value_name = "RUN")]
-    pub run: String,
+    /// The run (id, unique prefix, or `last`; default: the newest from this directory).
+    #[arg(value_name = "RUN", add = run_candidates())]
+    pub run: Option<String>,
 
     /// Print JSON instead of text.
     #[arg(long)]
@@ -369,9 +390,9 @@ pub struct ShowArgs {
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
-    /// The run (id, unique prefix, or `last`).
-    #[arg(value_name = "RUN")]
-    pub run: String,
+    /// The run (id, unique prefix, or `last`; default: the newest from this directory).
+    #[arg(value_name = "RUN", add = run_candidates())]
+    pub run: Option<String>,
 
     /// Keep printing new output until the run ends.
     #[arg(short, long)]
@@ -381,7 +402,7 @@ pub struct LogsArgs {
 #[derive(Debug, Args)]
 pub struct CancelArgs {
     /// The run (id, unique prefix, or `last`).
-    #[arg(value_name = "RUN")]
+    #[arg(value_name = "RUN", add = run_candidates())]
     pub run: String,
 }
 
@@ -389,7 +410,7 @@ pub struct CancelArgs {
 pub struct ApplyArgs {
     /// The run (id, unique prefix, or `last`; default: the newest --worktree run from
     /// this repository).
-    #[arg(value_name = "RUN")]
+    #[arg(value_name = "RUN", add = run_candidates())]
     pub run: Option<String>,
 
     /// On a conflict: `refuse` (change nothing; the default) or `markers` (apply, with
@@ -414,7 +435,7 @@ pub enum Conflicts {
 pub struct MergeArgs {
     /// The run (id, unique prefix, or `last`; default: the newest --worktree run from
     /// this repository).
-    #[arg(value_name = "RUN")]
+    #[arg(value_name = "RUN", add = run_candidates())]
     pub run: Option<String>,
 }
 
@@ -422,7 +443,7 @@ pub struct MergeArgs {
 pub struct DiscardArgs {
     /// The run (id, unique prefix, or `last`; default: the newest --worktree run from
     /// this repository).
-    #[arg(value_name = "RUN")]
+    #[arg(value_name = "RUN", add = run_candidates())]
     pub run: Option<String>,
 
     /// Remove it even though its work was neither applied nor merged.
@@ -519,6 +540,14 @@ pub struct DoctorArgs {
     pub config: Option<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write every page (agent-offload.1, agent-offload-SUBCOMMAND.1, ...) into this
+    /// directory, created if missing, instead of the main page on stdout.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Print the JSON Schema of the config file, for editors (see the README for the
@@ -566,6 +595,16 @@ pub fn misplaced_option_error(option: &str) -> String {
          options before the prompt (agent-offload {option} ... \"the task\"), or write -- \
          before a prompt that really contains it (agent-offload -- the task {option})"
     )
+}
+
+/// `-p <TAB>`: the profiles of the config this command would load.
+fn profile_candidates() -> ArgValueCandidates {
+    ArgValueCandidates::new(crate::commands::completions::profiles)
+}
+
+/// `RUN <TAB>`: `last` and the run ids.
+fn run_candidates() -> ArgValueCandidates {
+    ArgValueCandidates::new(crate::commands::completions::runs)
 }
 
 /// `--stall-after`: a duration, or `off`.

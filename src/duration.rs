@@ -66,19 +66,37 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
-/// Formats a duration compactly for messages: `850ms`, `12.3s`, `4m05s`, `1h02m`.
+/// The one way the tool writes a duration for people (messages, `show`, `runs`, `top`,
+/// the status line): at most the two largest units, a zero part left out, so that
+/// whole values read back through [`parse`]: `850ms`, `1.5s`, `42s`, `2m30s`, `3h`,
+/// `1h5m`, `7d`, `3d4h`. Below a minute a tenth of a second is shown when it is not
+/// zero; from a minute on the value is rounded to whole seconds. What ticks every
+/// second (the status line, `top`) passes whole seconds.
 pub fn human(d: Duration) -> String {
     let ms = d.as_millis();
+    if ms == 0 {
+        return "0s".to_owned();
+    }
     if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms < 60_000 {
-        format!("{:.1}s", d.as_secs_f64())
-    } else if ms < 3_600_000 {
-        let s = d.as_secs();
-        format!("{}m{:02}s", s / 60, s % 60)
+        return format!("{ms}ms");
+    }
+    let tenths = (ms + 50) / 100;
+    if tenths < 600 {
+        return match tenths % 10 {
+            0 => format!("{}s", tenths / 10),
+            t => format!("{}.{t}s", tenths / 10),
+        };
+    }
+    let secs = (ms + 500) / 1000;
+    let (big, small, units) = match secs {
+        0..3600 => (secs / 60, secs % 60, ("m", "s")),
+        3600..86_400 => (secs / 3600, secs % 3600 / 60, ("h", "m")),
+        _ => (secs / 86_400, secs % 86_400 / 3600, ("d", "h")),
+    };
+    if small == 0 {
+        format!("{big}{}", units.0)
     } else {
-        let m = d.as_secs() / 60;
-        format!("{}h{:02}m", m / 60, m % 60)
+        format!("{big}{}{small}{}", units.0, units.1)
     }
 }
 
@@ -129,10 +147,35 @@ mod tests {
     }
 
     #[test]
-    fn human_is_compact() {
-        assert_eq!(human(Duration::from_millis(850)), "850ms");
-        assert_eq!(human(Duration::from_millis(12_340)), "12.3s");
-        assert_eq!(human(Duration::from_secs(245)), "4m05s");
-        assert_eq!(human(Duration::from_secs(3720)), "1h02m");
+    fn human_is_short_and_reads_back() {
+        let ms = Duration::from_millis;
+        let secs = Duration::from_secs;
+        for (d, text) in [
+            (Duration::ZERO, "0s"),
+            (ms(850), "850ms"),
+            (ms(1000), "1s"),
+            (ms(1500), "1.5s"),
+            (ms(2000), "2s"),
+            (ms(12_340), "12.3s"),
+            (ms(59_940), "59.9s"),
+            (ms(59_960), "1m"),
+            (secs(60), "1m"),
+            (secs(150), "2m30s"),
+            (secs(245), "4m5s"),
+            (secs(3599), "59m59s"),
+            (secs(3600), "1h"),
+            (secs(3720), "1h2m"),
+            (secs(3 * 3600), "3h"),
+            (secs(86_399), "23h59m"),
+            (secs(7 * 86_400), "7d"),
+            (secs(3 * 86_400 + 4 * 3600 + 59), "3d4h"),
+            (MAX, MAX_TEXT),
+        ] {
+            assert_eq!(human(d), text, "{d:?}");
+        }
+        // Whole values parse back to what they say.
+        for d in [secs(1), secs(42), secs(150), secs(3600), secs(7 * 86_400)] {
+            assert_eq!(parse(&human(d)), Ok(d));
+        }
     }
 }

@@ -23,6 +23,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // A completion request from the script `completions SHELL` printed: answered and
+    // exited here, before anything else reads the arguments.
+    clap_complete::CompleteEnv::with_factory(<cli::Cli as clap::CommandFactory>::command)
+        .var(commands::completions::COMPLETE_VAR)
+        .complete();
     let result = match internal_command() {
         Some(result) => result,
         None => commands::dispatch(cli::Cli::parse()),

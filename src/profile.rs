@@ -56,6 +56,8 @@ pub struct Profile {
     pub focus: Option<bool>,
     /// A worktree of its own, or explicitly none (over the config's yes).
     pub worktree: Option<WorktreeChoice>,
+    /// tmux mode: a pane narrower than this many columns goes to a new window.
+    pub min_pane_width: Option<u16>,
     /// The stall detector's limit (`Off`: not watched) and what a stall does.
     pub stall_after: Option<crate::cli::StallAfter>,
     pub on_stall: Option<crate::cli::OnStall>,

@@ -165,14 +165,9 @@ fn render(what: &What, last: &str, width: usize, paint: Paint) -> String {
     format!("{head}{}", paint.dim(&format!(" · {}", cut(last, rest))))
 }
 
-/// Whole seconds: `7s`, `1m05s`, `1h02m`.
+/// Whole seconds (the line is redrawn every second): `7s`, `1m5s`, `1h2m`.
 fn elapsed(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
-        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
-    }
+    crate::duration::human(Duration::from_secs(d.as_secs()))
 }
 
 /// At most `n` characters, with `…` when cut; control characters become spaces.
@@ -233,7 +228,7 @@ mod tests {
     #[test]
     fn elapsed_reads_as_time() {
         assert_eq!(elapsed(Duration::from_millis(7900)), "7s");
-        assert_eq!(elapsed(Duration::from_secs(65)), "1m05s");
-        assert_eq!(elapsed(Duration::from_secs(3720)), "1h02m");
+        assert_eq!(elapsed(Duration::from_secs(65)), "1m5s");
+        assert_eq!(elapsed(Duration::from_secs(3720)), "1h2m");
     }
 }

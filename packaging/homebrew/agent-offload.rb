@@ -50,11 +50,15 @@ class AgentOffload < Formula
       bin.install "agent-offload"
     end
     generate_completions_from_executable(bin/"agent-offload", "completions")
-    (man1/"agent-offload.1").write Utils.safe_popen_read(bin/"agent-offload", "man")
+    # Every page: agent-offload.1 and one per subcommand (agent-offload-run.1, ...),
+    # which agent-offload.1's SUBCOMMANDS section cites.
+    system bin/"agent-offload", "man", "--dir", "man1"
+    man1.install Dir["man1/*.1"]
   end
 
   test do
     assert_match version.to_s, shell_output("#{bin}/agent-offload --version")
     assert_match "schema", shell_output("#{bin}/agent-offload config schema")
+    assert_path_exists man1/"agent-offload-run.1"
   end
 end

@@ -1,4 +1,4 @@
-//! `agent-offload logs RUN [-f]`: the run's output log.
+//! `agent-offload logs [RUN] [-f]`: the run's output log.
 //!
 //! The log is the agent's to write, like everything in the run directory: it is opened
 //! through the run's reader for untrusted files (a regular file only, no symbolic link
@@ -15,7 +15,7 @@ use crate::run;
 
 pub fn logs(args: &LogsArgs, env: Env<'_>) -> Result<u8> {
     let root = run::runs_root(env)?;
-    let run_dir = run::resolve(&root, &args.run)?;
+    let run_dir = super::run_or_newest_here(&root, args.run.as_deref())?;
     let path = run_dir.log();
     let mut stdout = std::io::stdout().lock();
     let mut file = run_dir.open_log()?;

@@ -2,7 +2,7 @@
 //! returns the exit code.
 
 mod cancel;
-mod completions;
+pub mod completions;
 mod config;
 mod continue_run;
 mod doctor;
@@ -10,6 +10,7 @@ mod fanout;
 mod init;
 mod install_skill;
 mod logs;
+mod man;
 mod profiles;
 mod prune;
 mod report;
@@ -51,7 +52,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Some(Command::Init(args)) => init::run(&args, &env),
         Some(Command::Doctor(args)) => doctor::run(&args, &env),
         Some(Command::Completions { shell }) => completions::completions(shell),
-        Some(Command::Man) => completions::man(),
+        Some(Command::Man(args)) => man::man(args.dir.as_deref()),
         Some(Command::Config(command)) => config::run(&command),
     }
 }
@@ -65,6 +66,26 @@ pub fn print_document(bytes: &[u8]) -> anyhow::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other?),
     }
+}
+
+/// The run a command names (id, unique prefix, or `last`), or without one the newest
+/// run started from the current directory: what `wait`, `show` and `logs` act on.
+pub fn run_or_newest_here(root: &Path, spec: Option<&str>) -> anyhow::Result<crate::run::RunDir> {
+    use crate::run::{self, Manifest};
+    if let Some(spec) = spec {
+        return run::resolve(root, spec);
+    }
+    let cwd = std::env::current_dir()?;
+    let cwd = cwd.canonicalize().unwrap_or(cwd);
+    run::list(root)
+        .into_iter()
+        .find(|r| Manifest::load(r).is_ok_and(|m| m.origin() == cwd))
+        .ok_or_else(|| {
+            crate::exit::usage(format!(
+                "no run was started from {}; name one (agent-offload runs lists them)",
+                cwd.display()
+            ))
+        })
 }
 
 /// Left-aligned columns separated by two spaces; the last column is not padded.

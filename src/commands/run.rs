@@ -164,6 +164,7 @@ pub fn placement(
     Ok(Placement::Pane {
         caller,
         focus: profile.focus.unwrap_or(config.focus),
+        min_width: profile.min_pane_width.unwrap_or(config.min_pane_width),
         path: env("PATH"),
     })
 }

@@ -77,15 +77,10 @@ fn usage_cell(s: &run::Spent) -> String {
     }
 }
 
-/// `3m`, `2h`, `5d` since `t`.
+/// The time since `t`, in whole seconds (`3m12s`, `2h`, `5d1h`).
 fn age(t: jiff::Timestamp) -> String {
     let secs = jiff::Timestamp::now().duration_since(t).as_secs().max(0);
-    match secs {
-        0..60 => format!("{secs}s"),
-        60..3600 => format!("{}m", secs / 60),
-        3600..86_400 => format!("{}h", secs / 3600),
-        _ => format!("{}d", secs / 86_400),
-    }
+    crate::duration::human(std::time::Duration::from_secs(secs.unsigned_abs()))
 }
 
 fn first_line(text: &str, max: usize) -> String {

@@ -1,4 +1,4 @@
-//! `agent-offload show RUN`: everything about one run.
+//! `agent-offload show [RUN]`: everything about one run.
 
 use anyhow::Result;
 
@@ -8,7 +8,7 @@ use crate::run;
 
 pub fn show(args: &ShowArgs, env: Env<'_>) -> Result<u8> {
     let root = run::runs_root(env)?;
-    let run_dir = run::resolve(&root, &args.run)?;
+    let run_dir = super::run_or_newest_here(&root, args.run.as_deref())?;
     let m = run::refresh(&run_dir)?;
     let code = m.exit_code();
     if args.json {

@@ -146,15 +146,11 @@ fn log_written(run: &RunDir) -> Option<Timestamp> {
     Timestamp::try_from(meta.modified().ok()?).ok()
 }
 
-/// `42s`, `4m05s`, `2h03m`, `3d04h` from `from` to `to` (0s when `to` is earlier).
+/// The time from `from` to `to` in whole seconds (`42s`, `4m5s`, `3d4h`; 0s when `to`
+/// is earlier).
 pub fn since(from: Timestamp, to: Timestamp) -> String {
     let secs = to.duration_since(from).as_secs().max(0);
-    match secs {
-        0..60 => format!("{secs}s"),
-        60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),
-        3600..86_400 => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
-        _ => format!("{}d{:02}h", secs / 86_400, secs % 86_400 / 3600),
-    }
+    crate::duration::human(std::time::Duration::from_secs(secs.unsigned_abs()))
 }
 
 /// `text` with control characters replaced: a run's `run.json` can be written by its
@@ -282,7 +278,7 @@ mod tests {
                 "spark",
                 "tmux",
                 "running",
-                "5m03s",
+                "5m3s",
                 "12.3k",
                 "$0.04",
                 "13s ago",
@@ -295,7 +291,7 @@ mod tests {
             last_activity: None,
         });
         assert_eq!(e.cells(at("2026-01-01T12:00:00Z"))[8], "working");
-        assert_eq!(e.cells(at("2026-01-01T12:00:00Z"))[4], "2h00m");
+        assert_eq!(e.cells(at("2026-01-01T12:00:00Z"))[4], "2h");
     }
 
     #[test]
@@ -358,7 +354,8 @@ mod tests {
         let t = at("2026-01-01T00:00:00Z");
         let plus = |s| t + jiff::SignedDuration::from_secs(s);
         assert_eq!(since(t, plus(59)), "59s");
-        assert_eq!(since(t, plus(61)), "1m01s");
-        assert_eq!(since(t, plus(3 * 86_400 + 4 * 3600)), "3d04h");
+        assert_eq!(since(t, plus(61)), "1m1s");
+        assert_eq!(since(t, plus(-5)), "0s");
+        assert_eq!(since(t, plus(3 * 86_400 + 4 * 3600)), "3d4h");
     }
 }

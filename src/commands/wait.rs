@@ -4,8 +4,7 @@ use anyhow::Result;
 
 use super::{Env, report};
 use crate::cli::WaitArgs;
-use crate::exit::usage;
-use crate::run::{self, Manifest, RunDir, Signals};
+use crate::run::{self, Manifest, Signals};
 
 pub fn run(args: &WaitArgs, env: Env<'_>) -> Result<u8> {
     let root = run::runs_root(env)?;
@@ -18,7 +17,7 @@ pub fn run(args: &WaitArgs, env: Env<'_>) -> Result<u8> {
                 None => return Err(err),
             },
         },
-        None => newest_from_here(&root)?,
+        None => super::run_or_newest_here(&root, None)?,
     };
     let signals = Signals::install()?;
     let manifest = Manifest::load(&run)?;
@@ -34,19 +33,4 @@ pub fn run(args: &WaitArgs, env: Env<'_>) -> Result<u8> {
     let finish = run::attach(run, &signals, args.timeout, args.detach_after, false)?;
     let finish = report::check(finish, &signals, args.timeout, false)?;
     report::print(&finish, args.json, false)
-}
-
-/// The newest run started from the current directory.
-fn newest_from_here(root: &std::path::Path) -> Result<RunDir> {
-    let cwd = std::env::current_dir()?;
-    let cwd = cwd.canonicalize().unwrap_or(cwd);
-    run::list(root)
-        .into_iter()
-        .find(|r| Manifest::load(r).is_ok_and(|m| m.origin() == cwd))
-        .ok_or_else(|| {
-            usage(format!(
-                "no run was started from {}; name one (agent-offload runs lists them)",
-                cwd.display()
-            ))
-        })
 }

@@ -35,6 +35,9 @@ pub struct Config {
     pub worktree: Option<crate::run::WorktreeStart>,
     /// Config-wide `focus`; a profile's own setting wins.
     pub focus: bool,
+    /// Config-wide `min_pane_width` (default [`DEFAULT_MIN_PANE_WIDTH`]); a profile's
+    /// own setting wins.
+    pub min_pane_width: u16,
     /// Config-wide `detach_after`; a profile's own setting wins.
     pub detach_after: Option<std::time::Duration>,
     /// Config-wide stall settings; a profile's own setting wins.
@@ -77,6 +80,10 @@ impl Config {
         self.profiles.keys().cloned().collect::<Vec<_>>().join(", ")
     }
 }
+
+/// The narrowest pane an agent gets beside the caller's; narrower, it gets a new
+/// window. 80 columns: what agent CLIs' interfaces are laid out for.
+pub const DEFAULT_MIN_PANE_WIDTH: u16 = 80;
 
 /// Finds and loads the config that applies to `cwd`.
 pub fn discover_and_load(
@@ -220,6 +227,8 @@ fn tidy_message(raw: &str) -> String {
     }
     match msg {
         "invalid boolean" => "invalid boolean (expected true or false)".to_owned(),
+        // min_pane_width, the one u16.
+        "invalid u16" => "invalid number (expected a whole number from 0 to 65535)".to_owned(),
         "expected sequence start" => "expected a list (e.g. [\"--flag\", \"value\"])".to_owned(),
         "expected mapping start" => "expected a mapping (name: value lines)".to_owned(),
         _ => msg.replace('`', "\""),
@@ -307,6 +316,7 @@ impl Ctx<'_> {
             headless: raw.headless.unwrap_or(false),
             worktree: raw.worktree.and_then(|w| w.0),
             focus: raw.focus.unwrap_or(false),
+            min_pane_width: raw.min_pane_width.unwrap_or(DEFAULT_MIN_PANE_WIDTH),
             profiles,
         })
     }
@@ -399,6 +409,7 @@ impl Ctx<'_> {
                 Some(start) => crate::profile::WorktreeChoice::From(start),
                 None => crate::profile::WorktreeChoice::No,
             }),
+            min_pane_width: raw.min_pane_width,
             resume_args,
             pass_env,
             stall_after,

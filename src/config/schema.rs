@@ -37,6 +37,9 @@ pub struct RawConfig {
     pub headless: Option<bool>,
     /// tmux mode: move the focus to the new pane (default false).
     pub focus: Option<bool>,
+    /// tmux mode: when the pane beside yours would be narrower than this many columns,
+    /// the agent gets a new window instead (default 80; 0 never does for width).
+    pub min_pane_width: Option<u16>,
     /// Stop waiting after this long and leave the agent running (exit 75): 8m, 1h, ...
     #[schemars(with = "Option<String>", extend("pattern" = DURATION_PATTERN))]
     pub detach_after: Option<Spanned<String>>,
@@ -99,6 +102,9 @@ pub struct RawProfile {
     pub detach_after: Option<Spanned<String>>,
     /// tmux mode: move the focus to the new pane.
     pub focus: Option<bool>,
+    /// tmux mode: a pane narrower than this many columns goes to a new window
+    /// (overrides the top-level setting).
+    pub min_pane_width: Option<u16>,
     /// Run this profile's agents in a git worktree of their own: true or head, dirty,
     /// or false (overrides the top-level setting).
     pub worktree: Option<RawWorktree>,

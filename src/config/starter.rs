@@ -77,18 +77,21 @@ fn render_with(detected: &[Detected], examples_active: bool) -> String {
     out.push_str(
         "# Where agents run by default: false = in a tmux pane beside yours (you can watch\n\
          # and type), true = headless. -H / --tmux on the command line override it.\n\
-         headless: false\n\n\
+         headless: false\n\
+         # A pane beside yours narrower than this many columns opens in a new window instead.\n\
+         # min_pane_width: 80\n\n\
          profiles:\n",
     );
     for (b, executable, found) in &chosen {
         if *found {
             let _ = writeln!(out, "  # {executable} (found on PATH)");
         } else {
-            let _ = writeln!(
-                out,
-                "  # No agent CLI was found on PATH ({}): install one, or change\n  # this profile's command.",
+            let text = format!(
+                "No agent CLI was found on PATH ({}): install one, or change this profile's \
+                 command.",
                 crate::interface::Builtin::all_executables().join(", ")
             );
+            push_comment(&mut out, "  ", &text);
         }
         let _ = writeln!(
             out,
@@ -121,6 +124,29 @@ fn render_with(detected: &[Detected], examples_active: bool) -> String {
         }
     }
     out
+}
+
+/// The widest line the starter file has: it is read in terminals and editors.
+pub const MAX_WIDTH: usize = 100;
+
+/// `text` as `# ` comment lines indented by `indent`, wrapped at spaces to
+/// [`MAX_WIDTH`] columns (a single word longer than that stays whole).
+fn push_comment(out: &mut String, indent: &str, text: &str) {
+    let prefix = format!("{indent}# ");
+    let mut line = prefix.clone();
+    for word in text.split_whitespace() {
+        if line.len() > prefix.len() && line.len() + 1 + word.len() > MAX_WIDTH {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line.clone_from(&prefix);
+        }
+        if line.len() > prefix.len() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out.push('\n');
 }
 
 fn flow_list(items: &[&str]) -> String {
@@ -159,6 +185,41 @@ mod tests {
         let env = |_: &str| None::<OsString>;
         from_text(text, Path::new("/x/config.yaml"), Origin::User, &env)
             .unwrap_or_else(|e| panic!("{e:#}\n{text}"))
+    }
+
+    /// Every line of the starter fits in [`MAX_WIDTH`] columns, whichever CLIs are found.
+    #[test]
+    fn no_line_is_wider_than_the_limit() {
+        let mut cases: Vec<Vec<&str>> = BUILTINS.iter().map(|b| vec![b.profile]).collect();
+        cases.push(vec![]);
+        cases.push(BUILTINS.iter().map(|b| b.profile).collect());
+        for names in cases {
+            for active in [false, true] {
+                let text = render_with(&detected(&names), active);
+                for line in text.lines() {
+                    assert!(
+                        line.chars().count() <= MAX_WIDTH,
+                        "{} columns: {line}",
+                        line.chars().count()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn comments_wrap_at_spaces() {
+        let mut out = String::new();
+        let long = "word ".repeat(30);
+        push_comment(&mut out, "  ", &long);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        assert!(
+            lines
+                .iter()
+                .all(|l| l.starts_with("  # word") && l.len() <= MAX_WIDTH)
+        );
+        assert_eq!(out.matches("word").count(), 30);
     }
 
     /// The starter, and the starter with its examples uncommented, load with our own

@@ -93,6 +93,8 @@ pub enum Placement {
         caller: Caller,
         /// Whether the new pane takes the focus.
         focus: bool,
+        /// A pane narrower than this many columns goes to a new window (0: never).
+        min_width: u16,
         /// The caller's PATH, handed to the pane with the secrets.
         path: Option<OsString>,
     },
@@ -315,13 +317,18 @@ fn start_agent(req: &Request<'_>, run: &RunDir, manifest: &mut Manifest) -> Resu
                 identity: None,
             }
         }
-        Placement::Pane { caller, focus, .. } => {
+        Placement::Pane {
+            caller,
+            focus,
+            min_width,
+            ..
+        } => {
             tmux::make_fifo(run)?;
             manifest.tmux_socket = caller.socket().map(|s| s.to_string_lossy().into_owned());
             // Recorded the moment tmux has made the pane: killed right after, this run
             // still names its pane and launcher (which gives up on its hand-over).
             let cwd = manifest.cwd.clone();
-            let pane = tmux::open_pane(caller, run, &cwd, *focus, &mut |pane| {
+            let pane = tmux::open_pane(caller, run, &cwd, *focus, *min_width, &mut |pane| {
                 manifest.pane = Some(pane.id.clone());
                 manifest.launcher = stop::identify(pane.pid);
                 let _ = manifest.save(run);

@@ -296,7 +296,7 @@ mod tests {
         assert_eq!(
             waiting_notice("stdin", Some((Duration::from_secs(1800), "--timeout"))),
             "agent-offload: still reading the prompt from stdin: the run starts at its end of \
-             file (close it, or give the prompt as words); giving up after 30m00s (--timeout)"
+             file (close it, or give the prompt as words); giving up after 30m (--timeout)"
         );
     }
 

@@ -94,7 +94,8 @@ pub struct Pane {
 }
 
 /// Opens the run's pane: to the right of the caller's pane, or stacked in the column of
-/// earlier runs' panes in that window, or in a new window when tmux has no room left.
+/// earlier runs' panes in that window, or in a new window when tmux has no room left or
+/// the pane would be narrower than `min_width` columns (0: never for width).
 /// Its output is captured to `output.log` before the launcher can print anything (the
 /// launcher first waits for the environment hand-over).
 ///
@@ -105,6 +106,7 @@ pub fn open_pane(
     run: &RunDir,
     cwd: &Path,
     focus: bool,
+    min_width: u16,
     opened: &mut dyn FnMut(&Pane),
 ) -> Result<Pane> {
     // The pane's transcript is appended by tmux's `cat >> output.log` (pipe-pane,
@@ -132,6 +134,9 @@ pub fn open_pane(
             Some(p) => ("-v", p.as_str()),
             None => ("-h", caller.pane.as_str()),
         };
+        if too_narrow(caller, target, stack_on.is_none(), min_width) {
+            break (None, stack_on);
+        }
         let mut split: Vec<&str> = vec!["split-window", direction];
         split.extend_from_slice(detach);
         split.extend_from_slice(&[
@@ -141,24 +146,28 @@ pub fn open_pane(
         attempts += 1;
         match result {
             Err(e) if stack_on.is_some() && is_gone(&e) && attempts < PLACEMENT_ATTEMPTS => {}
-            result => break (result, stack_on),
+            result => break (Some(result), stack_on),
         }
     };
-    let line = match split {
-        Ok(line) => line,
-        // A crowded window: a new window in the caller's session instead of failing.
-        Err(e) if is_no_space(&e) => {
-            let window =
-                caller.output(&["display-message", "-p", "-t", &caller.pane, "#{window_id}"])?;
-            let window = window.trim();
-            let mut new_window: Vec<&str> = vec!["new-window", "-a"];
-            new_window.extend_from_slice(detach);
-            new_window.extend_from_slice(&[
-                "-t", window, "-c", &cwd, "-P", "-F", format, "sh", &launcher,
-            ]);
-            caller.output(&new_window)?
-        }
-        Err(e) => return Err(e),
+    // A new window in the caller's session, after the caller's window.
+    let new_window = || -> Result<String> {
+        let window =
+            caller.output(&["display-message", "-p", "-t", &caller.pane, "#{window_id}"])?;
+        let window = window.trim();
+        let mut new_window: Vec<&str> = vec!["new-window", "-a"];
+        new_window.extend_from_slice(detach);
+        new_window.extend_from_slice(&[
+            "-t", window, "-c", &cwd, "-P", "-F", format, "sh", &launcher,
+        ]);
+        caller.output(&new_window)
+    };
+    let (line, in_new_window) = match split {
+        Some(Ok(line)) => (line, false),
+        // Too narrow to be usable, or a crowded window: a window of its own instead of
+        // failing.
+        None => (new_window()?, true),
+        Some(Err(e)) if is_no_space(&e) => (new_window()?, true),
+        Some(Err(e)) => return Err(e),
     };
     let pane = parse_pane(&line)?;
     opened(&pane);
@@ -177,7 +186,7 @@ pub fn open_pane(
         &pane.id,
         &pipe,
     ];
-    if stack_on.is_some() {
+    if stack_on.is_some() && !in_new_window {
         // Keep the column of runs evenly sized.
         chained.extend_from_slice(&[";", "select-layout", "-E", "-t", &pane.id]);
     }
@@ -235,6 +244,33 @@ fn create_private(path: &Path) -> rustix::io::Result<std::fs::File> {
         rustix::fs::Mode::from_raw_mode(0o600),
     )
     .map(std::fs::File::from)
+}
+
+/// Whether the pane a split of `target` would make is narrower than `min_width`: a
+/// split beside it (`-h`, tmux's default of half) gets half its width less the border
+/// between them; a pane stacked under it (`-v`) gets its whole width. When the width
+/// cannot be read, the split is tried (and tmux says whether there is room).
+fn too_narrow(caller: &Caller, target: &str, beside: bool, min_width: u16) -> bool {
+    if min_width == 0 {
+        return false;
+    }
+    let Some(width) = caller
+        .output(&["display-message", "-p", "-t", target, "#{pane_width}"])
+        .ok()
+        .and_then(|w| w.trim().parse::<u32>().ok())
+    else {
+        return false;
+    };
+    new_pane_width(width, beside) < u32::from(min_width)
+}
+
+/// The width of the pane a split of a pane `width` columns wide makes.
+fn new_pane_width(width: u32, beside: bool) -> u32 {
+    if beside {
+        width.saturating_sub(1) / 2
+    } else {
+        width
+    }
 }
 
 fn is_no_space(e: &anyhow::Error) -> bool {

@@ -209,10 +209,10 @@ fn a_stdin_that_stays_open_is_announced() {
 #[test]
 fn a_stdin_that_never_ends_is_bounded_by_the_timeout() {
     let cases = [
-        (&["--timeout", "1s"][..], "1.0s (--timeout)", false),
+        (&["--timeout", "1s"][..], "1s (--timeout)", false),
         (
             &["--timeout", "1h", "--detach-after", "3s"],
-            "3.0s (--detach-after)",
+            "3s (--detach-after)",
             true,
         ),
     ];
@@ -253,7 +253,7 @@ fn the_configs_bound_covers_the_prompt_too() {
     assert_eq!(
         stderr.last().map(String::as_str),
         Some(
-            "agent-offload: no prompt arrived from stdin within 1.0s (the config's \
+            "agent-offload: no prompt arrived from stdin within 1s (the config's \
              detach_after); nothing was started"
         )
     );
@@ -269,7 +269,7 @@ fn a_prompt_file_that_never_ends_is_bounded_too() {
     assert!(status.success());
     let out = t.args(["--timeout", "1s", "-f"]).arg(&fifo).run();
     out.status(2).stdout_is("").stderr_contains(&format!(
-        "agent-offload: no prompt arrived from the prompt file {} within 1.0s (--timeout); \
+        "agent-offload: no prompt arrived from the prompt file {} within 1s (--timeout); \
          nothing was started\n",
         fifo.display()
     ));

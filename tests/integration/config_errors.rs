@@ -30,14 +30,15 @@ fn unknown_fields() {
     assert_config_error(
         "profiles:\n  a:\n    command: x\nbogus: 1\n",
         ":4:1: unknown field \"bogus\" (expected one of default_profile, headless, focus, \
-         detach_after, stall_after, on_stall, worktree, max_tokens, max_cost, profiles)",
+         min_pane_width, detach_after, stall_after, on_stall, worktree, max_tokens, max_cost, \
+         profiles)",
     );
     assert_config_error(
         "profiles:\n  a:\n    command: x\n    comand: y\n",
         ":4:5: profile \"a\": unknown field \"comand\" (expected one of command, interface, \
-         args, env, pass_env, prompt, headless, timeout, detach_after, focus, worktree, \
-         stall_after, on_stall, \
-         max_tokens, max_cost, price, resume_args, trust_workspace)",
+         args, env, pass_env, prompt, headless, timeout, detach_after, focus, min_pane_width, \
+         worktree, stall_after, on_stall, max_tokens, max_cost, price, resume_args, \
+         trust_workspace)",
     );
     assert_config_error(
         "profiles:\n  a:\n    command: x\n    env:\n      A: {from_env: B, other: C}\n",
@@ -113,9 +114,26 @@ fn trust_workspace_is_a_bool_for_cursor_profiles_only() {
     assert_config_error(
         "trust_workspace: false\nprofiles:\n  a:\n    command: x\n",
         ":1:1: unknown field \"trust_workspace\" (expected one of default_profile, headless, \
-         focus, detach_after, stall_after, on_stall, worktree, max_tokens, max_cost, \
-         profiles)",
+         focus, min_pane_width, detach_after, stall_after, on_stall, worktree, max_tokens, \
+         max_cost, profiles)",
     );
+}
+
+/// `min_pane_width` is a number of columns: the error names the file, line, profile
+/// and field.
+#[test]
+fn min_pane_width_is_a_number_of_columns() {
+    let expected = "invalid number (expected a whole number from 0 to 65535)";
+    assert_config_error(
+        "min_pane_width: wide\nprofiles:\n  a:\n    command: x\n",
+        &format!(":1:17: field \"min_pane_width\": {expected}"),
+    );
+    for bad in ["-5", "70000", "1.5"] {
+        assert_config_error(
+            &format!("profiles:\n  a:\n    command: x\n    min_pane_width: {bad}\n"),
+            &format!(":4:21: profile \"a\": field \"min_pane_width\": {expected}"),
+        );
+    }
 }
 
 #[test]

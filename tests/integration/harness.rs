@@ -185,11 +185,20 @@ impl Test {
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
     {
+        self.exec_in(&self.work(), args)
+    }
+
+    /// [`Test::exec`] from the directory `dir`.
+    pub fn exec_in<I, S>(&self, dir: &Path, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
         let mut cmd = Command::new(BIN);
         cmd.args(args)
             .env_clear()
             .envs(&self.env)
-            .current_dir(self.work())
+            .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

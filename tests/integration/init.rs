@@ -118,3 +118,28 @@ fn nothing_detected_still_writes_a_valid_config() {
     out.status(0)
         .stdout_contains("claude --dangerously-skip-permissions");
 }
+
+/// The file is read in terminals and editors: no line wider than 100 columns, also
+/// with the longest comment (no CLI found, every executable looked for listed).
+#[test]
+fn no_line_of_the_starter_is_wider_than_100_columns() {
+    for clis in [
+        &[][..],
+        &["claude", "codex", "opencode", "pi", "gemini", "qwen"][..],
+    ] {
+        let t = with_clis(clis);
+        let t = if clis.is_empty() {
+            t.env("PATH", "/usr/bin:/bin")
+        } else {
+            t
+        };
+        let cfg = t.config_path();
+        let out = t.arg("init").run();
+        out.status(0);
+        let text = std::fs::read_to_string(&cfg).unwrap();
+        for line in text.lines() {
+            let width = line.chars().count();
+            assert!(width <= 100, "{width} columns: {line}\n{text}");
+        }
+    }
+}

@@ -196,18 +196,18 @@ fn timeout_stops_everything() {
     let m = out.manifest();
     assert_eq!(m["status"], "timed_out");
     assert_eq!(m["agent_offload_exit"], 124);
-    // The waiter records "--timeout 1.0s passed"; the run's guard, should it get there
+    // The waiter records "--timeout 1s passed"; the run's guard, should it get there
     // first, "its deadline (...) passed": the same outcome in other words.
     let reason = m["reason"].as_str().unwrap_or_default();
     assert!(
-        (reason.starts_with("--timeout 1.0s passed") || reason.starts_with("its deadline ("))
+        (reason.starts_with("--timeout 1s passed") || reason.starts_with("its deadline ("))
             && reason.ends_with(" passed; the agent was stopped"),
         "{reason}"
     );
-    // Said once: "timed out after 1.0s: --timeout 1.0s passed", not the same twice.
+    // Said once: "timed out after 1s: --timeout 1s passed", not the same twice.
     out.stderr_contains("timed out after");
     assert!(
-        !out.stderr().contains("timed out after 1.0s: timed out"),
+        !out.stderr().contains("timed out after 1s: timed out"),
         "{}",
         out.stderr()
     );

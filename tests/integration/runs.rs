@@ -79,11 +79,16 @@ fn the_guard_finishes_a_detached_run_nobody_waits_for() {
     let marker = format!("55.{}", unique());
     let t = headless(
         Test::new(),
-        &format!("sleep 1.5; publish 'guarded'; exec sleep {marker}"),
+        &format!(
+            "while [ ! -e \"$AGENT_OFFLOAD_RUN_DIR/../../go\" ]; do sleep 0.02; done\n\
+             publish 'guarded'; exec sleep {marker}"
+        ),
     );
     let out = t.args(["--detach-after", "500ms", "task"]).run();
     out.status(75);
     let dir = out.run_dir();
+    // Only now, with nobody waiting, does the agent publish.
+    std::fs::write(out.test.path().join("state/agent-offload/go"), "").unwrap();
     // The guard runs until the run has ended: its start time tells it from a process
     // given its pid later.
     let guard_pid = u32::try_from(manifest(&dir)["guard"]["pid"].as_u64().unwrap()).unwrap();
@@ -213,7 +218,11 @@ fn json_result_is_one_object_with_the_documented_fields() {
         "working\n"
     );
     // Detached, the envelope says how to resume.
-    let t = headless(Test::new(), "sleep 3; publish x");
+    // An agent that works until it is cancelled.
+    let t = headless(
+        Test::new(),
+        "while [ ! -e \"$AGENT_OFFLOAD_RUN_DIR/never\" ]; do sleep 0.02; done; publish x",
+    );
     let out = t.args(["--json", "--detach-after", "300ms", "task"]).run();
     out.status(75);
     let v = json(&out.output);
@@ -343,13 +352,18 @@ fn wait_timeout_stops_the_agent() {
 
 #[test]
 fn wait_can_detach_again() {
-    let t = headless(Test::new(), "sleep 2; publish done-later");
+    let t = headless(
+        Test::new(),
+        "while [ ! -e \"$AGENT_OFFLOAD_RUN_DIR/../../go\" ]; do sleep 0.02; done\n\
+         publish done-later",
+    );
     let out = t.args(["--detach-after", "200ms", "task"]).run();
     out.status(75);
     let id = detached_id(&out.stdout());
     let w = out.test.exec(["wait", "--detach-after", "200ms", &id]);
     assert_eq!(code(&w), 75);
     assert_eq!(detached_id(&text(&w.stdout)), id);
+    std::fs::write(out.test.path().join("state/agent-offload/go"), "").unwrap();
     let w = out.test.exec(["wait", &id]);
     assert_eq!(code(&w), 0);
     assert_eq!(text(&w.stdout), "done-later\n");
@@ -420,6 +434,68 @@ fn runs_show_and_logs() {
     assert!(text(&missing.stderr).contains("no run matches \"nope\""));
 }
 
+/// `show` and `logs` without RUN act on the newest run started from the current
+/// directory, as `wait` does; `last` is the newest of all.
+#[test]
+fn show_and_logs_default_to_the_newest_run_from_here() {
+    let t = headless(
+        Test::new(),
+        "echo \"log of ${PWD##*/}\"; publish \"summary of ${PWD##*/}\"",
+    );
+    let out = t.arg("here").run();
+    out.status(0);
+    let t = out.test;
+    let elsewhere = t.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let other = t.exec(["--cwd", elsewhere.to_str().unwrap(), "there"]);
+    assert_eq!(code(&other), 0, "{}", text(&other.stderr));
+    let ids: Vec<String> = t
+        .run_dirs()
+        .iter()
+        .map(|d| d.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+
+    let show = t.exec(["show", "--json"]);
+    assert_eq!(code(&show), 0, "{}", text(&show.stderr));
+    let v = json(&show);
+    assert_eq!(
+        v["id"],
+        ids[0].as_str(),
+        "the newest run from here, not the newest"
+    );
+    assert_eq!(v["summary"], "summary of work\n");
+    let show = t.exec(["show"]);
+    assert!(text(&show.stdout).contains(&format!("id         {}", ids[0])));
+    let logs = t.exec(["logs"]);
+    assert_eq!(code(&logs), 0, "{}", text(&logs.stderr));
+    assert_eq!(text(&logs.stdout), "log of work\n");
+
+    // From the other directory: its run.
+    let logs = t.exec_in(&elsewhere, ["logs"]);
+    assert_eq!(text(&logs.stdout), "log of elsewhere\n");
+    assert_eq!(
+        json(&t.exec_in(&elsewhere, ["show", "--json"]))["id"],
+        ids[1].as_str()
+    );
+
+    // From a directory no run started from: a usage error that says what to do.
+    let none = t.path().join("home");
+    for command in ["show", "logs"] {
+        let out = t.exec_in(&none, [command]);
+        assert_eq!(code(&out), 2, "{command}");
+        assert_eq!(
+            text(&out.stderr),
+            format!(
+                "agent-offload: no run was started from {}; name one (agent-offload runs \
+                 lists them)\n",
+                none.canonicalize().unwrap().display()
+            ),
+            "{command}"
+        );
+        assert_eq!(text(&out.stdout), "", "{command}");
+    }
+}
+
 #[test]
 fn an_ambiguous_prefix_is_refused() {
     let t = headless(Test::new(), "publish ok");
@@ -464,9 +540,18 @@ fn prune_removes_old_finished_runs_only() {
     assert_eq!(code(&t.exec(["new"])), 0);
     let dry = t.exec(["prune", "--dry-run"]);
     assert!(text(&dry.stdout).contains("would remove"));
+    // The default, 7 days, written as people write it (once: "168h00m").
+    assert_eq!(
+        text(&dry.stderr),
+        "agent-offload: would remove 1 finished run older than 7d\n"
+    );
     assert_eq!(t.run_dirs().len(), 2);
-    let p = t.exec(["prune"]);
+    let p = t.exec(["prune", "--older-than", "36h"]);
     assert_eq!(code(&p), 0, "{}", text(&p.stderr));
+    assert_eq!(
+        text(&p.stderr),
+        "agent-offload: removed 1 finished run older than 1d12h\n"
+    );
     let left = t.run_dirs();
     assert_eq!(left.len(), 1);
     assert_ne!(left[0], old);

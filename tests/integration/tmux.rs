@@ -406,26 +406,32 @@ fn runs_inside_a_real_pane() {
     });
 }
 
-#[test]
-fn a_window_too_small_to_split_gets_a_new_window() {
+/// Starts a run from the caller's pane of a `width`-column window with `profile_extra`
+/// in its profile; the agent waits for the `go` file. Returns what the placement
+/// looked like while the agent ran: (the run's pane is in the caller's window, the
+/// run pane's width), and checks that the run then completes and leaves only the
+/// caller's pane and window.
+fn placed_in(width: u16, profile_extra: &str) -> (bool, u32) {
     let t = Test::new().agent(
         "agent",
-        "touch \"$AGENT_OFFLOAD_RUN_DIR/../../started\"; sleep 0.5; publish 'in a window'; exec sleep 7783",
+        "d=$AGENT_OFFLOAD_RUN_DIR; touch \"$d/../../started\"\n\
+         while [ ! -e \"$d/../../go\" ]; do sleep 0.02; done\n\
+         publish 'placed'; exec sleep 7797",
     );
-    // Too narrow for a side-by-side split.
-    let server = TmuxServer::start_sized(t.path(), &t.work(), 2, 10);
+    let server = TmuxServer::start_sized(t.path(), &t.work(), width, 30);
     let cfg = format!(
-        "profiles:\n  fake:\n    command: {}\n",
+        "profiles:\n  fake:\n    command: {}\n{profile_extra}",
         t.agent_path("agent")
     );
     let t = t.config(&cfg).in_tmux(&server).arg("x");
-    let child = t.spawn();
+    let child = spawn_started(&t);
     let pane = wait_for_pane(&t);
     let caller_window = server.show(&server.caller, "#{window_id}");
     let run_window = server.show(&pane, "#{window_id}");
-    assert_ne!(caller_window, run_window, "the run got a window of its own");
+    let pane_width: u32 = server.show(&pane, "#{pane_width}").parse().unwrap();
     // The caller's window stays the active one.
     assert_eq!(server.show(&server.caller, "#{window_active}"), "1");
+    std::fs::write(t.path().join("state/agent-offload/go"), "").unwrap();
     let output = crate::harness::wait_bounded(child, Duration::from_secs(20));
     assert_eq!(
         output.status.code(),
@@ -433,8 +439,48 @@ fn a_window_too_small_to_split_gets_a_new_window() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&output.stdout), "in a window\n");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "placed\n");
     assert_eq!(server.panes(), vec![server.caller.clone()]);
+    assert_eq!(
+        server.tmux(&["list-windows", "-a", "-F", "#{window_id}"]),
+        caller_window,
+        "the run's window is closed with its pane"
+    );
+    crate::harness::assert_no_survivor("sleep 7797");
+    (caller_window == run_window, pane_width)
+}
+
+/// tmux cannot split a 2-column window at all: the run gets a window of its own (the
+/// width check switched off, so this is tmux's "no space for new pane").
+#[test]
+fn a_window_too_small_to_split_gets_a_new_window() {
+    let (beside, _) = placed_in(2, "    min_pane_width: 0\n");
+    assert!(!beside, "the run got a window of its own");
+}
+
+/// A 100-column window split in two gives the agent 49 columns, under the default
+/// minimum of 80: a new window instead of a squeezed pane, of the window's full width.
+#[test]
+fn a_pane_narrower_than_80_columns_gets_a_new_window() {
+    let (beside, width) = placed_in(100, "");
+    assert!(!beside, "the run got a window of its own");
+    assert_eq!(width, 100);
+}
+
+/// The minimum is the profile's (or the config's) `min_pane_width`.
+#[test]
+fn min_pane_width_is_configurable() {
+    let (beside, width) = placed_in(100, "    min_pane_width: 40\n");
+    assert!(
+        beside,
+        "a 49-column pane is wide enough for min_pane_width 40"
+    );
+    assert!((48..=50).contains(&width), "{width}");
+    // At the top level, overridden by the profile's own setting.
+    let (beside, _) = placed_in(100, "    min_pane_width: 40\nmin_pane_width: 90\n");
+    assert!(beside, "the profile's setting wins");
+    let (beside, _) = placed_in(200, "min_pane_width: 120\n");
+    assert!(!beside, "the top-level setting applies: 99 columns < 120");
 }
 
 #[test]
@@ -548,7 +594,9 @@ fn an_unreachable_tmux_server_fails_and_keeps_the_run() {
 #[test]
 fn focus_true_moves_the_focus_to_the_new_pane() {
     let (t, server) = setup(
-        "touch \"$AGENT_OFFLOAD_RUN_DIR/../../started\"; sleep 1; publish ok; exec sleep 7787",
+        "d=$AGENT_OFFLOAD_RUN_DIR; touch \"$d/../../started\"\n\
+         while [ ! -e \"$d/../../go\" ]; do sleep 0.02; done\n\
+         publish ok; exec sleep 7787",
         "    focus: true\n",
     );
     let t = t.arg("x");
@@ -560,6 +608,7 @@ fn focus_true_moves_the_focus_to_the_new_pane() {
         "the new pane has the focus"
     );
     assert_eq!(server.show(&server.caller, "#{pane_active}"), "0");
+    std::fs::write(t.path().join("state/agent-offload/go"), "").unwrap();
     let output = crate::harness::wait_bounded(child, Duration::from_secs(20));
     assert_eq!(output.status.code(), Some(0));
 }
