@@ -10,7 +10,7 @@ use crate::cli::RunArgs;
 use crate::config;
 use crate::exit::usage;
 use crate::interface::{Interface, Mode};
-use crate::profile::Profile;
+use crate::profile::{Headless, Profile};
 use crate::run::{self, Placement, Request, Session, Signals};
 use crate::status_line::{self, StatusLine};
 
@@ -19,7 +19,7 @@ pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
     let cwd = working_dir(args.cwd.as_deref())?;
     let config = config::discover_and_load(args.config.as_deref(), &cwd, env)?;
     let profile = config.profile(args.profile.as_deref())?;
-    let headless = args.headless || (!args.tmux && profile.headless.unwrap_or(config.headless));
+    let headless = headless(args, profile, &config, env);
     let placement = placement(args, profile, &config, headless, env)?;
     let text = read_prompt(args, profile, &config, None)?;
     delegate(Delegation {
@@ -112,6 +112,21 @@ pub struct Delegation<'a> {
     /// For a resumed session whose CLI reports a running total: what the earlier runs
     /// used (see `run::Meter`).
     pub base: Option<run::Tokens>,
+}
+
+/// Whether the run is headless: `-H` or `--tmux`, else the profile's or the config's
+/// `headless`. When `auto` chooses headless (the caller is not inside tmux), stderr
+/// says so: the person expected a pane.
+fn headless(args: &RunArgs, profile: &Profile, config: &config::Config, env: Env<'_>) -> bool {
+    if args.headless || args.tmux {
+        return args.headless;
+    }
+    let setting = profile.headless.unwrap_or(config.headless);
+    let headless = setting.resolve(run::Caller::from_env(env).is_some());
+    if setting == Headless::Auto && headless && !args.quiet {
+        eprintln!("agent-offload: not inside tmux: running headless (headless: auto)");
+    }
+    headless
 }
 
 /// Where the agent runs: headless, or in a pane beside the caller's (which must exist).

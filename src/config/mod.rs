@@ -21,7 +21,7 @@ use schema::{RawConfig, RawDelivery, RawEnvValue, RawProfile};
 use crate::duration;
 use crate::exit::usage;
 use crate::interface::{Interface, SESSION_ID_PLACEHOLDER};
-use crate::profile::{EnvValue, PROMPT_FILE_PLACEHOLDER, Profile, PromptDelivery};
+use crate::profile::{EnvValue, Headless, PROMPT_FILE_PLACEHOLDER, Profile, PromptDelivery};
 
 #[derive(Debug)]
 pub struct Config {
@@ -30,7 +30,7 @@ pub struct Config {
     pub origin: Origin,
     pub default_profile: String,
     /// Config-wide `headless`; a profile's own setting wins.
-    pub headless: bool,
+    pub headless: Headless,
     /// Config-wide `focus`; a profile's own setting wins.
     pub focus: bool,
     /// Config-wide `detach_after`; a profile's own setting wins.
@@ -302,7 +302,7 @@ impl Ctx<'_> {
             detach_after,
             max_tokens: raw.max_tokens,
             max_cost,
-            headless: raw.headless.unwrap_or(false),
+            headless: raw.headless.map(Headless::from).unwrap_or_default(),
             focus: raw.focus.unwrap_or(false),
             profiles,
         })
@@ -388,7 +388,7 @@ impl Ctx<'_> {
             args,
             env,
             prompt,
-            headless: raw.headless,
+            headless: raw.headless.map(Headless::from),
             timeout,
             detach_after,
             focus: raw.focus,

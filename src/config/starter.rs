@@ -195,7 +195,7 @@ mod tests {
                 );
             }
             let headless = &config.profiles[&format!("{base}-headless")];
-            assert_eq!(headless.headless, Some(true));
+            assert_eq!(headless.headless, Some(crate::profile::Headless::Yes));
             assert!(headless.timeout.is_some());
         }
     }

@@ -140,6 +140,10 @@ fn schema_is_strict() {
         "profiles:\n  a:\n    command: x\n    env:\n      N: 1\n      B: true\n      S: s\n      \
          K: {from_env: HOST_KEY}\n",
     );
+    assert_valid(
+        &v,
+        "headless: auto\nprofiles:\n  a:\n    command: x\n    headless: false\n",
+    );
     for bad in [
         "profiles: {}\n",
         "profile:\n  a:\n    command: x\n",
@@ -154,6 +158,7 @@ fn schema_is_strict() {
         "profiles:\n  a:\n    command: x\n    env:\n      1K: v\n",
         "profiles:\n  a:\n    command: x\n    args: \"--flag\"\n",
         "headless: yes please\nprofiles:\n  a:\n    command: x\n",
+        "profiles:\n  a:\n    command: x\n    headless: automatic\n",
     ] {
         assert_invalid(&v, bad);
     }
