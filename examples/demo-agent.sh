@@ -14,13 +14,13 @@ task=$(printf '%s\n' "$1" | sed -n '1,/^---$/p' | sed '$d')
 
 # Colour only on a terminal (in a pane), never with NO_COLOR.
 if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
-  bold=$(printf '\033[1m') dim=$(printf '\033[2m') green=$(printf '\033[32m')
+  bold=$(printf '\033[1m') grey=$(printf '\033[90m') green=$(printf '\033[32m')
   cyan=$(printf '\033[36m') reset=$(printf '\033[0m')
 else
-  bold='' dim='' green='' cyan='' reset=''
+  bold='' grey='' green='' cyan='' reset=''
 fi
 
-echo "${bold}demo-agent${reset} ${dim}(a stand-in for a coding agent: it changes nothing)${reset}"
+echo "${bold}demo-agent${reset} ${grey}(a stand-in for a coding agent: it changes nothing)${reset}"
 echo "task: $(printf '%s\n' "$task" | head -n 1)"
 echo
 n=0
