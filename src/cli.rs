@@ -414,8 +414,8 @@ pub struct DoctorArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Print the JSON Schema of the config file, for editors (see the README for the
-    /// `# yaml-language-server: $schema=` line).
+    /// Print the JSON Schema of the config file, for editors (see docs/commands.md for
+    /// the `# yaml-language-server: $schema=` line).
     Schema,
 }
 

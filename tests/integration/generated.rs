@@ -122,13 +122,16 @@ fn schema_accepts_the_examples_and_init_output() {
     assert!(uncommented.contains("\n  claude-work:\n"), "{uncommented}");
     assert_valid(&v, &uncommented);
 
-    // The README's full example.
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let start = readme
+    // The full example in docs/configuration.md.
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/configuration.md"
+    ))
+    .unwrap();
+    let start = doc
         .find("```yaml\ndefault_profile: spark")
-        .expect("README example");
-    let body = &readme[start + "```yaml\n".len()..];
+        .expect("the full example in docs/configuration.md");
+    let body = &doc[start + "```yaml\n".len()..];
     assert_valid(&v, &body[..body.find("```").unwrap()]);
 }
 
