@@ -29,5 +29,5 @@ fi
 target=$(cd "$repo" && cargo metadata --format-version 1 --no-deps |
   "$cache/venv/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 
-exec "$cache/venv/bin/python" "$repo/docs/screenshot/screenshot.py" \
+exec "$cache/venv/bin/python" -B "$repo/docs/screenshot/screenshot.py" \
   --bin "$target/debug/agent-offload" --repo "$repo" --out "$repo/docs/screenshot.png" "$@"
