@@ -26,6 +26,10 @@ e2e *args:
 bench *args:
     python3 bench/bench.py "$@"
 
+# regenerate docs/screenshot.png from a real run in a private tmux server
+screenshot *args:
+    docs/screenshot/make.sh "$@"
+
 # install this checkout's agent-offload into ~/.cargo/bin
 install:
     cargo install --locked --path .

@@ -20,6 +20,9 @@ Examples:
   agent-offload wait                                   wait again for the newest run from here
   agent-offload continue last \"use option B\"           answer its question, same session
   agent-offload continue last -p opus \"finish it\"      hand the work to another profile
+  agent-offload --worktree -p spark < plan.md          in a git worktree of its own...
+  agent-offload apply                                  ...then its changes into yours
+  agent-offload -p a -p b --check \"cargo test\" < plan.md  fan-out: both at once, one table
   agent-offload runs                                   recent runs
   agent-offload profiles                               list the configured profiles
   agent-offload install-skill                          teach your agent CLIs to delegate
@@ -550,8 +553,8 @@ pub struct ManArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Print the JSON Schema of the config file, for editors (see the README for the
-    /// `# yaml-language-server: $schema=` line).
+    /// Print the JSON Schema of the config file, for editors (see docs/commands.md for
+    /// the `# yaml-language-server: $schema=` line).
     Schema,
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 /// on that addition with the agent left running (issue 16); a year is far beyond any
 /// run and far inside what every clock can add.
 pub const MAX: Duration = Duration::from_secs(365 * 86_400);
-/// [`MAX`] as written in messages and the README.
+/// [`MAX`] as written in messages and the docs.
 pub const MAX_TEXT: &str = "365d";
 
 /// Parses `1h30m`, `90s`, `20m`, `500ms`, `2d`. A unit is required: a bare `90` is

@@ -1,5 +1,5 @@
 //! The exit codes agent-offload promises, and the one place that maps an outcome to
-//! them. The README's exit-code table is written from this file.
+//! them. The exit-code table in docs/commands.md is written from this file.
 
 use std::fmt;
 

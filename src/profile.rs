@@ -26,6 +26,38 @@ impl PromptDelivery {
     }
 }
 
+/// The `headless` setting: where the agent runs when the command line says neither
+/// `-H` nor `--tmux`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Headless {
+    /// `false`: in a tmux pane beside the caller (outside tmux, a usage error).
+    #[default]
+    No,
+    /// `true`: without a terminal.
+    Yes,
+    /// `auto`: in a pane when the caller is inside tmux, headless otherwise.
+    Auto,
+}
+
+impl Headless {
+    pub fn name(self) -> &'static str {
+        match self {
+            Headless::No => "tmux",
+            Headless::Yes => "headless",
+            Headless::Auto => "auto",
+        }
+    }
+
+    /// Whether the run is headless, for a caller inside tmux or not.
+    pub fn resolve(self, inside_tmux: bool) -> bool {
+        match self {
+            Headless::No => false,
+            Headless::Yes => true,
+            Headless::Auto => !inside_tmux,
+        }
+    }
+}
+
 /// The placeholder in `args` for the absolute path of `prompt.md`.
 pub const PROMPT_FILE_PLACEHOLDER: &str = "{prompt_file}";
 
@@ -49,7 +81,7 @@ pub struct Profile {
     /// Names (or `PREFIX*`) of variables handed from our environment to the agent.
     pub pass_env: Vec<String>,
     pub prompt: PromptDelivery,
-    pub headless: Option<bool>,
+    pub headless: Option<Headless>,
     pub timeout: Option<Duration>,
     /// Stop waiting after this long and leave the agent running (exit 75).
     pub detach_after: Option<Duration>,

@@ -10,7 +10,7 @@ use anyhow::Result;
 use super::{Env, tilde};
 use crate::cli::DoctorArgs;
 use crate::config::{self, Config, Found};
-use crate::profile::EnvValue;
+use crate::profile::{EnvValue, Headless};
 use crate::skill::providers::Provider;
 use crate::style::{Paint, color_wanted};
 
@@ -66,7 +66,7 @@ pub fn run(args: &DoctorArgs, env: Env<'_>) -> Result<u8> {
     let needs_tmux = config.as_ref().is_none_or(|c| {
         c.profiles
             .values()
-            .any(|p| !p.headless.unwrap_or(c.headless))
+            .any(|p| p.headless.unwrap_or(c.headless) == Headless::No)
     });
     // tmux first in the output: it is what most setups trip on.
     let mut head = Checks::default();
@@ -127,7 +127,7 @@ fn check_tmux(env: Env<'_>, needed: bool, checks: &mut Checks) {
             "install tmux (apt-get install tmux, brew install tmux), or run headless with -H \
              or `headless: true`",
         ),
-        None => checks.info("tmux is not on PATH (not needed: every profile is headless)"),
+        None => checks.info("tmux is not on PATH (not needed: no profile needs a pane)"),
     }
     match (env("TMUX"), env("TMUX_PANE")) {
         (Some(_), Some(pane)) => {

@@ -36,11 +36,7 @@ pub fn run(args: &ProfilesArgs, env: Env<'_>) -> Result<u8> {
             args: &p.args,
             interface: p.interface.name(),
             prompt: p.prompt.name(),
-            mode: if p.headless.unwrap_or(config.headless) {
-                "headless"
-            } else {
-                "tmux"
-            },
+            mode: p.headless.unwrap_or(config.headless).name(),
             timeout: p.timeout.map(crate::duration::human),
             focus: p.focus.unwrap_or(config.focus),
             builtin: p.defined_in.is_none(),

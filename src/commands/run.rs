@@ -10,7 +10,7 @@ use crate::cli::RunArgs;
 use crate::config;
 use crate::exit::usage;
 use crate::interface::{Interface, Mode};
-use crate::profile::Profile;
+use crate::profile::{Headless, Profile};
 use crate::run::{self, Placement, Request, Session, Signals};
 use crate::status_line::{self, StatusLine};
 
@@ -27,7 +27,7 @@ pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
         ));
     }
     let profile = config.profile(args.profile.first().map(String::as_str))?;
-    let headless = args.headless || (!args.tmux && profile.headless.unwrap_or(config.headless));
+    let headless = headless(args, profile, &config, env);
     let placement = placement(args, profile, &config, headless, env)?;
     let text = read_prompt(args, profile, &config, None)?;
     delegate(Delegation {
@@ -140,6 +140,21 @@ pub struct Delegation<'a> {
     pub base: Option<run::Tokens>,
     /// For a continued run: the worktree it works in (its parent's).
     pub worktree: Option<run::Worktree>,
+}
+
+/// Whether the run is headless: `-H` or `--tmux`, else the profile's or the config's
+/// `headless`. When `auto` chooses headless (the caller is not inside tmux), stderr
+/// says so: the person expected a pane.
+fn headless(args: &RunArgs, profile: &Profile, config: &config::Config, env: Env<'_>) -> bool {
+    if args.headless || args.tmux {
+        return args.headless;
+    }
+    let setting = profile.headless.unwrap_or(config.headless);
+    let headless = setting.resolve(run::Caller::from_env(env).is_some());
+    if setting == Headless::Auto && headless && !args.quiet {
+        eprintln!("agent-offload: not inside tmux: running headless (headless: auto)");
+    }
+    headless
 }
 
 /// Where the agent runs: headless, or in a pane beside the caller's (which must exist).

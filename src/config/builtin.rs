@@ -9,7 +9,7 @@ use indexmap::IndexMap;
 
 use super::{Config, Origin};
 use crate::interface::{BUILTINS, Builtin};
-use crate::profile::{EnvValue, Profile, PromptDelivery};
+use crate::profile::{EnvValue, Headless, Profile, PromptDelivery};
 
 /// An agent CLI found on PATH.
 #[derive(Debug)]
@@ -47,7 +47,7 @@ pub fn config(detected: &[Detected]) -> Option<Config> {
         path: None,
         origin: Origin::BuiltIn,
         default_profile,
-        headless: false,
+        headless: Headless::No,
         worktree: None,
         focus: false,
         min_pane_width: super::DEFAULT_MIN_PANE_WIDTH,

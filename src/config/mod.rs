@@ -21,7 +21,7 @@ use schema::{RawConfig, RawDelivery, RawEnvValue, RawProfile};
 use crate::duration;
 use crate::exit::usage;
 use crate::interface::{Interface, SESSION_ID_PLACEHOLDER};
-use crate::profile::{EnvValue, PROMPT_FILE_PLACEHOLDER, Profile, PromptDelivery};
+use crate::profile::{EnvValue, Headless, PROMPT_FILE_PLACEHOLDER, Profile, PromptDelivery};
 
 #[derive(Debug)]
 pub struct Config {
@@ -30,7 +30,7 @@ pub struct Config {
     pub origin: Origin,
     pub default_profile: String,
     /// Config-wide `headless`; a profile's own setting wins.
-    pub headless: bool,
+    pub headless: Headless,
     /// Every run in a worktree of its own (`worktree: true|head|dirty`).
     pub worktree: Option<crate::run::WorktreeStart>,
     /// Config-wide `focus`; a profile's own setting wins.
@@ -313,7 +313,7 @@ impl Ctx<'_> {
             detach_after,
             max_tokens: raw.max_tokens,
             max_cost,
-            headless: raw.headless.unwrap_or(false),
+            headless: raw.headless.map(Headless::from).unwrap_or_default(),
             worktree: raw.worktree.and_then(|w| w.0),
             focus: raw.focus.unwrap_or(false),
             min_pane_width: raw.min_pane_width.unwrap_or(DEFAULT_MIN_PANE_WIDTH),
@@ -401,7 +401,7 @@ impl Ctx<'_> {
             args,
             env,
             prompt,
-            headless: raw.headless,
+            headless: raw.headless.map(Headless::from),
             timeout,
             detach_after,
             focus: raw.focus,

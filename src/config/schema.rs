@@ -33,8 +33,9 @@ pub struct RawConfig {
     /// The profile used without -p/--profile; required when there is more than one.
     #[schemars(with = "Option<String>")]
     pub default_profile: Option<Spanned<String>>,
-    /// Run every profile headless by default (default false: in a tmux pane).
-    pub headless: Option<bool>,
+    /// Run every profile headless by default (default false: in a tmux pane); `auto`:
+    /// in a pane when started inside tmux, headless otherwise.
+    pub headless: Option<RawHeadless>,
     /// tmux mode: move the focus to the new pane (default false).
     pub focus: Option<bool>,
     /// tmux mode: when the pane beside yours would be narrower than this many columns,
@@ -91,8 +92,9 @@ pub struct RawProfile {
     pub pass_env: Option<Spanned<Vec<String>>>,
     /// How the prompt reaches the agent (default argument).
     pub prompt: Option<RawDelivery>,
-    /// Run this profile headless (overrides the top-level setting).
-    pub headless: Option<bool>,
+    /// Run this profile headless (overrides the top-level setting); `auto`: in a pane
+    /// when started inside tmux, headless otherwise.
+    pub headless: Option<RawHeadless>,
     /// Default --timeout for this profile: 90s, 20m, 1h30m, ...
     #[schemars(with = "Option<String>", extend("pattern" = DURATION_PATTERN))]
     pub timeout: Option<Spanned<String>>,
@@ -158,6 +160,84 @@ pub enum RawDelivery {
     Argument,
     Stdin,
     PromptFileArg,
+}
+
+/// `headless`: `true`, `false` or `auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawHeadless {
+    Bool(bool),
+    Auto,
+}
+
+impl From<RawHeadless> for crate::profile::Headless {
+    fn from(raw: RawHeadless) -> Self {
+        match raw {
+            RawHeadless::Bool(false) => Self::No,
+            RawHeadless::Bool(true) => Self::Yes,
+            RawHeadless::Auto => Self::Auto,
+        }
+    }
+}
+
+impl JsonSchema for RawHeadless {
+    fn schema_name() -> Cow<'static, str> {
+        "Headless".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "true: headless; false: in a tmux pane; auto: in a pane when started inside tmux, headless otherwise.",
+            "enum": [true, false, "auto"]
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for RawHeadless {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(HeadlessVisitor)
+    }
+}
+
+struct HeadlessVisitor;
+
+impl HeadlessVisitor {
+    fn invalid<E: de::Error>(shown: &dyn fmt::Display) -> E {
+        E::custom(format!(
+            "invalid value {shown} (expected true, false or auto)"
+        ))
+    }
+}
+
+impl Visitor<'_> for HeadlessVisitor {
+    type Value = RawHeadless;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("true, false or auto")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(RawHeadless::Bool(v))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        if v == "auto" {
+            Ok(RawHeadless::Auto)
+        } else {
+            Err(Self::invalid(&format_args!("\"{v}\"")))
+        }
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Err(Self::invalid(&v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Err(Self::invalid(&v))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Err(Self::invalid(&v))
+    }
 }
 
 /// `worktree`: `true` or `head` (from HEAD), `dirty` (from the working tree), or

@@ -54,7 +54,7 @@ fn render_with(detected: &[Detected], examples_active: bool) -> String {
         "# agent-offload config, written by `agent-offload init`.\n\
          # Profiles say how to start an agent CLI; `agent-offload -p NAME \"task\"` uses one,\n\
          # `agent-offload profiles` lists them, `agent-offload doctor` checks them.\n\
-         # Every field is described in the README (\"Configuration\").\n\
+         # Every field is described in docs/configuration.md of the agent-offload repository.\n\
          #\n\
          # To have your editor complete and check this file (yaml-language-server):\n\
          #   agent-offload config schema > ~/.config/agent-offload/config.schema.json\n\
@@ -256,7 +256,7 @@ mod tests {
                 );
             }
             let headless = &config.profiles[&format!("{base}-headless")];
-            assert_eq!(headless.headless, Some(true));
+            assert_eq!(headless.headless, Some(crate::profile::Headless::Yes));
             assert!(headless.timeout.is_some());
         }
     }

@@ -20,7 +20,7 @@ pub const MAX_ARG_BYTES: usize = 128 * 1024 - 1;
 /// context, and small enough that `agent-offload < /dev/zero` ends with an error
 /// instead of reading until memory runs out.
 const MAX_PROMPT_BYTES: u64 = 16 * 1024 * 1024;
-/// [`MAX_PROMPT_BYTES`] as written in messages and the README.
+/// [`MAX_PROMPT_BYTES`] as written in messages and the docs.
 const MAX_PROMPT_TEXT: &str = "16 MiB";
 
 /// How long a prompt may take to arrive before agent-offload says, once, on stderr

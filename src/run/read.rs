@@ -29,7 +29,7 @@ use crate::run::dir::{self, RunDir};
 
 /// The most of a summary printed or put in `--json`: a longer one is cut to its first
 /// and last [`SUMMARY_PART`] bytes, with a line between naming the whole file and its
-/// size (documented in the README, "Output and exit codes").
+/// size (documented in docs/commands.md, "Output and exit codes").
 pub const SUMMARY_LIMIT: u64 = 64 * 1024;
 /// The head and the tail kept of a summary over [`SUMMARY_LIMIT`].
 const SUMMARY_PART: u64 = SUMMARY_LIMIT / 2;

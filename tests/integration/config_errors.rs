@@ -54,11 +54,12 @@ fn wrong_types() {
     );
     assert_config_error(
         "profiles:\n  a:\n    command: x\n    headless: maybe\n",
-        ":4:15: profile \"a\": field \"headless\": invalid boolean (expected true or false)",
+        ":4:15: profile \"a\": field \"headless\": invalid value \"maybe\" (expected true, false or \
+         auto)",
     );
     assert_config_error(
         "headless: 3\nprofiles:\n  a:\n    command: x\n",
-        ":1:11: field \"headless\": invalid boolean (expected true or false)",
+        ":1:11: field \"headless\": invalid value 3 (expected true, false or auto)",
     );
     assert_config_error(
         "profiles: [a, b]\n",

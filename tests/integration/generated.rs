@@ -373,13 +373,16 @@ fn schema_accepts_the_examples_and_init_output() {
     assert!(uncommented.contains("\n  claude-work:\n"), "{uncommented}");
     assert_valid(&v, &uncommented);
 
-    // The README's full example.
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let start = readme
+    // The full example in docs/configuration.md.
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/configuration.md"
+    ))
+    .unwrap();
+    let start = doc
         .find("```yaml\ndefault_profile: spark")
-        .expect("README example");
-    let body = &readme[start + "```yaml\n".len()..];
+        .expect("the full example in docs/configuration.md");
+    let body = &doc[start + "```yaml\n".len()..];
     assert_valid(&v, &body[..body.find("```").unwrap()]);
 }
 
@@ -394,6 +397,10 @@ fn schema_is_strict() {
         &v,
         "profiles:\n  a:\n    command: x\n    env:\n      N: 1\n      B: true\n      S: s\n      \
          K: {from_env: HOST_KEY}\n",
+    );
+    assert_valid(
+        &v,
+        "headless: auto\nprofiles:\n  a:\n    command: x\n    headless: false\n",
     );
     for bad in [
         "profiles: {}\n",
@@ -411,6 +418,7 @@ fn schema_is_strict() {
         "headless: yes please\nprofiles:\n  a:\n    command: x\n",
         "min_pane_width: wide\nprofiles:\n  a:\n    command: x\n",
         "profiles:\n  a:\n    command: x\n    min_pane_width: -1\n",
+        "profiles:\n  a:\n    command: x\n    headless: automatic\n",
     ] {
         assert_invalid(&v, bad);
     }

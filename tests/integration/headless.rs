@@ -357,3 +357,21 @@ fn a_fifo_at_exit_blocks_nothing() {
     out.status(1).stderr_contains("status 3");
     assert_eq!(out.manifest()["exit_code"], 3);
 }
+
+/// The README's quick start: the demo config outside tmux runs the demo agent headless
+/// and says why (`headless: auto`).
+#[test]
+fn the_demo_runs_headless_outside_tmux_and_says_so() {
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo.yaml");
+    let out = Test::new()
+        .env("DEMO_AGENT_STEP_SECONDS", "0")
+        .args(["--config", demo, "add a --verbose flag"])
+        .run();
+    out.status(0)
+        .stdout_contains("Demo summary")
+        .stdout_contains("  > add a --verbose flag\n")
+        .stderr_contains("agent-offload: not inside tmux: running headless (headless: auto)\n");
+    assert_eq!(out.manifest()["mode"], "headless");
+    let log = std::fs::read_to_string(out.run_dir().join("output.log")).unwrap();
+    assert!(log.contains("[4/4] running the checks..."), "{log}");
+}

@@ -6,7 +6,7 @@ const CONFIG: &str = "default_profile: b\nprofiles:\n  a:\n    command: /opt/x\n
                       [\"--m\", \"a b\"]\n    interface: claude\n    headless: true\n    \
                       timeout: 90s\n  b:\n    command: y\n    prompt: stdin\n  c:\n    \
                       command: z\n    interface: pi\n    prompt: prompt-file-arg\n    args: \
-                      [\"{prompt_file}\"]\n";
+                      [\"{prompt_file}\"]\n    headless: auto\n";
 
 #[test]
 fn table_marks_the_default_and_names_the_config() {
@@ -18,7 +18,7 @@ fn table_marks_the_default_and_names_the_config() {
          \x20  PROFILE  INTERFACE  PROMPT           MODE      COMMAND\n\
          \x20  a        claude     argument         headless  /opt/x --m 'a b'\n\
          *  b        generic    stdin            tmux      y\n\
-         \x20  c        pi         prompt-file-arg  tmux      z '{{prompt_file}}'\n\
+         \x20  c        pi         prompt-file-arg  auto      z '{{prompt_file}}'\n\
          (* = default profile)\n",
         path.display()
     ));
@@ -49,6 +49,8 @@ fn json_lists_every_profile() {
     assert_eq!(p[1]["mode"], "tmux");
     assert_eq!(p[1]["timeout"], serde_json::Value::Null);
     assert_eq!(p[2]["prompt"], "prompt-file-arg");
+    // `auto`: a pane inside tmux, headless outside.
+    assert_eq!(p[2]["mode"], "auto");
     assert_eq!(p[2]["default"], false);
 }
 

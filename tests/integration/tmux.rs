@@ -663,3 +663,26 @@ fn killed_right_after_the_pane_opens_nothing_stays() {
     });
     crate::harness::assert_no_survivor("sleep 7796");
 }
+
+/// `headless: auto` opens a pane for a caller inside tmux and runs headless, saying so,
+/// for one outside it (where `false` would be a usage error).
+#[test]
+fn headless_auto_uses_a_pane_inside_tmux_and_runs_headless_outside() {
+    let (t, server) = setup("publish 'auto summary'", "    headless: auto\n");
+    let out = t.arg("inside").run();
+    out.status(0).stdout_is("auto summary\n");
+    assert_eq!(out.manifest()["mode"], "tmux");
+    assert!(!out.stderr().contains("headless"), "{}", out.stderr());
+    assert_eq!(server.panes(), vec![server.caller.clone()]);
+
+    let t = Test::new().agent("agent", "publish 'auto summary'");
+    let cfg = format!(
+        "profiles:\n  fake:\n    command: {}\n    headless: auto\n",
+        t.agent_path("agent")
+    );
+    let out = t.config(&cfg).arg("outside").run();
+    out.status(0)
+        .stdout_is("auto summary\n")
+        .stderr_contains("agent-offload: not inside tmux: running headless (headless: auto)\n");
+    assert_eq!(out.manifest()["mode"], "headless");
+}
