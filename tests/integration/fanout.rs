@@ -1,30 +1,14 @@
 //! Fan-out: the same task to several profiles at once, each in its own worktree, one
 //! table, `--check`, `--judge`, `--max-parallel`, detaching and `wait`, signals.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::harness::{Test, assert_no_survivor, eventually, send_signal, unique};
+use crate::harness::{Test, assert_no_survivor, eventually, git, init_repo, send_signal, unique};
 use crate::tmux_server::TmuxServer;
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", dir)
-        .output()
-        .expect("run git");
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn repo(t: &Test) -> PathBuf {
-    let repo = t.work();
-    git(&repo, &["-c", "init.defaultBranch=main", "init", "-q"]);
-    git(&repo, &["config", "user.name", "Test"]);
-    git(&repo, &["config", "user.email", "test@example.com"]);
+    let repo = init_repo(&t.work());
     std::fs::write(repo.join("a.txt"), "a\n").unwrap();
     git(&repo, &["add", "-A"]);
     git(&repo, &["commit", "-qm", "start"]);

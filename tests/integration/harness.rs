@@ -648,3 +648,31 @@ pub fn assert_no_survivor(needle: &str) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// `git -C dir ARGS` with no user or system config of the machine's; its stdout (the
+/// test fails if git does).
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A new repository at `dir` (branch `main`) with an identity in its config, for the
+/// fake agents that commit; returns `dir`.
+pub fn init_repo(dir: &Path) -> PathBuf {
+    git(dir, &["-c", "init.defaultBranch=main", "init", "-q"]);
+    git(dir, &["config", "user.name", "Test"]);
+    git(dir, &["config", "user.email", "test@example.com"]);
+    dir.to_path_buf()
+}

@@ -3,26 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::harness::Test;
+use crate::harness::{Test, git, init_repo};
 use crate::tmux_server::TmuxServer;
-
-/// `git -C dir ARGS` (the test's own identity), its stdout; the test fails if git does.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", dir)
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// What a person would look at to see that their checkout is untouched: HEAD, the
 /// branch, the index, the working tree (content of changed and untracked files), and
@@ -45,10 +27,7 @@ fn checkout_state(repo: &Path) -> String {
 /// A repository at the test's work directory: `a.txt` (ten lines), `b.txt`, `gone.txt`,
 /// a `.gitignore`, one commit, the identity set in its config (the fake agents commit).
 fn repo(t: &Test) -> PathBuf {
-    let repo = t.work();
-    git(&repo, &["-c", "init.defaultBranch=main", "init", "-q"]);
-    git(&repo, &["config", "user.name", "Test"]);
-    git(&repo, &["config", "user.email", "test@example.com"]);
+    let repo = init_repo(&t.work());
     let lines: Vec<String> = (1..=10).map(|i| format!("line {i}")).collect();
     let lines = lines.join("\n") + "\n";
     std::fs::write(repo.join("a.txt"), lines).unwrap();
@@ -80,6 +59,22 @@ echo "new file" >new.txt
 git rm -q gone.txt && git commit -qm "agent: remove gone.txt"
 publish "edited"
 "#;
+
+/// A repository, and a finished `--worktree` run of [`EDITING_AGENT`] in it.
+fn edited_run() -> (Test, PathBuf) {
+    let t = setup(EDITING_AGENT);
+    let repo = repo(&t);
+    let out = t.args(["--worktree", "do it"]).run();
+    out.status(0);
+    (out.test, repo)
+}
+
+/// Sets line `n` (from 1) of the file at `path`.
+fn set_line(path: &Path, n: usize, text: &str) {
+    let mut lines = lines_of(path);
+    text.clone_into(&mut lines[n - 1]);
+    std::fs::write(path, lines.join("\n") + "\n").unwrap();
+}
 
 fn lines_of(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
@@ -226,15 +221,9 @@ publish "looked"
 
 #[test]
 fn apply_merges_into_a_checkout_with_uncommitted_edits_to_the_same_file() {
-    let t = setup(EDITING_AGENT);
-    let repo = repo(&t);
-    let out = t.args(["--worktree", "do it"]).run();
-    out.status(0);
-    let t = out.test;
+    let (t, repo) = edited_run();
     // The user edits another line of the same file meanwhile, and stages a file.
-    let mut a = lines_of(&repo.join("a.txt"));
-    a[8] = "line 9 by the user".to_owned();
-    std::fs::write(repo.join("a.txt"), a.join("\n") + "\n").unwrap();
+    set_line(&repo.join("a.txt"), 9, "line 9 by the user");
     std::fs::write(repo.join("b.txt"), "b staged by the user\n").unwrap();
     git(&repo, &["add", "b.txt"]);
     let index_before = git(&repo, &["diff", "--cached"]);
@@ -272,14 +261,8 @@ fn apply_merges_into_a_checkout_with_uncommitted_edits_to_the_same_file() {
 
 #[test]
 fn apply_with_a_conflict_changes_nothing_or_leaves_markers_when_asked() {
-    let t = setup(EDITING_AGENT);
-    let repo = repo(&t);
-    let out = t.args(["--worktree", "do it"]).run();
-    out.status(0);
-    let t = out.test;
-    let mut a = lines_of(&repo.join("a.txt"));
-    a[1] = "line 2 by the user".to_owned();
-    std::fs::write(repo.join("a.txt"), a.join("\n") + "\n").unwrap();
+    let (t, repo) = edited_run();
+    set_line(&repo.join("a.txt"), 2, "line 2 by the user");
     let before = checkout_state(&repo);
 
     let refused = t.exec(["apply", "last"]);
@@ -345,11 +328,7 @@ fn discard_refuses_work_not_taken_unless_forced() {
 
 #[test]
 fn merge_commits_the_uncommitted_work_on_the_branch_and_merges_it() {
-    let t = setup(EDITING_AGENT);
-    let repo = repo(&t);
-    let out = t.args(["--worktree", "do it"]).run();
-    out.status(0);
-    let t = out.test;
+    let (t, repo) = edited_run();
     let merged = t.exec(["merge"]);
     assert_eq!(merged.status.code(), Some(0), "{merged:?}");
     let log = git(&repo, &["log", "--format=%s"]);
