@@ -282,8 +282,12 @@ fn in_tmux_the_candidates_panes_stack_in_the_right_hand_column() {
     // Each agent notes its pane's place, then waits until both have.
     let t = Test::new().agent(
         "placed",
-        r#"tmux display-message -p -t "$TMUX_PANE" '#{pane_left} #{pane_top}' >"$AGENT_OFFLOAD_RUN_DIR/../../place-$$"
-while [ "$(ls "$AGENT_OFFLOAD_RUN_DIR/../.." | grep -c '^place-')" -lt 2 ]; do sleep 0.05; done
+        r#"state="$AGENT_OFFLOAD_RUN_DIR/../.."
+touch "$state/here-$$"
+while [ "$(ls "$state" | grep -c '^here-')" -lt 2 ]; do sleep 0.05; done
+tmux display-message -p -t "$TMUX_PANE" '#{pane_left} #{pane_top} #{window_id}' >"$state/place.tmp-$$"
+mv "$state/place.tmp-$$" "$state/place-$$"
+while [ "$(ls "$state" | grep -c '^place-')" -lt 2 ]; do sleep 0.05; done
 publish placed"#,
     );
     let cfg = format!(
@@ -296,21 +300,24 @@ publish placed"#,
     let out = t.in_tmux(&server).args(["-p", "p1", "-p", "p2", "x"]).run();
     out.status(0);
     let state = out.test.path().join("state/agent-offload");
-    let places: Vec<(u32, u32)> = std::fs::read_dir(&state)
+    let places: Vec<(u32, u32, String)> = std::fs::read_dir(&state)
         .unwrap()
         .filter_map(|e| {
             let e = e.ok()?;
-            e.file_name()
-                .to_string_lossy()
-                .starts_with("place-")
-                .then(|| {
-                    let text = std::fs::read_to_string(e.path()).unwrap();
-                    let mut it = text.split_whitespace().map(|n| n.parse().unwrap());
-                    (it.next().unwrap(), it.next().unwrap())
-                })
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with("place-").then(|| {
+                let text = std::fs::read_to_string(e.path()).unwrap();
+                let f: Vec<&str> = text.split_whitespace().collect();
+                (
+                    f[0].parse().unwrap(),
+                    f[1].parse().unwrap(),
+                    f[2].to_owned(),
+                )
+            })
         })
         .collect();
     assert_eq!(places.len(), 2);
+    assert_eq!(places[0].2, places[1].2, "one window: {places:?}");
     assert!(places[0].0 > 0, "right of the caller: {places:?}");
     assert_eq!(places[0].0, places[1].0, "one column: {places:?}");
     assert_ne!(places[0].1, places[1].1, "stacked: {places:?}");

@@ -281,12 +281,15 @@ fn c_asks_and_y_cancels_the_selected_run() {
     eventually(LIMIT, "run.json to say cancelled", || {
         status(&t, &id) == "cancelled"
     });
-    let screen = screen_where(&server, &pane, "the cancelled row", |s| {
+    // The row can show the new state (top reads run.json on its own) a moment before
+    // the cancel returns and its message is written: wait for both.
+    let said = format!("run {id} cancelled");
+    let screen = screen_where(&server, &pane, "the cancelled row and message", |s| {
         s.lines()
             .any(|l| l.starts_with(&id) && l.contains("cancelled"))
+            && s.contains(&said)
     });
     assert!(screen.contains("0 running"), "{screen}");
-    assert!(screen.contains(&format!("run {id} cancelled")), "{screen}");
     server.tmux(&["send-keys", "-t", &pane, "q"]);
     screen_where(&server, &pane, "top to exit", |s| s.contains("EXIT=0"));
 }
