@@ -33,11 +33,13 @@ const SAFETY_POLL: Duration = Duration::from_secs(5);
 /// without an exit watch, no directory watch to be had).
 const FALLBACK_POLL: Duration = Duration::from_millis(100);
 /// How long a `done.md` that may be written in place must stay unchanged before it
-/// counts as complete.
-const SETTLE: Duration = Duration::from_millis(200);
+/// counts as complete. Only such a file waits (a renamed one counts at once), so the
+/// period can give a writer's next step time: 200 ms cut a summary written in two
+/// steps 300 ms apart in a pane, whose agent never exits to say it is done (issue 21).
+const SETTLE: Duration = Duration::from_secs(1);
 /// How long a `done.md` that keeps changing is waited for at most: a writer that never
 /// stops cannot hold the run.
-const SETTLE_MAX: Duration = Duration::from_secs(2);
+const SETTLE_MAX: Duration = Duration::from_secs(5);
 /// How often a settling `done.md` is looked at (changes to it wake nothing).
 const SETTLE_POLL: Duration = Duration::from_millis(25);
 

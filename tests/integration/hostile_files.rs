@@ -448,7 +448,7 @@ fn a_symlink_at_output_log_is_not_followed_in_tmux() {
 }
 
 /// An agent that writes done.md in place, in two parts with a pause between (its next
-/// step, shorter than the 200 ms the waiter lets such a file settle): the pane stays
+/// step, shorter than the 1 s the waiter lets such a file settle): the pane stays
 /// until the file is complete, and both parts arrive. Whether a file written in place
 /// is complete can only be told by time, so the pause is the agent's, part of what is
 /// tested; the test itself waits on nothing but the run's end.
@@ -459,6 +459,24 @@ fn a_summary_written_in_place_arrives_whole_in_tmux() {
         "d=$AGENT_OFFLOAD_RUN_DIR\n\
          echo 'first part' >\"$d/done.md\"\n\
          sleep 0.05\n\
+         echo 'second part' >>\"$d/done.md\"\n\
+         exec sleep 600",
+    );
+    let out = run(&t, &["x"]);
+    assert_status(&out, 0);
+    assert_eq!(text(&out.stdout), "first part\nsecond part\n");
+}
+
+/// The same with the agent's next step 300 ms after its first (issue 21, item 16: cut
+/// to the first part in a pane, 4 of 4, while headless waited for the agent's exit): a
+/// file written in place is given a quiet period long enough for a writer's next step.
+#[test]
+fn a_summary_written_in_place_in_two_slow_steps_arrives_whole_in_tmux() {
+    let (t, _server) = setup(
+        Mode::Tmux,
+        "d=$AGENT_OFFLOAD_RUN_DIR\n\
+         echo 'first part' >\"$d/done.md\"\n\
+         sleep 0.3\n\
          echo 'second part' >>\"$d/done.md\"\n\
          exec sleep 600",
     );
