@@ -4,7 +4,7 @@ same run, on the same machine, as a ratio: shared machines are noisy, ratios les
 
     python3 bench/bench.py            # everything (about a minute)
     python3 bench/bench.py --quick    # fewer rounds, 5 s CPU window
-    python3 bench/bench.py headless   # one group: headless | done | closed | cpu
+    python3 bench/bench.py headless   # one group: headless | done | closed | cpu | transcript
 
 Groups:
   headless  headless run overhead: agent-offload -H vs the same fake agent run directly,
@@ -17,6 +17,11 @@ Groups:
             waiting process, its watch helper and the run's guard, with the children they
             collected) vs the 500 ms poll loop that asks tmux about the pane; once with the
             default stall detector (a look every 30 s), once looking every 2 s
+  transcript  a pane run's usage beside a 300 MB claude session transcript (100 MB with
+            --quick) that the agent appends to: `top --once` reading only what was
+            appended since the last look vs reading the whole file (the kept
+            transcript-usage.json removed first: what every look cost before it existed);
+            then the CPU of the waiting process checking a --max-tokens budget every 5 s
 """
 import json
 import os
@@ -344,12 +349,98 @@ def cpu_window(what, extra):
         sb.close()
 
 
+# A claude TUI whose session transcript is a big file made beforehand (hard-linked into
+# claude's store under the id it was given), which it then appends a message to every
+# second, as a working session does.
+CLAUDE_TUI = """#!/bin/sh
+prev=; id=
+for a in "$@"; do [ "$prev" = --session-id ] && id=$a; prev=$a; done
+dir="$HOME/.claude/projects/$(pwd | sed 's/[^A-Za-z0-9]/-/g')"
+mkdir -p "$dir"
+ln '{big}' "$dir/$id.jsonl"
+: >"$AGENT_OFFLOAD_RUN_DIR/started"
+n=0
+while :; do
+  n=$((n + 1))
+  printf '{{"type":"assistant","message":{{"id":"new-%s","usage":{{"input_tokens":10,"output_tokens":5}}}}}}\\n' "$n" >>"$dir/$id.jsonl"
+  sleep 1
+done
+"""
+
+
+def big_transcript(path, size):
+    """A claude session of about `size` bytes: turns of a 20 KB tool result and an
+    assistant message with its usage."""
+    tool = json.dumps({"type": "user", "message": {"role": "user", "content": [
+        {"type": "tool_result", "content": "x" * 20_000}]}}) + "\n"
+    with open(path, "w") as f:
+        written, n = 0, 0
+        while written < size:
+            n += 1
+            msg = json.dumps({"type": "assistant", "timestamp": "2026-01-01T00:00:00Z", "message": {
+                "id": f"msg_{n:08d}", "role": "assistant", "usage": {
+                    "input_tokens": 10, "cache_read_input_tokens": 1000,
+                    "cache_creation_input_tokens": 0, "output_tokens": 5}}}) + "\n"
+            f.write(tool)
+            f.write(msg)
+            written += len(tool) + len(msg)
+    return n
+
+
+def bench_transcript():
+    size = (100 if QUICK else 300) * 1024 * 1024
+    print(f"a pane run's usage beside a {size >> 20} MB claude transcript:")
+    sb = Sandbox()
+    try:
+        sb.start_tmux()
+        big = os.path.join(sb.dir, "big.jsonl")
+        messages = big_transcript(big, size)
+        agent = sb.agent("claude", CLAUDE_TUI.format(big=big))
+        cfg = os.path.join(sb.dir, "config.yaml")
+        with open(cfg, "w") as f:
+            f.write(f"profiles:\n  bench:\n    command: {agent}\n    interface: claude\n")
+        p, run_dir = start_run(sb, cfg, ("--max-tokens", "100000000000"))
+        wait_path(os.path.join(run_dir, "started"))
+        kept = os.path.join(run_dir, "transcript-usage.json")
+
+        def top():
+            t = time.perf_counter_ns()
+            out = subprocess.run([BIN, "top", "--once"], env=sb.env, check=True,
+                                 capture_output=True, text=True).stdout
+            return ms(time.perf_counter_ns() - t), out
+
+        ours, base = [], []
+        for _ in range(max(3, ROUNDS // 4)):
+            try:
+                os.remove(kept)
+            except FileNotFoundError:
+                pass
+            base.append(top()[0])
+            time.sleep(0.3)
+            ours.append(top()[0])
+        print(f"  ({messages} messages; the agent appends one a second)")
+        report("top --once, reading what was appended", ours, base,
+               base_name="reading the whole transcript")
+        watchers = [p.pid]
+        c0 = sum(cpu_ns(pid) for pid in watchers)
+        time.sleep(CPU_WINDOW)
+        used = sum(cpu_ns(pid) for pid in watchers) - c0
+        print(f"  the waiting process, checking the budget every 5 s for {CPU_WINDOW} s: "
+              f"{ms(used):.1f} ms CPU ({used / (CPU_WINDOW * 1e9) * 100:.3f} % of one core)")
+        p.terminate()
+        p.wait()
+    finally:
+        sb.close()
+
+
 def main():
-    groups = [a for a in sys.argv[1:] if not a.startswith("-")] or ["headless", "done", "closed", "cpu"]
+    groups = [a for a in sys.argv[1:] if not a.startswith("-")] or ["headless", "done", "closed", "cpu",
+                                                                     "transcript"]
     if "AGENT_OFFLOAD_BIN" not in os.environ:
         build()
     print(f"agent-offload benchmarks ({ROUNDS} rounds{', quick' if QUICK else ''}); binary {BIN}")
-    table = {"headless": bench_headless, "done": bench_done, "closed": bench_closed, "cpu": bench_cpu}
+    table = {"headless": bench_headless, "done": bench_done, "closed": bench_closed, "cpu": bench_cpu,
+             "transcript": bench_transcript}
     for g in groups:
         table[g]()
 

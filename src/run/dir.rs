@@ -34,6 +34,9 @@ pub const EVENTS: &str = "events.jsonl";
 /// What agent-offload read from the structured output: session id, final message,
 /// error, usage (see `relay`).
 pub const STREAM: &str = "stream.json";
+/// How far a pane run's usage was read in its CLI's transcript, and the tally so far
+/// (see `session::transcript_usage`).
+pub const TRANSCRIPT_USAGE: &str = "transcript-usage.json";
 
 /// Whether `id` can be a session id: 1 to 128 characters of `[A-Za-z0-9._:-]`. Every
 /// CLI's ids fit (UUIDs, `ses_…`, file stems); anything else — a path, an option, shell

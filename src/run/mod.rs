@@ -603,7 +603,7 @@ pub(crate) fn pane_over_budget(run: &RunDir, meter: &Meter) -> Option<String> {
         }
         m.session_id = Some(id);
     }
-    let reported = session::transcript_usage(&m)?;
+    let reported = session::transcript_usage(run, &m)?;
     meter.crossed(&meter.spent(&reported, false))
 }
 

@@ -413,7 +413,7 @@ pub fn spent(run: &dir::RunDir, m: &dir::Manifest) -> Option<Spent> {
 /// What a run has spent so far, from the CLI's transcript (a pane run) or the
 /// relay's `stream.json` (headless), priced by its meter.
 pub fn measure(run: &dir::RunDir, m: &dir::Manifest) -> Option<Spent> {
-    if let Some(reported) = crate::run::session::transcript_usage(m) {
+    if let Some(reported) = crate::run::session::transcript_usage(run, m) {
         return Some(m.meter.unwrap_or_default().spent(&reported, false));
     }
     let r = Recorded::read(run)?;

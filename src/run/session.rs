@@ -122,17 +122,35 @@ fn find_in_store(run: &RunDir, m: &Manifest) -> Option<String> {
 }
 
 /// A pane run's usage so far, from its CLI's session transcript (see `transcript`):
-/// what was written since the run started (`transcript_from` in `run.json`).
-pub fn transcript_usage(m: &Manifest) -> Option<crate::events::Usage> {
+/// what was written since the run started (`transcript_from` in `run.json`). What was
+/// read is kept in the run directory (`transcript-usage.json`), so that each look (the
+/// budget's every few seconds, `top`, `runs`, `show`) reads only what the CLI appended
+/// since the last.
+pub fn transcript_usage(run: &RunDir, m: &Manifest) -> Option<crate::events::Usage> {
     if m.mode != Mode::Tmux {
         return None;
     }
     let id = m.session_id.as_deref()?;
     let var = |name: &str| agent_var(m, name);
-    let path = transcript::locate(m.interface?, id, &m.cwd, &var)?;
-    let counted = transcript::usage(m.interface?, &path, m.transcript_from.unwrap_or(0))?;
+    let interface = m.interface?;
+    let path = transcript::locate(interface, id, &m.cwd, &var)?;
+    let kept = run
+        .small_file(dir::TRANSCRIPT_USAGE, PROGRESS_MAX)
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    let from = m.transcript_from.unwrap_or(0);
+    let (counted, progress) = transcript::usage_from(interface, &path, from, kept)?;
+    if progress.advanced
+        && let Ok(json) = serde_json::to_vec(&progress)
+        && json.len() as u64 <= PROGRESS_MAX
+    {
+        // Best effort: without it, the next look reads the transcript again.
+        let _ = run.write_atomic(dir::TRANSCRIPT_USAGE, &json, 0o600);
+    }
     Some(counted.since)
 }
+
+/// The largest `transcript-usage.json` kept (a tally of up to `KEYS_MAX` messages).
+const PROGRESS_MAX: u64 = 32 * 1024 * 1024;
 
 /// The size of the transcript of the session a pane run resumes, when it starts: its
 /// usage is what is written after it.

@@ -5,7 +5,9 @@
 //! Two calls: [`locate`] finds the session's file, [`usage`] reads it. A resumed
 //! session appends to the same file, so the caller records the file's size when the
 //! run starts (0 if it does not exist yet) and passes it as `from`: [`Counted::since`]
-//! is then this run's usage, [`Counted::session`] the whole session's.
+//! is then this run's usage, [`Counted::session`] the whole session's. A caller that
+//! looks again and again (a pane run's budget, `top`) uses [`usage_from`] instead and
+//! keeps the [`Progress`] it returns: the next reading reads only what was appended.
 //!
 //! Measured with the pinned CLIs against a scripted model server that answers 10 input
 //! and 5 output tokens per request (fixtures in `transcript_fixtures/`, trimmed copies
@@ -37,9 +39,10 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, ErrorKind, Read};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::events::{Usage, sum};
@@ -187,6 +190,153 @@ fn cli_dir(
 /// part from byte `from` on. None for a CLI whose transcript is not read (opencode,
 /// cursor) or a file that cannot be opened as a regular file.
 pub fn usage(interface: Interface, path: &Path, from: u64) -> Option<Counted> {
+    usage_from(interface, path, from, None).map(|(counted, _)| counted)
+}
+
+/// What readings of a session's files took in so far: where each file's complete lines
+/// end and the tally of them, so that the next reading reads only what was appended
+/// (a pane run's usage is looked at every few seconds, and a session can be hundreds
+/// of megabytes). Kept by the caller between readings, as JSON; it is written where the
+/// agent can write too, so it is read as untrusted: a progress that does not fit the
+/// files is dropped and the files read again.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Progress {
+    interface: Interface,
+    path: PathBuf,
+    from: u64,
+    /// The main file first, then claude's subagent files.
+    files: Vec<Mark>,
+    tally: Tally,
+    /// claude, reading from `from` > 0: when the run's part began (RFC 3339).
+    boundary: Option<String>,
+    /// Bytes read in all (of [`READ_MAX`]).
+    read: u64,
+    /// Whether this reading took in anything (the progress is worth keeping).
+    #[serde(skip)]
+    pub advanced: bool,
+}
+
+/// How far a file was read, and what identifies it: a file replaced (another inode),
+/// cut shorter, or rewritten (other bytes before `end`) is read again from the start.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Mark {
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
+    /// The end of the last complete line read.
+    end: u64,
+    /// A hash of the bytes just before `end`.
+    tail: u64,
+}
+
+/// How many bytes before a mark's end its `tail` hashes.
+const TAIL: u64 = 256;
+
+impl Progress {
+    fn new(interface: Interface, path: &Path, from: u64) -> Progress {
+        Progress {
+            interface,
+            path: path.to_path_buf(),
+            from,
+            files: Vec::new(),
+            tally: Tally::default(),
+            boundary: None,
+            read: 0,
+            advanced: true,
+        }
+    }
+
+    /// Whether every file read so far is still the one read, up to where it was read.
+    fn fits(&self, interface: Interface, path: &Path, from: u64) -> bool {
+        self.interface == interface
+            && self.path == path
+            && self.from == from
+            && self.files.first().is_some_and(|m| m.path == path)
+            && self.files.iter().all(|m| {
+                open_untrusted(&m.path)
+                    .is_ok_and(|(f, _)| Mark::of(&f, &m.path, m.end).is_some_and(|now| now == *m))
+            })
+    }
+
+    /// Reads `file` (at `path`) on from where it was left, feeding complete lines to
+    /// the tally and the records of a last line still being written to `pending`.
+    fn read_on(
+        &mut self,
+        file: &File,
+        path: &Path,
+        pending: &mut Vec<(Record, bool)>,
+        line: &mut dyn FnMut(&mut Progress, u64, &[u8]) -> Option<(Record, bool)>,
+    ) {
+        let at = match self.files.iter().position(|m| m.path == path) {
+            Some(i) => i,
+            None => {
+                self.files.push(Mark {
+                    path: path.to_path_buf(),
+                    dev: 0,
+                    ino: 0,
+                    end: 0,
+                    tail: 0,
+                });
+                self.files.len() - 1
+            }
+        };
+        let start = self.files[at].end;
+        let mut budget = READ_MAX.saturating_sub(self.read);
+        let end = each_line(file, start, &mut budget, &mut |offset, bytes| {
+            if let Some(r) = line(self, offset, bytes) {
+                if bytes.ends_with(b"\n") {
+                    self.tally.add(r.0, r.1);
+                } else {
+                    pending.push(r);
+                }
+            }
+        });
+        self.read = self.read.saturating_add(end - start);
+        if let Some(mark) = Mark::of(file, path, end) {
+            self.advanced |= mark != self.files[at];
+            self.files[at] = mark;
+        }
+    }
+}
+
+impl Mark {
+    fn of(file: &File, path: &Path, end: u64) -> Option<Mark> {
+        use std::os::unix::fs::{FileExt, MetadataExt};
+        let meta = file.metadata().ok()?;
+        if meta.len() < end {
+            return None;
+        }
+        let at = end.saturating_sub(TAIL);
+        let mut bytes = vec![0; usize::try_from(end - at).ok()?];
+        file.read_exact_at(&mut bytes, at).ok()?;
+        let mut h = std::hash::DefaultHasher::new();
+        std::hash::Hasher::write(&mut h, &bytes);
+        Some(Mark {
+            path: path.to_path_buf(),
+            dev: meta.dev(),
+            ino: meta.ino(),
+            end,
+            tail: std::hash::Hasher::finish(&h),
+        })
+    }
+}
+
+impl PartialEq for Mark {
+    fn eq(&self, other: &Mark) -> bool {
+        (&self.path, self.dev, self.ino, self.end, self.tail)
+            == (&other.path, other.dev, other.ino, other.end, other.tail)
+    }
+}
+
+/// As [`usage`], going on from `progress`, what an earlier call returned for the same
+/// files: only what was appended since is read. Returns the usage and the progress to
+/// pass next time ([`Progress::advanced`]: whether it changed).
+pub fn usage_from(
+    interface: Interface,
+    path: &Path,
+    from: u64,
+    progress: Option<Progress>,
+) -> Option<(Counted, Progress)> {
     let record: fn(&Value) -> Option<Record> = match interface {
         Interface::Claude => claude_record,
         Interface::Codex => codex_record,
@@ -202,41 +352,65 @@ pub fn usage(interface: Interface, path: &Path, from: u64) -> Option<Counted> {
         _ => b"\"usage\"",
     };
     let (file, _) = open_untrusted(path).ok()?;
-    let mut tally = Tally::default();
-    let mut budget = READ_MAX;
+    let mut p = match progress {
+        Some(mut p) if p.fits(interface, path, from) => {
+            p.advanced = false;
+            p
+        }
+        _ => Progress::new(interface, path, from),
+    };
+    let mut pending = Vec::new();
     // claude: the time this run's part began (its first record with a time), for
     // its subagents' files.
-    let mut boundary: Option<jiff::Timestamp> = None;
-    let end = each_line(file, &mut budget, &mut |offset, line| {
+    let searching = interface == Interface::Claude && from > 0 && p.boundary.is_none();
+    p.read_on(&file, path, &mut pending, &mut |p, offset, line| {
         let since = offset >= from;
-        if since && boundary.is_none() && interface == Interface::Claude && from > 0 {
-            boundary = serde_json::from_slice::<Value>(line)
+        if since && searching && p.boundary.is_none() {
+            p.boundary = serde_json::from_slice::<Value>(line)
                 .ok()
-                .and_then(|v| timestamp(&v));
+                .and_then(|v| timestamp(&v))
+                .map(|t| t.to_string());
         }
         if !contains(line, needle) {
-            return;
+            return None;
         }
-        if let Ok(v) = serde_json::from_slice::<Value>(line)
-            && let Some(r) = record(&v)
-        {
-            tally.add(r, since);
-        }
+        let v = serde_json::from_slice::<Value>(line).ok()?;
+        Some((record(&v)?, since))
     });
+    let end = p.files[0].end;
     if interface == Interface::Claude {
+        // Subagent records read before the boundary was known were not counted as the
+        // run's: read them again, now that it is.
+        if searching && p.boundary.is_some() && p.files.len() > 1 {
+            return usage_from(interface, path, from, None);
+        }
         let boundary = if from == 0 {
             Boundary::All
         } else {
-            boundary.map_or(Boundary::None, Boundary::From)
+            p.boundary
+                .as_deref()
+                .and_then(|t| t.parse().ok())
+                .map_or(Boundary::None, Boundary::From)
         };
-        claude_subagents(path, boundary, &mut budget, &mut tally);
+        claude_subagents(path, boundary, &mut p, &mut pending);
     }
-    let (session, since) = tally.totals();
-    Some(Counted {
-        session,
-        since,
-        end,
-    })
+    let (session, since) = if pending.is_empty() {
+        p.tally.totals()
+    } else {
+        let mut tally = p.tally.clone();
+        for (r, since) in pending {
+            tally.add(r, since);
+        }
+        tally.totals()
+    };
+    Some((
+        Counted {
+            session,
+            since,
+            end,
+        },
+        p,
+    ))
 }
 
 /// One transcript record's usage.
@@ -247,15 +421,20 @@ enum Record {
     Total(Usage),
 }
 
-#[derive(Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Tally {
     /// Messages by key: whether first seen in the run's part, and the usage.
+    #[serde(with = "packed_keyed")]
     keyed: HashMap<String, (bool, Usage)>,
     /// Messages without a key (or past `KEYS_MAX`), summed.
+    #[serde(with = "packed")]
     loose: Usage,
+    #[serde(with = "packed")]
     loose_since: Usage,
     /// The last running total before `from`, and the last of all.
+    #[serde(with = "packed_opt")]
     total_before: Option<Usage>,
+    #[serde(with = "packed_opt")]
     total_last: Option<Usage>,
     total_since: bool,
 }
@@ -436,7 +615,12 @@ enum Boundary {
 /// claude 2.x keeps a subagent's conversation in `<id>/subagents/**/agent-*.jsonl`
 /// beside the session's file (found in the 2.1.197 binary; not measured). Its messages
 /// have ids of their own; one also in the main file is counted once.
-fn claude_subagents(path: &Path, boundary: Boundary, budget: &mut u64, tally: &mut Tally) {
+fn claude_subagents(
+    path: &Path,
+    boundary: Boundary,
+    p: &mut Progress,
+    pending: &mut Vec<(Record, bool)>,
+) {
     let mut files = Vec::new();
     jsonl_files(&path.with_extension("").join("subagents"), 3, &mut files);
     files.sort();
@@ -444,23 +628,19 @@ fn claude_subagents(path: &Path, boundary: Boundary, budget: &mut u64, tally: &m
         let Ok((f, _)) = open_untrusted(&file) else {
             continue;
         };
-        each_line(f, budget, &mut |_, line| {
+        p.read_on(&f, &file, pending, &mut |_, _, line| {
             if !contains(line, b"\"usage\"") {
-                return;
+                return None;
             }
-            let Ok(v) = serde_json::from_slice::<Value>(line) else {
-                return;
-            };
+            let v = serde_json::from_slice::<Value>(line).ok()?;
             let since = match boundary {
                 Boundary::All => true,
                 Boundary::From(t) => timestamp(&v).is_some_and(|at| at >= t),
                 Boundary::None => false,
             };
-            if let Some(r) = claude_record(&v) {
-                tally.add(r, since);
-            }
+            Some((claude_record(&v)?, since))
         });
-        if *budget == 0 {
+        if p.read >= READ_MAX {
             break;
         }
     }
@@ -491,13 +671,16 @@ fn timestamp(v: &Value) -> Option<jiff::Timestamp> {
     v.get("timestamp")?.as_str()?.parse().ok()
 }
 
-/// Calls `f` with each line's offset and bytes (newline included), read from the start
-/// of `file`, at most `budget` bytes (taken off it). A line over `LINE_MAX` is skipped;
-/// a last line without its newline is passed too (a complete record parses, a partial
-/// one does not). Returns the end of the last complete line.
-fn each_line(file: File, budget: &mut u64, f: &mut dyn FnMut(u64, &[u8])) -> u64 {
+/// Calls `f` with each line's offset and bytes (newline included), read from byte
+/// `from` of `file`, at most `budget` bytes (taken off it). A line over `LINE_MAX` is
+/// skipped; a last line without its newline is passed too (a complete record parses, a
+/// partial one does not). Returns the end of the last complete line.
+fn each_line(mut file: &File, from: u64, budget: &mut u64, f: &mut dyn FnMut(u64, &[u8])) -> u64 {
+    if from > 0 && file.seek(SeekFrom::Start(from)).is_err() {
+        return from;
+    }
     let mut reader = BufReader::with_capacity(64 * 1024, file.take(*budget));
-    let (mut pos, mut start) = (0u64, 0u64);
+    let (mut pos, mut start) = (from, from);
     let mut line = Vec::new();
     let mut too_long = false;
     loop {
@@ -531,12 +714,96 @@ fn each_line(file: File, budget: &mut u64, f: &mut dyn FnMut(u64, &[u8])) -> u64
     if !too_long && !line.is_empty() {
         f(start, &line);
     }
-    *budget = budget.saturating_sub(pos);
+    *budget = budget.saturating_sub(pos - from);
     start
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A `Usage` kept in a [`Progress`] as one short array (a tally can hold many).
+type Packed = (
+    Option<u64>,
+    Option<u64>,
+    Option<u64>,
+    Option<u64>,
+    Option<f64>,
+);
+
+fn pack(u: &Usage) -> Packed {
+    (
+        u.input_tokens,
+        u.cached_input_tokens,
+        u.output_tokens,
+        u.reasoning_tokens,
+        u.cost_usd,
+    )
+}
+
+fn unpack(p: Packed) -> Usage {
+    Usage {
+        input_tokens: p.0,
+        cached_input_tokens: p.1,
+        output_tokens: p.2,
+        reasoning_tokens: p.3,
+        cost_usd: p.4.filter(|c| c.is_finite() && *c >= 0.0),
+    }
+}
+
+mod packed {
+    use super::{Packed, Usage, pack, unpack};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(u: &Usage, s: S) -> Result<S::Ok, S::Error> {
+        pack(u).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Usage, D::Error> {
+        Packed::deserialize(d).map(unpack)
+    }
+}
+
+mod packed_opt {
+    use super::{Packed, Usage, pack, unpack};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[allow(clippy::ref_option)] // serde's `with` passes `&Option`
+    pub fn serialize<S: Serializer>(u: &Option<Usage>, s: S) -> Result<S::Ok, S::Error> {
+        u.as_ref().map(pack).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Usage>, D::Error> {
+        Option::<Packed>::deserialize(d).map(|p| p.map(unpack))
+    }
+}
+
+/// The keyed messages as a list of `[key, since, usage]`, bounded by `KEYS_MAX`.
+mod packed_keyed {
+    use std::collections::HashMap;
+
+    use super::{KEYS_MAX, Packed, Usage, pack, unpack};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        keyed: &HashMap<String, (bool, Usage)>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(keyed.iter().map(|(k, (since, u))| (k, since, pack(u))))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<HashMap<String, (bool, Usage)>, D::Error> {
+        let list = Vec::<(String, bool, Packed)>::deserialize(d)?;
+        if list.len() > KEYS_MAX {
+            return Err(serde::de::Error::custom("too many keys"));
+        }
+        Ok(list
+            .into_iter()
+            .map(|(k, since, u)| (k, (since, unpack(u))))
+            .collect())
+    }
 }
 
 /// A token count: a non-negative integer (a whole float too), as `events` reads them.
@@ -675,7 +942,7 @@ fn gemini_header_is(path: &Path, id: &str) -> bool {
     let mut first = Vec::new();
     let mut budget = LINE_MAX as u64;
     let mut seen = false;
-    each_line(file, &mut budget, &mut |_, line| {
+    each_line(&file, 0, &mut budget, &mut |_, line| {
         if !seen {
             seen = true;
             first = line.to_vec();
@@ -891,6 +1158,117 @@ mod tests {
         assert_eq!(io(&all.session), tokens(40, 20));
         let second = count_in(Interface::Qwen, QWEN, start_of(QWEN, "MARK-qwen-2"));
         assert_eq!(io(&second.since), tokens(20, 10));
+    }
+
+    /// Read as it is written, in pieces cut anywhere (mid-line too), with the progress
+    /// kept between readings as the run directory keeps it (JSON): the same usage as
+    /// one reading of the whole file, for every CLI and a resumed run's `from`.
+    #[test]
+    fn reading_on_from_a_progress_counts_what_one_reading_counts() {
+        for (interface, text, mark) in [
+            (Interface::Claude, CLAUDE, "MARK-claude-2"),
+            (Interface::Codex, CODEX, "MARK-codex-3"),
+            (Interface::Pi, PI, "MARK-pi-2"),
+            (Interface::Gemini, GEMINI, "MARK-gemini-2"),
+            (Interface::Qwen, QWEN, "MARK-qwen-2"),
+        ] {
+            for from in [0, start_of(text, mark)] {
+                let whole = count_in(interface, text, from);
+                let dir = scratch("pieces");
+                let path = dir.join("s.jsonl");
+                let mut kept: Option<Progress> = None;
+                let mut written = 0;
+                for cut in (0..text.len()).step_by(97).chain([text.len()]) {
+                    let cut = (cut..=text.len())
+                        .find(|&c| text.is_char_boundary(c))
+                        .unwrap();
+                    if cut < written {
+                        continue;
+                    }
+                    let mut f = std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&path)
+                        .unwrap();
+                    std::io::Write::write_all(&mut f, &text.as_bytes()[written..cut]).unwrap();
+                    written = cut;
+                    let (counted, p) = usage_from(interface, &path, from, kept.take()).unwrap();
+                    assert!(counted.end <= written as u64);
+                    kept = Some(serde_json::from_slice(&serde_json::to_vec(&p).unwrap()).unwrap());
+                }
+                let (last, p) = usage_from(interface, &path, from, kept).unwrap();
+                assert_eq!(last, whole, "{interface:?} from {from}");
+                // Nothing appended: nothing read, nothing to keep.
+                let (again, p) = usage_from(interface, &path, from, Some(p)).unwrap();
+                assert!(!p.advanced);
+                assert_eq!(again, whole);
+                std::fs::remove_dir_all(&dir).unwrap();
+            }
+        }
+    }
+
+    /// A file replaced, cut shorter or rewritten before where it was read is read again
+    /// from its start; a progress for another file, or one that makes no sense, is
+    /// dropped.
+    #[test]
+    fn a_changed_file_is_read_again() {
+        let dir = scratch("changed");
+        let path = dir.join("s.jsonl");
+        let line = |id: &str, n: u64| {
+            format!(
+                "{{\"type\":\"message\",\"id\":\"{id}\",\"message\":{{\"role\":\"assistant\",\"usage\":{{\"input\":{n},\"output\":1}}}}}}\n"
+            )
+        };
+        write(&path, &format!("{}{}", line("a", 10), line("b", 20)));
+        let (c, p) = usage_from(Interface::Pi, &path, 0, None).unwrap();
+        assert_eq!(io(&c.session), tokens(30, 2));
+        // Only what is appended is read: an edit in place well before the end, where
+        // the reading's mark does not look, is not seen.
+        let filler =
+            "{\"type\":\"note\",\"text\":\"padding padding padding padding\"}\n".repeat(10);
+        write(
+            &path,
+            &format!("{}{}{filler}", line("a", 10), line("b", 20)),
+        );
+        let (_, p) = usage_from(Interface::Pi, &path, 0, Some(p)).unwrap();
+        write(
+            &path,
+            &format!("{}{}{filler}", line("a", 90), line("b", 20)),
+        );
+        let (c, p) = usage_from(Interface::Pi, &path, 0, Some(p)).unwrap();
+        assert_eq!(io(&c.session), tokens(30, 2));
+        write(&path, &format!("{}{}", line("a", 10), line("b", 20)));
+        let (_, p) = usage_from(Interface::Pi, &path, 0, Some(p)).unwrap();
+        // Rewritten in place, same size: the bytes before the mark differ.
+        write(&path, &format!("{}{}", line("a", 10), line("b", 40)));
+        let (c, p) = usage_from(Interface::Pi, &path, 0, Some(p)).unwrap();
+        assert_eq!(io(&c.session), tokens(50, 2));
+        // Cut shorter.
+        write(&path, &line("a", 10));
+        let (c, p) = usage_from(Interface::Pi, &path, 0, Some(p)).unwrap();
+        assert_eq!(io(&c.session), tokens(10, 1));
+        // Replaced by another file (another inode), longer.
+        let new = dir.join("new.jsonl");
+        write(
+            &new,
+            &format!("{}{}{}", line("a", 1), line("b", 2), line("c", 3)),
+        );
+        std::fs::rename(&new, &path).unwrap();
+        let (c, p) = usage_from(Interface::Pi, &path, 0, Some(p)).unwrap();
+        assert_eq!(io(&c.session), tokens(6, 3));
+        // Kept for another `from`, another file or another CLI: not used.
+        let (c, _) = usage_from(Interface::Pi, &path, 1, Some(p.clone())).unwrap();
+        assert_eq!(io(&c.since), tokens(5, 2));
+        assert!(usage_from(Interface::Qwen, &path, 0, Some(p)).is_some());
+        // Whatever the run directory's file says, it parses or it is dropped.
+        for bad in [
+            "{}",
+            "[]",
+            "{\"interface\":\"pi\",\"path\":\"/x\",\"from\":0,\"files\":[],\"tally\":{\"keyed\":[[\"k\",true,[1e400,null,null,null,null]]]}}",
+        ] {
+            assert!(serde_json::from_str::<Progress>(bad).is_err(), "{bad}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

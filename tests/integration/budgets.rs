@@ -3,6 +3,7 @@
 //! reported cost).
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 
 use serde_json::Value;
 
@@ -249,4 +250,80 @@ fn a_pane_runs_usage_comes_from_the_transcript() {
     assert_eq!(m["usage"]["cached_input_tokens"], 20, "{m}");
     assert_eq!(m["usage"]["output_tokens"], 40, "{m}");
     out.stderr_contains("used 210 tokens");
+}
+
+/// A pane run's usage is read from its transcript as the CLI appends to it: each look
+/// (`runs`, `show`, `top`, the budget's) reads only what was appended since the last
+/// (issue 21, item 15: every look read the whole file, 1.4 s for `top --once` beside a
+/// 300 MB session). Seen from outside: an edit in place well before the end of what was
+/// read is not read again, what is appended is counted, and a file replaced (another
+/// inode) or cut shorter is read again whole.
+#[test]
+fn a_pane_runs_usage_reads_only_what_its_transcript_appended() {
+    let t = Test::new();
+    let marker = t.path().join("transcript-at");
+    let pad = format!(
+        "printf '%s\\n' '{{\"type\":\"user\",\"pad\":\"{}\"}}'",
+        "x".repeat(400)
+    );
+    let t = claude_tui(
+        t,
+        &format!("msg m1 100 0 10; {pad}"),
+        &format!(
+            "echo \"$dir/$id.jsonl\" >'{}.tmp' && mv '{0}.tmp' '{0}'\nexec sleep 6402",
+            marker.display()
+        ),
+    );
+    let server = crate::tmux_server::TmuxServer::start(t.path(), &t.work());
+    let cfg = format!(
+        "profiles:\n  p:\n    command: {}\n    interface: claude\n",
+        t.agent_path("claude")
+    );
+    let t = t.config(&cfg).in_tmux(&server).arg("go");
+    let mut child = t.spawn();
+    crate::harness::eventually(std::time::Duration::from_secs(20), "the transcript", || {
+        marker.exists()
+    });
+    let transcript = std::path::PathBuf::from(std::fs::read_to_string(&marker).unwrap().trim());
+    let input = || -> Value {
+        let out = t.exec(["runs", "--json"]);
+        assert!(out.status.success(), "{out:?}");
+        let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(list[0]["status"], "running", "{list}");
+        list[0]["usage"]["input_tokens"].clone()
+    };
+    assert_eq!(input(), 100);
+    // m1's 100 input tokens made 900 in place: same size, same file, far from its end.
+    let text = std::fs::read_to_string(&transcript).unwrap();
+    std::fs::write(
+        &transcript,
+        text.replacen("\"input_tokens\":100", "\"input_tokens\":900", 1),
+    )
+    .unwrap();
+    assert_eq!(input(), 100, "what was read is not read again");
+    let m2 = text
+        .lines()
+        .next()
+        .unwrap()
+        .replace("\"m1\"", "\"m2\"")
+        .replace("\"input_tokens\":100", "\"input_tokens\":50");
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&transcript)
+        .unwrap();
+    writeln!(f, "{m2}").unwrap();
+    drop(f);
+    assert_eq!(input(), 150, "what was appended is counted");
+    // Replaced, as a CLI rewriting its session would: read again whole.
+    let new = transcript.with_extension("new");
+    std::fs::copy(&transcript, &new).unwrap();
+    std::fs::rename(&new, &transcript).unwrap();
+    assert_eq!(input(), 950, "a replaced file is read again");
+    // Cut shorter: read again too.
+    std::fs::write(&transcript, format!("{}\n", text.lines().next().unwrap())).unwrap();
+    assert_eq!(input(), 100, "a file cut shorter is read again");
+    let out = t.exec(["cancel", "last"]);
+    assert!(out.status.success(), "{out:?}");
+    let _ = child.wait();
+    crate::harness::assert_no_survivor("sleep 6402");
 }
