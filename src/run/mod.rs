@@ -202,7 +202,7 @@ pub fn execute(
     // The watch is started before the agent and is ready before the first look for a
     // file: no event can be missed, and the two start-ups overlap.
     let watch = Watch::start(&run.path)?;
-    let mut agent = match start_agent(req, &run, &mut manifest) {
+    let mut agent = match start_agent(req, &run, &mut manifest, say) {
         Ok(agent) => agent,
         Err(err) => {
             drop(starting);
@@ -305,7 +305,12 @@ pub fn execute(
 }
 
 /// Starts the launcher headless or in a pane; records the pane in the manifest.
-fn start_agent(req: &Request<'_>, run: &RunDir, manifest: &mut Manifest) -> Result<Agent> {
+fn start_agent(
+    req: &Request<'_>,
+    run: &RunDir,
+    manifest: &mut Manifest,
+    say: &dyn Fn(&str),
+) -> Result<Agent> {
     Ok(match &req.placement {
         Placement::Headless { .. } => {
             stop::adopt_orphans();
@@ -328,11 +333,19 @@ fn start_agent(req: &Request<'_>, run: &RunDir, manifest: &mut Manifest) -> Resu
             // Recorded the moment tmux has made the pane: killed right after, this run
             // still names its pane and launcher (which gives up on its hand-over).
             let cwd = manifest.cwd.clone();
-            let pane = tmux::open_pane(caller, run, &cwd, *focus, *min_width, &mut |pane| {
-                manifest.pane = Some(pane.id.clone());
-                manifest.launcher = stop::identify(pane.pid);
-                let _ = manifest.save(run);
-            })?;
+            let pane = tmux::open_pane(
+                caller,
+                run,
+                &cwd,
+                *focus,
+                *min_width,
+                &mut |pane| {
+                    manifest.pane = Some(pane.id.clone());
+                    manifest.launcher = stop::identify(pane.pid);
+                    let _ = manifest.save(run);
+                },
+                say,
+            )?;
             Agent::Pane {
                 caller: caller.clone(),
                 pane,

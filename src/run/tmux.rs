@@ -100,7 +100,9 @@ pub struct Pane {
 /// launcher first waits for the environment hand-over).
 ///
 /// `opened` is told about the pane as soon as tmux has made it, before it is set up:
-/// a process killed from then on leaves a run that names its pane.
+/// a process killed from then on leaves a run that names its pane. A new window is
+/// named after the run (`ao-RUNID`), and `say` is told where it went and why: the
+/// person is looking at the window it did not open in.
 pub fn open_pane(
     caller: &Caller,
     run: &RunDir,
@@ -108,6 +110,7 @@ pub fn open_pane(
     focus: bool,
     min_width: u16,
     opened: &mut dyn FnMut(&Pane),
+    say: &dyn Fn(&str),
 ) -> Result<Pane> {
     // The pane's transcript is appended by tmux's `cat >> output.log` (pipe-pane,
     // below), which would create it with the tmux server's umask (0644 as a rule):
@@ -134,8 +137,20 @@ pub fn open_pane(
             Some(p) => ("-v", p.as_str()),
             None => ("-h", caller.pane.as_str()),
         };
-        if too_narrow(caller, target, stack_on.is_none(), min_width) {
-            break (None, stack_on);
+        if let Some(width) = too_narrow(caller, target, stack_on.is_none(), min_width) {
+            let why = if stack_on.is_some() {
+                format!(
+                    "the column of runs in this window is {width} columns wide, under \
+                     min_pane_width {min_width}"
+                )
+            } else {
+                format!(
+                    "your pane is {width} columns wide: one beside it would have {}, under \
+                     min_pane_width {min_width}",
+                    new_pane_width(width, true)
+                )
+            };
+            break (Err(why), stack_on);
         }
         let mut split: Vec<&str> = vec!["split-window", direction];
         split.extend_from_slice(detach);
@@ -146,28 +161,37 @@ pub fn open_pane(
         attempts += 1;
         match result {
             Err(e) if stack_on.is_some() && is_gone(&e) && attempts < PLACEMENT_ATTEMPTS => {}
-            result => break (Some(result), stack_on),
+            result => break (Ok(result), stack_on),
         }
     };
+    let name = format!("ao-{}", run.id);
     // A new window in the caller's session, after the caller's window.
-    let new_window = || -> Result<String> {
+    let new_window = |why: &str| -> Result<String> {
         let window =
             caller.output(&["display-message", "-p", "-t", &caller.pane, "#{window_id}"])?;
         let window = window.trim();
         let mut new_window: Vec<&str> = vec!["new-window", "-a"];
         new_window.extend_from_slice(detach);
         new_window.extend_from_slice(&[
-            "-t", window, "-c", &cwd, "-P", "-F", format, "sh", &launcher,
+            "-n", &name, "-t", window, "-c", &cwd, "-P", "-F", format, "sh", &launcher,
         ]);
-        caller.output(&new_window)
+        let line = caller.output(&new_window)?;
+        say(&format!(
+            "agent-offload: run {} opens in a new window '{name}' of this session: {why}",
+            run.id
+        ));
+        Ok(line)
     };
     let (line, in_new_window) = match split {
-        Some(Ok(line)) => (line, false),
+        Ok(Ok(line)) => (line, false),
         // Too narrow to be usable, or a crowded window: a window of its own instead of
         // failing.
-        None => (new_window()?, true),
-        Some(Err(e)) if is_no_space(&e) => (new_window()?, true),
-        Some(Err(e)) => return Err(e),
+        Err(why) => (new_window(&why)?, true),
+        Ok(Err(e)) if is_no_space(&e) => (
+            new_window("tmux has no room for another pane in this window")?,
+            true,
+        ),
+        Ok(Err(e)) => return Err(e),
     };
     let pane = parse_pane(&line)?;
     opened(&pane);
@@ -249,19 +273,17 @@ fn create_private(path: &Path) -> rustix::io::Result<std::fs::File> {
 /// Whether the pane a split of `target` would make is narrower than `min_width`: a
 /// split beside it (`-h`, tmux's default of half) gets half its width less the border
 /// between them; a pane stacked under it (`-v`) gets its whole width. When the width
-/// cannot be read, the split is tried (and tmux says whether there is room).
-fn too_narrow(caller: &Caller, target: &str, beside: bool, min_width: u16) -> bool {
+/// cannot be read, the split is tried (and tmux says whether there is room). Returns
+/// `target`'s width when too narrow.
+fn too_narrow(caller: &Caller, target: &str, beside: bool, min_width: u16) -> Option<u32> {
     if min_width == 0 {
-        return false;
+        return None;
     }
-    let Some(width) = caller
+    let width = caller
         .output(&["display-message", "-p", "-t", target, "#{pane_width}"])
         .ok()
-        .and_then(|w| w.trim().parse::<u32>().ok())
-    else {
-        return false;
-    };
-    new_pane_width(width, beside) < u32::from(min_width)
+        .and_then(|w| w.trim().parse::<u32>().ok())?;
+    (new_pane_width(width, beside) < u32::from(min_width)).then_some(width)
 }
 
 /// The width of the pane a split of a pane `width` columns wide makes.

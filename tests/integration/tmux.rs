@@ -412,6 +412,20 @@ fn runs_inside_a_real_pane() {
 /// run pane's width), and checks that the run then completes and leaves only the
 /// caller's pane and window.
 fn placed_in(width: u16, profile_extra: &str) -> (bool, u32) {
+    let p = placement(width, profile_extra);
+    (p.beside, p.width)
+}
+
+/// What [`placed_in`] saw, with the run's id, its window's name and the stderr.
+struct Placement {
+    beside: bool,
+    width: u32,
+    id: String,
+    window_name: String,
+    stderr: String,
+}
+
+fn placement(width: u16, profile_extra: &str) -> Placement {
     let t = Test::new().agent(
         "agent",
         "d=$AGENT_OFFLOAD_RUN_DIR; touch \"$d/../../started\"\n\
@@ -429,6 +443,12 @@ fn placed_in(width: u16, profile_extra: &str) -> (bool, u32) {
     let caller_window = server.show(&server.caller, "#{window_id}");
     let run_window = server.show(&pane, "#{window_id}");
     let pane_width: u32 = server.show(&pane, "#{pane_width}").parse().unwrap();
+    let window_name = server.show(&pane, "#{window_name}");
+    let id = t.run_dirs()[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
     // The caller's window stays the active one.
     assert_eq!(server.show(&server.caller, "#{window_active}"), "1");
     std::fs::write(t.path().join("state/agent-offload/go"), "").unwrap();
@@ -447,24 +467,52 @@ fn placed_in(width: u16, profile_extra: &str) -> (bool, u32) {
         "the run's window is closed with its pane"
     );
     crate::harness::assert_no_survivor("sleep 7797");
-    (caller_window == run_window, pane_width)
+    Placement {
+        beside: caller_window == run_window,
+        width: pane_width,
+        id,
+        window_name,
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
 }
 
 /// tmux cannot split a 2-column window at all: the run gets a window of its own (the
 /// width check switched off, so this is tmux's "no space for new pane").
 #[test]
 fn a_window_too_small_to_split_gets_a_new_window() {
-    let (beside, _) = placed_in(2, "    min_pane_width: 0\n");
-    assert!(!beside, "the run got a window of its own");
+    let p = placement(2, "    min_pane_width: 0\n");
+    assert!(!p.beside, "the run got a window of its own");
+    assert_eq!(p.window_name, format!("ao-{}", p.id));
+    assert!(
+        p.stderr.contains(&format!(
+            "agent-offload: run {0} opens in a new window 'ao-{0}' of this session: tmux has \
+             no room for another pane in this window\n",
+            p.id
+        )),
+        "{}",
+        p.stderr
+    );
 }
 
 /// A 100-column window split in two gives the agent 49 columns, under the default
 /// minimum of 80: a new window instead of a squeezed pane, of the window's full width.
 #[test]
 fn a_pane_narrower_than_80_columns_gets_a_new_window() {
-    let (beside, width) = placed_in(100, "");
-    assert!(!beside, "the run got a window of its own");
-    assert_eq!(width, 100);
+    let p = placement(100, "");
+    assert!(!p.beside, "the run got a window of its own");
+    assert_eq!(p.width, 100);
+    // Named after the run, and stderr says where it went and why (issue 21: a window
+    // named `sh`, and stderr said only "pane %10").
+    assert_eq!(p.window_name, format!("ao-{}", p.id));
+    assert!(
+        p.stderr.contains(&format!(
+            "agent-offload: run {0} opens in a new window 'ao-{0}' of this session: your \
+             pane is 100 columns wide: one beside it would have 49, under min_pane_width 80\n",
+            p.id
+        )),
+        "{}",
+        p.stderr
+    );
 }
 
 /// The minimum is the profile's (or the config's) `min_pane_width`.
