@@ -60,6 +60,8 @@ pub struct Entry {
     pub finished_at: Option<Timestamp>,
     pub spent: Option<Spent>,
     pub health: Option<Health>,
+    /// Whether the stall detector watches the run (`--stall-after` is not `off`).
+    pub watched: bool,
     /// The stall detector's last sign of work, else when `output.log` was last written.
     pub last_activity: Option<Timestamp>,
     pub pane: Option<String>,
@@ -81,6 +83,7 @@ impl Entry {
             started_at: m.started_at,
             finished_at: m.finished_at,
             health: m.health.clone(),
+            watched: m.stall.is_some(),
             last_activity,
             pane: m.pane.clone(),
             tmux_socket: m.tmux_socket.clone(),
@@ -112,13 +115,16 @@ impl Entry {
             .last_activity
             .map_or_else(|| "-".to_owned(), |t| format!("{} ago", since(t, now)));
         // Health is the stall detector's view of a live run; a finished run's status
-        // says how it ended.
+        // says how it ended. The detector records a health only when it changes: until
+        // its first stall, a watched run is working (not yet without a sign of work for
+        // the stall limit).
         let health = match (&self.health, self.running()) {
             (Some(h), true) => match (h.state, h.stall) {
                 (HealthState::Working, _) => "working".to_owned(),
                 (HealthState::Stalled, Some(kind)) => format!("stalled: {}", kind.as_str()),
                 (HealthState::Stalled, None) => "stalled".to_owned(),
             },
+            (None, true) if self.watched => "working".to_owned(),
             _ => "-".to_owned(),
         };
         [
@@ -246,6 +252,7 @@ mod tests {
             finished_at: None,
             spent: None,
             health: None,
+            watched: true,
             last_activity: None,
             pane: None,
             tmux_socket: None,
@@ -292,6 +299,11 @@ mod tests {
         });
         assert_eq!(e.cells(at("2026-01-01T12:00:00Z"))[8], "working");
         assert_eq!(e.cells(at("2026-01-01T12:00:00Z"))[4], "2h");
+        // Nothing recorded yet: working while watched, unknown when not.
+        e.health = None;
+        assert_eq!(e.cells(at("2026-01-01T12:00:00Z"))[8], "working");
+        e.watched = false;
+        assert_eq!(e.cells(at("2026-01-01T12:00:00Z"))[8], "-");
     }
 
     #[test]

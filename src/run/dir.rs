@@ -354,6 +354,8 @@ impl Manifest {
     pub fn origin(&self) -> PathBuf {
         match &self.worktree {
             Some(wt) => match self.cwd.strip_prefix(&wt.path) {
+                // Not `join("")`, which would add a trailing `/` to what is shown.
+                Ok(rel) if rel.as_os_str().is_empty() => wt.repo.clone(),
                 Ok(rel) => wt.repo.join(rel),
                 Err(_) => wt.repo.clone(),
             },

@@ -193,6 +193,9 @@ fn once_lists_running_runs_first_with_every_column() {
     assert_eq!(&r[5..7], ["-", "-"], "{text}");
     // It printed a line: output.log was written, seconds ago.
     assert!(r[7].ends_with('s') && r[8] == "ago", "{text}");
+    // Watched by the stall detector (on by default), with no stall seen: working (it
+    // showed `-` until the detector's first change of mind, issue 21).
+    assert_eq!(r[9], "working", "{text}");
     assert_eq!(r.len(), 10, "{text}");
 
     let d = row(&text, &done_id);

@@ -543,3 +543,43 @@ publish "step done"
     let discarded = t.exec(["discard"]);
     assert_eq!(discarded.status.code(), Some(0), "{discarded:?}");
 }
+
+/// `runs` names where a `--worktree` run was started (its repository, not the
+/// worktree the agent works in), and its table fits the width it is given: the
+/// terminal's, else `$COLUMNS`, else 120 columns (issue 21: the worktree's path and
+/// the summary made it 170 wide).
+#[test]
+fn runs_shows_the_repository_and_fits_the_width() {
+    let t =
+        setup("publish 'Implemented the whole parser, with a test for every rule of the grammar'");
+    let repo = repo(&t);
+    let out = t.args(["--worktree", "do it"]).run();
+    out.status(0);
+    let worktree = out.manifest()["worktree"]["path"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let repo = repo.display().to_string();
+    let mut t = out.test;
+    // 120 (no $COLUMNS, not a terminal), then as $COLUMNS says.
+    for width in [120, 140, 115] {
+        if width != 120 {
+            t = t.env("COLUMNS", width.to_string());
+        }
+        let table = String::from_utf8(t.exec(["runs"]).stdout).unwrap();
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 2, "{table}");
+        if width == 140 {
+            assert!(lines[1].contains(&format!("{repo}  Implemented")), "{table}");
+        } else {
+            // Narrower: the summary is cut to its minimum, then the path from its start.
+            assert!(lines[1].contains("/work  Implemented"), "{table}");
+        }
+        assert!(!lines[1].contains(&worktree), "{table}");
+        assert!(lines[1].contains("Implemented"), "{table}");
+        for l in &lines {
+            let n = l.chars().count();
+            assert!(n <= width, "{n} > {width}:\n{table}");
+        }
+    }
+}
