@@ -6,6 +6,10 @@ use super::{Env, report};
 use crate::cli::RunsArgs;
 use crate::run::{self, Manifest, RunDir};
 
+const HEADERS: [&str; 9] = [
+    "ID", "PROFILE", "MODE", "STATUS", "AGE", "DURATION", "USAGE", "CWD", "SUMMARY",
+];
+
 /// How many runs are listed without `--all`.
 const RECENT: usize = 20;
 /// How much of each summary is read for its first line.
@@ -57,9 +61,6 @@ pub fn runs(args: &RunsArgs, env: Env<'_>) -> Result<u8> {
             ]
         })
         .collect();
-    const HEADERS: [&str; 9] = [
-        "ID", "PROFILE", "MODE", "STATUS", "AGE", "DURATION", "USAGE", "CWD", "SUMMARY",
-    ];
     fit(&HEADERS, &mut rows, width(env));
     print!("{}", super::table(&HEADERS, &rows));
     Ok(0)

@@ -229,6 +229,10 @@ struct Mark {
     tail: u64,
 }
 
+/// What a reading does with one line (at its offset): the record in it, and whether
+/// it counts in the run's part.
+type LineFn<'a> = dyn FnMut(&mut Progress, u64, &[u8]) -> Option<(Record, bool)> + 'a;
+
 /// How many bytes before a mark's end its `tail` hashes.
 const TAIL: u64 = 256;
 
@@ -265,20 +269,19 @@ impl Progress {
         file: &File,
         path: &Path,
         pending: &mut Vec<(Record, bool)>,
-        line: &mut dyn FnMut(&mut Progress, u64, &[u8]) -> Option<(Record, bool)>,
+        line: &mut LineFn<'_>,
     ) {
-        let at = match self.files.iter().position(|m| m.path == path) {
-            Some(i) => i,
-            None => {
-                self.files.push(Mark {
-                    path: path.to_path_buf(),
-                    dev: 0,
-                    ino: 0,
-                    end: 0,
-                    tail: 0,
-                });
-                self.files.len() - 1
-            }
+        let at = if let Some(i) = self.files.iter().position(|m| m.path == path) {
+            i
+        } else {
+            self.files.push(Mark {
+                path: path.to_path_buf(),
+                dev: 0,
+                ino: 0,
+                end: 0,
+                tail: 0,
+            });
+            self.files.len() - 1
         };
         let start = self.files[at].end;
         let mut budget = READ_MAX.saturating_sub(self.read);

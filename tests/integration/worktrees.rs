@@ -570,7 +570,10 @@ fn runs_shows_the_repository_and_fits_the_width() {
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), 2, "{table}");
         if width == 140 {
-            assert!(lines[1].contains(&format!("{repo}  Implemented")), "{table}");
+            assert!(
+                lines[1].contains(&format!("{repo}  Implemented")),
+                "{table}"
+            );
         } else {
             // Narrower: the summary is cut to its minimum, then the path from its start.
             assert!(lines[1].contains("/work  Implemented"), "{table}");
