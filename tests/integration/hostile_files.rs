@@ -299,7 +299,12 @@ fn huge_summary(mode: Mode) {
     assert_status(&shown, 0);
     assert!(shown.stdout.len() <= SUMMARY_LIMIT + 4096);
     assert!(text(&shown.stdout).contains(&marker));
-    let runs = run(&t, &["runs"]);
+    // (Wide enough for the whole first line: the table fits $COLUMNS.)
+    let runs = finish(
+        command(&t, "export COLUMNS=300;", &["runs"])
+            .spawn()
+            .unwrap(),
+    );
     assert_status(&runs, 0);
     assert!(text(&runs.stdout).contains(FIRST), "{}", text(&runs.stdout));
     let listed = run(&t, &["runs", "--json"]);
