@@ -26,7 +26,7 @@ pub fn runs(args: &RunsArgs, env: Env<'_>) -> Result<u8> {
             .iter()
             .map(|(r, m)| report::envelope(r, m, m.exit_code()))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        super::outln!("{}", serde_json::to_string_pretty(&list)?)?;
         return Ok(0);
     }
     if runs.is_empty() {
@@ -55,15 +55,15 @@ pub fn runs(args: &RunsArgs, env: Env<'_>) -> Result<u8> {
             ]
         })
         .collect();
-    print!(
-        "{}",
+    super::print_document(
         super::table(
             &[
-                "ID", "PROFILE", "MODE", "STATUS", "AGE", "DURATION", "USAGE", "CWD", "SUMMARY"
+                "ID", "PROFILE", "MODE", "STATUS", "AGE", "DURATION", "USAGE", "CWD", "SUMMARY",
             ],
-            &rows
+            &rows,
         )
-    );
+        .as_bytes(),
+    )?;
     Ok(0)
 }
 
