@@ -119,3 +119,60 @@ fn a_closed_stdout_is_a_quiet_end() {
         wrong.join("\n")
     );
 }
+
+/// The headings of a help text: its lines that start a section (`Name:` alone).
+fn headings(help: &str) -> Vec<String> {
+    help.lines()
+        .filter(|l| {
+            !l.starts_with(' ') && l.ends_with(':') && !l.contains(' ')
+                || l == &"Prompt and profile:"
+                || l == &"Worktree and fan-out:"
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `run`'s options are grouped under headings, in `--help` and `-h`, for the default
+/// command, `run` and `continue`; the plain "Options" keeps only help and version.
+#[test]
+fn help_groups_the_options() {
+    let t = Test::new();
+    for args in [
+        &["--help"][..],
+        &["-h"],
+        &["run", "--help"],
+        &["continue", "--help"],
+    ] {
+        let out = t.exec(args);
+        assert_eq!(out.status.code(), Some(0));
+        let help = text(&out.stdout);
+        let found = headings(&help);
+        for h in [
+            "Options:",
+            "Prompt and profile:",
+            "Mode:",
+            "Limits:",
+            "Worktree and fan-out:",
+            "Output:",
+        ] {
+            assert!(
+                found.iter().any(|f| f == h),
+                "{args:?}: no {h} in {found:?}\n{help}"
+            );
+        }
+        let options = help.split("\nOptions:\n").nth(1).unwrap();
+        let options = options.split("\nPrompt and profile:\n").next().unwrap();
+        for word in [
+            "--profile",
+            "--timeout",
+            "--json",
+            "--worktree",
+            "--headless",
+        ] {
+            assert!(
+                !options.contains(word),
+                "{args:?}: {word} under Options:\n{options}"
+            );
+        }
+    }
+}
