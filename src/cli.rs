@@ -30,7 +30,8 @@ Examples:
 
 Exit codes: 0 done (summary on stdout), 1 the agent failed or wrote no summary,
 2 usage or config error, 3 needs input (its question on stdout: agent-offload
-continue RUN \"ANSWER\"), 4 over budget, 5 stalled (--on-stall stop), 6 cancelled (agent-offload cancel), 75 still running (detached: agent-offload wait RUN),
+continue RUN \"ANSWER\"), 4 over budget, 5 stalled (--on-stall stop), 6 cancelled
+(agent-offload cancel), 75 still running (detached: agent-offload wait RUN),
 124 timed out, 128+n ended by signal n.";
 
 #[derive(Debug, Parser)]
@@ -187,64 +188,72 @@ pub enum Command {
     Config(ConfigCommand),
 }
 
+/// The headings `run`'s options are grouped under in `--help` (and `continue`'s).
+const PROMPT: &str = "Prompt and profile";
+const MODE: &str = "Mode";
+const LIMITS: &str = "Limits";
+const FANOUT: &str = "Worktree and fan-out";
+const OUTPUT: &str = "Output";
+
 #[derive(Debug, Args, Default)]
 #[allow(clippy::struct_excessive_bools)] // command-line flags
 pub struct RunArgs {
     /// Profile to use (default: the config's `default_profile`). Given more than once,
     /// a fan-out: the same task to each profile at once, each in its own worktree.
-    #[arg(short, long, value_name = "NAME", add = profile_candidates())]
+    #[arg(short, long, value_name = "NAME", add = profile_candidates(), help_heading = PROMPT)]
     pub profile: Vec<String>,
 
     /// Config file to use instead of discovering one.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", help_heading = PROMPT)]
     pub config: Option<PathBuf>,
 
     /// Run without a terminal instead of in a tmux pane.
-    #[arg(short = 'H', long, conflicts_with = "tmux")]
+    #[arg(short = 'H', long, conflicts_with = "tmux", help_heading = MODE)]
     pub headless: bool,
 
     /// Use a tmux pane even when the config says headless.
-    #[arg(long)]
+    #[arg(long, help_heading = MODE)]
     pub tmux: bool,
 
     /// Read the prompt from this file.
-    #[arg(short = 'f', long, value_name = "PATH", conflicts_with = "prompt")]
+    #[arg(short = 'f', long, value_name = "PATH", conflicts_with = "prompt", help_heading = PROMPT)]
     pub prompt_file: Option<PathBuf>,
 
     /// Stop the agent after this long (90s, 20m, 1h30m; at most 365d); exit 124. Also
     /// bounds the wait for a prompt on stdin (exit 2, nothing started).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = LIMITS)]
     pub timeout: Option<std::time::Duration>,
 
     /// Stop waiting after this long and leave the agent running: exit 75 with the
     /// command that resumes waiting (`agent-offload wait RUN`). At most 365d.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = LIMITS)]
     pub detach_after: Option<std::time::Duration>,
 
     /// Stop the agent as soon as it has used more than this many tokens (input plus
     /// output, as its CLI reports them); exit 4.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help_heading = LIMITS)]
     pub max_tokens: Option<u64>,
 
     /// Stop the agent as soon as it has cost more than this many US dollars (reported
     /// by its CLI, or estimated from the profile's `price`); exit 4.
-    #[arg(long, value_name = "USD", value_parser = parse_usd)]
+    #[arg(long, value_name = "USD", value_parser = parse_usd, help_heading = LIMITS)]
     pub max_cost: Option<f64>,
 
     /// Call the run stalled after this long without a sign of work (new output or
     /// events, CPU time of the agent's processes); default 10m; `off` turns it off.
-    #[arg(long, value_name = "DURATION|off", value_parser = parse_stall_after)]
+    #[arg(long, value_name = "DURATION|off", value_parser = parse_stall_after, help_heading = LIMITS)]
     pub stall_after: Option<StallAfter>,
 
     /// What a stall does: `warn` (stderr, show and --json say so; the default) or
     /// `stop` (the agent is stopped, status stalled, exit 5).
-    #[arg(long, value_name = "warn|stop", value_enum)]
+    #[arg(long, value_name = "warn|stop", value_enum, help_heading = LIMITS)]
     pub on_stall: Option<OnStall>,
 
     /// Run the agent in a git worktree of its own, on a new branch agent-offload/RUN,
     /// from HEAD (or `dirty`: from the working tree, uncommitted changes included);
     /// get the work back with `agent-offload apply`, `merge` or `discard`.
     #[arg(
+        help_heading = FANOUT,
         long,
         value_name = "head|dirty",
         num_args = 0..=1,
@@ -256,43 +265,43 @@ pub struct RunArgs {
     pub worktree: Option<crate::run::WorktreeStart>,
 
     /// Work in the directory itself even when the config says `worktree`.
-    #[arg(long)]
+    #[arg(long, help_heading = FANOUT)]
     pub no_worktree: bool,
 
     /// After the agent ends, run this shell command in its directory (its worktree)
     /// and record the result; a fan-out's table shows it (e.g. --check "cargo test").
-    #[arg(long, value_name = "CMD")]
+    #[arg(long, value_name = "CMD", help_heading = FANOUT)]
     pub check: Option<String>,
 
     /// Fan-out: then start one more run, of this profile, that compares every
     /// candidate's summary, diff and check and names the best.
-    #[arg(long, value_name = "PROFILE")]
+    #[arg(long, value_name = "PROFILE", help_heading = FANOUT)]
     pub judge: Option<String>,
 
     /// Fan-out: at most this many runs at once (default: all).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..), help_heading = FANOUT)]
     pub max_parallel: Option<u16>,
 
     /// The fan-out a run belongs to (set by the fan-out for its runs).
-    #[arg(long, value_name = "ID", hide = true)]
+    #[arg(long, value_name = "ID", hide = true, help_heading = FANOUT)]
     pub fanout: Option<String>,
 
     /// Print the result as one JSON object on stdout.
-    #[arg(long)]
+    #[arg(long, help_heading = OUTPUT)]
     pub json: bool,
 
     /// Working directory for the agent (default: the current directory).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help_heading = PROMPT)]
     pub cwd: Option<PathBuf>,
 
     /// Copy a headless agent's output to stderr while it runs (at a terminal, instead
     /// of the live status line).
-    #[arg(long)]
+    #[arg(long, help_heading = OUTPUT)]
     pub stream: bool,
 
     /// Print nothing on stderr but errors: no progress, no live status line (stdout
     /// still carries the result).
-    #[arg(short, long, conflicts_with = "stream")]
+    #[arg(short, long, conflicts_with = "stream", help_heading = OUTPUT)]
     pub quiet: bool,
 
     /// The prompt. Every word after the first is prompt text too; options go first.

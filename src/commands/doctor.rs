@@ -94,16 +94,16 @@ pub fn run(args: &DoctorArgs, env: Env<'_>) -> Result<u8> {
             }
         };
         match &c.fix {
-            Some(fix) => println!("{mark} {} — fix: {fix}", c.text),
-            None => println!("{mark} {}", c.text),
+            Some(fix) => super::outln!("{mark} {} — fix: {fix}", c.text)?,
+            None => super::outln!("{mark} {}", c.text)?,
         }
     }
     if broken == 0 {
-        println!("{}", paint.good("everything needed is in place"));
+        super::outln!("{}", paint.good("everything needed is in place"))?;
         Ok(0)
     } else {
         let s = if broken == 1 { "" } else { "s" };
-        println!("{}", paint.bad(&format!("{broken} problem{s} found")));
+        super::outln!("{}", paint.bad(&format!("{broken} problem{s} found")))?;
         Ok(crate::exit::FAILED)
     }
 }

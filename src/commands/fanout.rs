@@ -312,7 +312,7 @@ fn finish(
         return Ok(signal_code);
     }
     if results.iter().any(|o| o.code == exit::DETACHED) {
-        println!("still running: agent-offload wait {}", record.id);
+        super::outln!("still running: agent-offload wait {}", record.id)?;
         if !quiet {
             eprintln!(
                 "agent-offload: fan-out {} goes on without this command; wait for all of it \
@@ -362,7 +362,7 @@ fn finish(
             v["pick"] = pick.clone().into();
             all.push(v);
         }
-        let mut out = std::io::stdout().lock();
+        let mut out = super::Stdout;
         serde_json::to_writer_pretty(&mut out, &all)?;
         writeln!(out)?;
         return Ok(code);
@@ -370,7 +370,7 @@ fn finish(
     print_table(record, results, pick.as_deref())?;
     if let Some(j) = &judged {
         let summary = j.result.as_ref().and_then(|v| v["summary"].as_str());
-        let mut out = std::io::stdout().lock();
+        let mut out = super::Stdout;
         writeln!(
             out,
             "\n== judge ({}): {}",
@@ -441,7 +441,7 @@ fn print_table(record: &Record, results: &[Outcome], pick: Option<&str>) -> Resu
             format!("{id}{picked}"),
         ]);
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = super::Stdout;
     out.write_all(
         super::table(
             &[

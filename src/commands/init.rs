@@ -29,20 +29,20 @@ pub fn run(args: &InitArgs, env: Env<'_>) -> Result<u8> {
     let detected = config::detect(env("PATH").as_deref());
     let text = starter::render(&detected);
     write_atomic(&target, text.as_bytes())?;
-    println!("wrote {}", target.display());
+    super::outln!("wrote {}", target.display())?;
     if detected.is_empty() {
-        println!(
+        super::outln!(
             "no agent CLI found on PATH (looked for {}): the file has a claude profile to edit",
             crate::interface::Builtin::all_executables().join(", ")
-        );
+        )?;
     } else {
         for d in &detected {
-            println!("  profile {:<9} {}", d.builtin.profile, d.path.display());
+            super::outln!("  profile {:<9} {}", d.builtin.profile, d.path.display())?;
         }
     }
-    println!(
+    super::outln!(
         "next: `agent-offload doctor` checks the setup; `agent-offload profiles` lists the profiles"
-    );
+    )?;
     Ok(0)
 }
 

@@ -31,7 +31,7 @@ pub fn install(args: &InstallSkillArgs, env: Env<'_>) -> Result<u8> {
     for loc in &locations {
         let file = loc.skill_file();
         match install::install(&file, opts) {
-            Ok(action) => out.line(loc.provider, &file, action, opts.dry_run),
+            Ok(action) => out.line(loc.provider, &file, action, opts.dry_run)?,
             Err(e) => {
                 eprintln!("agent-offload: {}: {e:#}", loc.provider);
                 failed = true;
@@ -67,7 +67,7 @@ pub fn uninstall(args: &UninstallSkillArgs, env: Env<'_>) -> Result<u8> {
         }
         match install::uninstall(&file, opts) {
             Ok(action) => {
-                out.line(loc.provider, &file, action, opts.dry_run);
+                out.line(loc.provider, &file, action, opts.dry_run)?;
                 printed = true;
                 // The person asked for it to be gone and it is not: say so in the code.
                 failed |= action == Action::SkippedModified;
@@ -163,7 +163,13 @@ impl Printer {
         tilde(path, self.home.as_deref())
     }
 
-    fn line(&self, provider: Provider, file: &Path, action: Action, dry_run: bool) {
+    fn line(
+        &self,
+        provider: Provider,
+        file: &Path,
+        action: Action,
+        dry_run: bool,
+    ) -> std::io::Result<()> {
         let word = action.describe(dry_run);
         let code = match action {
             Action::Installed | Action::Updated | Action::Removed => Some("32"),
@@ -174,6 +180,6 @@ impl Printer {
             Some(code) if self.colour => format!("\x1b[{code}m{word}\x1b[0m"),
             _ => word.to_owned(),
         };
-        println!("{:<8}  {}: {word}", provider.name(), self.show(file));
+        super::outln!("{:<8}  {}: {word}", provider.name(), self.show(file))
     }
 }

@@ -17,7 +17,7 @@ pub fn logs(args: &LogsArgs, env: Env<'_>) -> Result<u8> {
     let root = run::runs_root(env)?;
     let run_dir = super::run_or_newest_here(&root, args.run.as_deref())?;
     let path = run_dir.log();
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = super::Stdout;
     let mut file = run_dir.open_log()?;
     // Copies from where the file stands to its current end.
     let mut copy = |file: &mut std::fs::File| -> Result<()> {
@@ -29,7 +29,7 @@ pub fn logs(args: &LogsArgs, env: Env<'_>) -> Result<u8> {
     if let Some(f) = file.as_mut() {
         copy(f)?;
     }
-    if !args.follow {
+    if !args.follow || super::stdout_closed() {
         return Ok(0);
     }
     // Follow until the run is over: a poll is plenty for a person watching a log.
@@ -41,7 +41,8 @@ pub fn logs(args: &LogsArgs, env: Env<'_>) -> Result<u8> {
         if let Some(f) = file.as_mut() {
             copy(f)?;
         }
-        if over {
+        // A reader that is gone (`logs -f | head`) reads no more.
+        if over || super::stdout_closed() {
             return Ok(0);
         }
         std::thread::sleep(Duration::from_millis(200));

@@ -27,7 +27,7 @@ pub fn man(dir: Option<&Path>) -> Result<u8> {
     for (name, page) in pages(&cmd)? {
         let path = dir.join(name);
         crate::atomic::write(&path, &page, 0o644)?;
-        println!("{}", path.display());
+        super::outln!("{}", path.display())?;
     }
     Ok(0)
 }

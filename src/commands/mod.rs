@@ -57,16 +57,66 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
-/// Writes a whole document to stdout. A reader that closes the pipe early (`| head`)
-/// got what it wanted: that is not an error, and never a panic.
+/// Writes a whole document to stdout (see [`Stdout`]).
 pub fn print_document(bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(bytes).and_then(|()| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
+    let mut out = Stdout;
+    out.write_all(bytes)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Whether a write to stdout found the reader gone (see [`Stdout`]).
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether stdout's reader is gone: a command that would go on printing (`logs -f`)
+/// stops.
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// stdout, for every command's result. A reader that closes the pipe early (`| head
+/// -1`) got what it wanted: from then on what is written is dropped, never an error
+/// and never a panic (`println!` panics on EPIPE), and the command ends with the exit
+/// code it has anyway. Any other write error is an error.
+pub struct Stdout;
+
+impl std::io::Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if stdout_closed() {
+            return Ok(buf.len());
+        }
+        match std::io::stdout().write(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                STDOUT_CLOSED.store(true, std::sync::atomic::Ordering::Relaxed);
+                Ok(buf.len())
+            }
+            other => other,
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if stdout_closed() {
+            return Ok(());
+        }
+        match std::io::stdout().flush() {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                STDOUT_CLOSED.store(true, std::sync::atomic::Ordering::Relaxed);
+                Ok(())
+            }
+            other => other,
+        }
     }
 }
+
+/// `println!` for a command's result, through [`Stdout`]: an `io::Result` to `?`.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!($crate::commands::Stdout, $($arg)*)
+    }};
+}
+pub(crate) use outln;
 
 /// The run a command names (id, unique prefix, or `last`), or without one the newest
 /// run started from the current directory: what `wait`, `show` and `logs` act on.

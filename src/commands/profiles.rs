@@ -49,16 +49,19 @@ pub fn run(args: &ProfilesArgs, env: Env<'_>) -> Result<u8> {
             "default_profile": config.default_profile,
             "profiles": rows,
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        super::outln!("{}", serde_json::to_string_pretty(&out)?)?;
         return Ok(0);
     }
-    match &config.path {
-        Some(path) => println!("config: {} ({})", path.display(), config.origin.describe()),
-        None => println!(
-            "config: none; built-in profiles for the agent CLIs found on PATH \
-             (`agent-offload init` writes a config file to change them)"
+    let mut text = match &config.path {
+        Some(path) => format!(
+            "config: {} ({})\n",
+            path.display(),
+            config.origin.describe()
         ),
-    }
+        None => "config: none; built-in profiles for the agent CLIs found on PATH \
+                 (`agent-offload init` writes a config file to change them)\n"
+            .to_owned(),
+    };
     let headers = ["", "PROFILE", "INTERFACE", "PROMPT", "MODE", "COMMAND"];
     let table: Vec<[String; 6]> = rows
         .iter()
@@ -78,7 +81,8 @@ pub fn run(args: &ProfilesArgs, env: Env<'_>) -> Result<u8> {
             ]
         })
         .collect();
-    print!("{}", super::table(&headers, &table));
-    println!("(* = default profile)");
+    text += &super::table(&headers, &table);
+    text += "(* = default profile)\n";
+    super::print_document(text.as_bytes())?;
     Ok(0)
 }

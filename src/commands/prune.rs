@@ -38,12 +38,12 @@ pub fn prune(args: &PruneArgs, env: Env<'_>) -> Result<u8> {
         let mut note = String::new();
         if let Some(wt) = m.worktree.as_ref().filter(|wt| wt.removed_at.is_none()) {
             if let Some(work) = run::unsaved_work(wt) {
-                println!(
+                super::outln!(
                     "kept {} ({}): its work was neither applied nor merged ({work}); \
                      agent-offload apply {0}, or discard {0} --force",
                     run_dir.id,
                     m.status.as_str()
-                );
+                )?;
                 kept += 1;
                 continue;
             }
@@ -63,7 +63,7 @@ pub fn prune(args: &PruneArgs, env: Env<'_>) -> Result<u8> {
                 && (note.is_empty() || note.contains("by hand"))
                 && let Err(err) = run::remove_worktree(wt)
             {
-                println!("kept {} ({}): {err:#}", run_dir.id, m.status.as_str());
+                super::outln!("kept {} ({}): {err:#}", run_dir.id, m.status.as_str())?;
                 kept += 1;
                 continue;
             }
@@ -74,11 +74,11 @@ pub fn prune(args: &PruneArgs, env: Env<'_>) -> Result<u8> {
         }
         in_use.retain(|(id, _)| *id != run_dir.id);
         if args.dry_run {
-            println!("would remove {} ({}){note}", run_dir.id, m.status.as_str());
+            super::outln!("would remove {} ({}){note}", run_dir.id, m.status.as_str())?;
         } else {
             std::fs::remove_dir_all(&run_dir.path)
                 .with_context(|| format!("cannot remove {}", run_dir.path.display()))?;
-            println!("removed {} ({}){note}", run_dir.id, m.status.as_str());
+            super::outln!("removed {} ({}){note}", run_dir.id, m.status.as_str())?;
         }
         removed += 1;
     }

@@ -300,7 +300,7 @@ pub fn check(
 }
 
 pub fn print(finish: &Finish, json: bool, quiet: bool) -> Result<u8> {
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = super::Stdout;
     let say = |m: &str| {
         if !quiet {
             eprintln!("{m}");

@@ -30,7 +30,7 @@ pub fn runs(args: &RunsArgs, env: Env<'_>) -> Result<u8> {
             .iter()
             .map(|(r, m)| report::envelope(r, m, m.exit_code()))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        super::outln!("{}", serde_json::to_string_pretty(&list)?)?;
         return Ok(0);
     }
     if runs.is_empty() {
@@ -62,7 +62,7 @@ pub fn runs(args: &RunsArgs, env: Env<'_>) -> Result<u8> {
         })
         .collect();
     fit(&HEADERS, &mut rows, width(env));
-    print!("{}", super::table(&HEADERS, &rows));
+    super::print_document(super::table(&HEADERS, &rows).as_bytes())?;
     Ok(0)
 }
 

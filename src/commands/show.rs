@@ -1,5 +1,8 @@
 //! `agent-offload show [RUN]`: everything about one run.
 
+use std::cell::RefCell;
+use std::fmt::Write as _;
+
 use anyhow::Result;
 
 use super::{Env, report};
@@ -17,10 +20,14 @@ pub fn show(args: &ShowArgs, env: Env<'_>) -> Result<u8> {
         value["env"] = serde_json::to_value(&m.env)?;
         value["prompt_file"] = serde_json::to_value(run_dir.prompt_file())?;
         value["deadline_at"] = serde_json::to_value(m.deadline_at.map(run::rfc3339))?;
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        super::outln!("{}", serde_json::to_string_pretty(&value)?)?;
         return Ok(0);
     }
-    let field = |k: &str, v: &str| println!("{k:<10} {v}");
+    // Written whole at the end: a reader that is gone ends it quietly (`Stdout`).
+    let text = RefCell::new(String::new());
+    let field = |k: &str, v: &str| {
+        let _ = writeln!(text.borrow_mut(), "{k:<10} {v}");
+    };
     field("id", &m.id);
     field("status", m.status.as_str());
     if let Some(reason) = &m.reason {
@@ -88,19 +95,21 @@ pub fn show(args: &ShowArgs, env: Env<'_>) -> Result<u8> {
     field("directory", &run_dir.path.display().to_string());
     field("log", &run_dir.log().display().to_string());
     if let Some(c) = &m.changes {
-        println!("\n{}", run::describe_changes(c));
+        let _ = writeln!(text.borrow_mut(), "\n{}", run::describe_changes(c));
     }
     if let Some(summary) = run_dir.summary() {
-        println!("\nsummary:\n{}", summary.text.trim_end());
+        let _ = writeln!(text.borrow_mut(), "\nsummary:\n{}", summary.text.trim_end());
     } else if m.status == run::Status::NeedsInput
         && let Some(question) = run_dir.question()
     {
-        println!(
+        let _ = writeln!(
+            text.borrow_mut(),
             "\nquestion:\n{}\n\nanswer with: {}",
             question.text.trim_end(),
             report::answer_command(&m.id)
         );
     }
+    super::print_document(text.into_inner().as_bytes())?;
     Ok(0)
 }
 

@@ -43,7 +43,7 @@ pub fn top(args: &TopArgs, env: Env<'_>) -> Result<u8> {
         if board.entries.is_empty() {
             eprintln!("agent-offload: no runs yet ({})", board.root.display());
         }
-        print!("{}", board.plain(Timestamp::now()));
+        super::print_document(board.plain(Timestamp::now()).as_bytes())?;
         return Ok(0);
     }
     ui::run(board, args.interval.max(MIN_INTERVAL), env)

@@ -55,7 +55,7 @@ pub fn apply(args: &ApplyArgs, env: Env<'_>) -> Result<u8> {
         return Ok(1);
     }
     for (path, what) in &applied.changed {
-        println!("{what} {path}");
+        super::outln!("{what} {path}")?;
     }
     record(env, &wt, |w| {
         w.applied = Some(run::Taken::now(theirs.clone(), target.clone()));

@@ -676,3 +676,29 @@ pub fn init_repo(dir: &Path) -> PathBuf {
     git(dir, &["config", "user.email", "test@example.com"]);
     dir.to_path_buf()
 }
+
+impl Test {
+    /// [`Test::exec`] with stdout a pipe whose read end is closed before the command
+    /// starts: its first write to stdout fails with EPIPE, deterministically (what
+    /// `| head -1` does to every write after the first line, by chance of timing).
+    pub fn exec_stdout_closed<I, S>(&self, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .env_clear()
+            .envs(&self.env)
+            .current_dir(self.work())
+            .stdin(Stdio::null())
+            .stdout(writer)
+            .stderr(Stdio::piped());
+        let child = cmd.spawn().expect("spawn agent-offload");
+        // The parent's copy of the write end is gone with `cmd`.
+        drop(cmd);
+        wait_bounded(child, Duration::from_secs(60))
+    }
+}

@@ -1,0 +1,178 @@
+//! The command line itself: options written before a subcommand, options after the
+//! prompt, a closed stdout, the help text.
+
+use std::process::Output;
+
+use crate::harness::{Test, init_repo};
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A headless profile `fake` (and `other`, the same agent) in a git repository: it
+/// prints two lines, then asks a question when its prompt says ASK, else publishes
+/// `first line` and `second line` and adds a file.
+fn setup() -> Test {
+    let t = Test::new().agent(
+        "fake",
+        r#"echo "log one"; echo "log two"
+d="$AGENT_OFFLOAD_RUN_DIR"
+case "$last" in
+  *ASK*) printf 'Which one?\nA or B\n' >"$d/q.tmp" && mv "$d/q.tmp" "$d/question.md";;
+  *) echo new >"new-$$.txt"; publish "first line
+second line";;
+esac"#,
+    );
+    let cfg = format!(
+        "default_profile: fake\nprofiles:\n  fake:\n    command: {0}\n    headless: true\n  other:\n    command: {0}\n    headless: true\n",
+        t.agent_path("fake")
+    );
+    let t = t.config(&cfg);
+    let repo = init_repo(&t.work());
+    std::fs::write(repo.join("a.txt"), "a\n").unwrap();
+    crate::harness::git(&repo, &["add", "-A"]);
+    crate::harness::git(&repo, &["commit", "-qm", "start"]);
+    t
+}
+
+/// What is wrong with a command's end with its stdout closed, if anything.
+fn complaint(args: &[&str], out: &Output, code: i32) -> Option<String> {
+    let err = text(&out.stderr);
+    let quiet = !err.contains("panicked") && !err.to_lowercase().contains("broken pipe");
+    (out.status.code() != Some(code) || !quiet).then(|| {
+        format!(
+            "{args:?}: {:?}, expected exit {code} and no complaint; stderr:\n{err}",
+            out.status
+        )
+    })
+}
+
+/// Every command that prints on stdout treats a reader that is gone (`| head -1`) as
+/// the end of its output: no panic (exit 101, a stack trace), no error, the exit code
+/// it has with the reader there. The read end is closed before the command starts, so
+/// the first write fails: deterministic, where racing `head` is not.
+#[test]
+fn a_closed_stdout_is_a_quiet_end() {
+    let t = setup();
+    let dir = t.path().join("pages");
+    let dir = dir.to_str().unwrap();
+    // Runs to look at: a done worktree run and one that asks a question.
+    for args in [&["--worktree", "first"][..], &["ASK me"]] {
+        let out = t.exec(args);
+        assert!(
+            matches!(out.status.code(), Some(0 | 3)),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    // The same code as with the reader there (read-only commands).
+    let same: &[&[&str]] = &[
+        &["show"],
+        &["show", "--json"],
+        &["runs"],
+        &["runs", "--json"],
+        &["runs", "--all"],
+        &["logs", "last"],
+        &["logs", "-f", "last"],
+        &["wait", "last"],
+        &["wait", "last", "--json"],
+        &["profiles"],
+        &["profiles", "--json"],
+        &["doctor"],
+        &["top", "--once"],
+        &["man"],
+        &["man", "--dir", dir],
+        &["completions", "bash"],
+        &["config", "schema"],
+        &["install-skill", "--all", "--dry-run"],
+        &["uninstall-skill", "--dry-run"],
+        &["prune", "--older-than", "1s", "--dry-run"],
+        &["--help"],
+        &["--version"],
+        &["show", "--help"],
+    ];
+    let mut wrong = Vec::new();
+    for args in same {
+        let open = t.exec(*args);
+        let closed = t.exec_stdout_closed(*args);
+        wrong.extend(complaint(args, &closed, open.status.code().unwrap()));
+    }
+    // Commands that change something, with the code each has.
+    let changing: &[(&[&str], i32)] = &[
+        (&["apply", "--conflicts=markers"], 0),
+        (&["new task"], 0),
+        (&["--json", "new task"], 0),
+        (&["ASK again"], 3),
+        (&["continue", "last", "--fresh", "B"], 3),
+        (&["-p", "fake", "-p", "other", "fan out"], 0),
+        (&["--json", "-p", "fake", "-p", "other", "fan out"], 0),
+        (&["prune", "--older-than", "1s"], 0),
+        (&["init", "--project"], 0),
+    ];
+    for (args, code) in changing {
+        let closed = t.exec_stdout_closed(*args);
+        wrong.extend(complaint(args, &closed, *code));
+    }
+    assert!(
+        wrong.is_empty(),
+        "with stdout closed:\n{}",
+        wrong.join("\n")
+    );
+}
+
+/// The headings of a help text: its lines that start a section (`Name:` alone).
+fn headings(help: &str) -> Vec<String> {
+    help.lines()
+        .filter(|l| {
+            !l.starts_with(' ') && l.ends_with(':') && !l.contains(' ')
+                || l == &"Prompt and profile:"
+                || l == &"Worktree and fan-out:"
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `run`'s options are grouped under headings, in `--help` and `-h`, for the default
+/// command, `run` and `continue`; the plain "Options" keeps only help and version.
+#[test]
+fn help_groups_the_options() {
+    let t = Test::new();
+    for args in [
+        &["--help"][..],
+        &["-h"],
+        &["run", "--help"],
+        &["continue", "--help"],
+    ] {
+        let out = t.exec(args);
+        assert_eq!(out.status.code(), Some(0));
+        let help = text(&out.stdout);
+        let found = headings(&help);
+        for h in [
+            "Options:",
+            "Prompt and profile:",
+            "Mode:",
+            "Limits:",
+            "Worktree and fan-out:",
+            "Output:",
+        ] {
+            assert!(
+                found.iter().any(|f| f == h),
+                "{args:?}: no {h} in {found:?}\n{help}"
+            );
+        }
+        let options = help.split("\nOptions:\n").nth(1).unwrap();
+        let options = options.split("\nPrompt and profile:\n").next().unwrap();
+        for word in [
+            "--profile",
+            "--timeout",
+            "--json",
+            "--worktree",
+            "--headless",
+        ] {
+            assert!(
+                !options.contains(word),
+                "{args:?}: {word} under Options:\n{options}"
+            );
+        }
+    }
+}
