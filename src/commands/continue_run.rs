@@ -86,11 +86,8 @@ pub fn run(cont: &ContinueArgs, env: Env<'_>) -> Result<u8> {
         .flatten();
     let given = super::run::read_prompt(args, profile, &config, Some(GO_ON))?;
     let (prompt, task, how) = if handoff {
-        (
-            run::handoff_prompt(&root, &parent_dir, &parent, &given),
-            Some(given),
-            Continuation::Handoff,
-        )
+        let seeded = run::handoff_prompt(&root, &parent_dir, &parent, &given);
+        (seeded, Some(given), Continuation::Handoff)
     } else {
         (given, None, Continuation::Resume)
     };
