@@ -94,10 +94,10 @@ trap 'exit 143' TERM
 # for this platform (or no way to download). A checksum mismatch is fatal.
 try_release() {
   if [ "$repo" = "$REPO_PLACEHOLDER" ]; then
-    say "no release location configured (AGENT_OFFLOAD_REPO is the placeholder $REPO_PLACEHOLDER)"
+    why="no release location is configured yet"
     return 1
   fi
-  triple=$(target_triple) || { say "no release binaries for $(uname -s) $(uname -m)"; return 1; }
+  triple=$(target_triple) || { why="no release binaries for $(uname -s) $(uname -m)"; return 1; }
   asset="agent-offload-$triple.tar.gz"
   if [ "$version" = latest ]; then
     url="$repo/releases/latest/download/$asset"
@@ -105,7 +105,7 @@ try_release() {
     url="$repo/releases/download/v$version/$asset"
   fi
   say "downloading $url"
-  fetch "$url" "$tmp/$asset" || { say "no release binary at $url"; return 1; }
+  fetch "$url" "$tmp/$asset" || { why="none at $url"; return 1; }
   fetch "$url.sha256" "$tmp/$asset.sha256" || die "the release has no checksum file at $url.sha256: refusing to install it"
   expected=$(cut -d ' ' -f 1 <"$tmp/$asset.sha256")
   actual=$(sha256_of "$tmp/$asset")
@@ -116,22 +116,62 @@ try_release() {
   [ -n "$binary" ] || die "$asset does not contain an agent-offload binary"
 }
 
+# cargo's own progress is shown (a release build takes minutes on a small machine);
+# cargo installs into a temporary root, put on PATH only so that cargo does not advise
+# adding that directory to PATH.
 build_from_source() {
   command -v cargo >/dev/null 2>&1 || die "cargo is not installed: get Rust from https://rustup.rs, then run this again"
   if [ -n "$checkout" ]; then
-    say "building from source in $checkout (cargo install --locked --path)"
+    say "${why:+no release binary to download ($why): }building from source in $checkout with cargo install --locked --path (minutes for an optimised build; cargo's progress follows)"
     # shellcheck disable=SC2086 # the extra arguments are words
-    cargo install --locked --quiet ${AGENT_OFFLOAD_CARGO_ARGS:-} --path "$checkout" --root "$tmp/root"
+    PATH="$tmp/root/bin:$PATH" cargo install --locked ${AGENT_OFFLOAD_CARGO_ARGS:-} --path "$checkout" --root "$tmp/root"
   else
     [ "$repo" != "$REPO_PLACEHOLDER" ] || die "not run from a checkout, and AGENT_OFFLOAD_REPO is not set: nothing to build from"
-    say "building from source: cargo install --locked --git $repo"
+    say "${why:+no release binary to download ($why): }building from source with cargo install --locked --git $repo (minutes for an optimised build; cargo's progress follows)"
     # shellcheck disable=SC2086 # the extra arguments are words
-    cargo install --locked --quiet ${AGENT_OFFLOAD_CARGO_ARGS:-} --git "$repo" --root "$tmp/root" agent-offload
+    PATH="$tmp/root/bin:$PATH" cargo install --locked ${AGENT_OFFLOAD_CARGO_ARGS:-} --git "$repo" --root "$tmp/root" agent-offload
   fi
   binary=$tmp/root/bin/agent-offload
 }
 
+# Names every other agent-offload on PATH and which one runs: two copies (this one and
+# a `cargo install` in ~/.cargo/bin, say) drift apart without anyone noticing.
+other_copies() {
+  here=$(cd "$install_dir" && pwd -P)
+  ours_seen=0
+  others=0
+  old_ifs=$IFS
+  IFS=:
+  set -f
+  # shellcheck disable=SC2086 # split on ':' on purpose, globbing off
+  set -- ${PATH:-}
+  set +f
+  IFS=$old_ifs
+  for d in "$@"; do
+    if [ -z "$d" ] || [ ! -x "$d/agent-offload" ] || [ -d "$d/agent-offload" ]; then
+      continue
+    fi
+    real=$(cd "$d" 2>/dev/null && pwd -P) || continue
+    if [ "$real" = "$here" ]; then
+      ours_seen=1
+      continue
+    fi
+    other="$d/agent-offload ($("$d/agent-offload" --version 2>/dev/null || echo "its version unknown"))"
+    others=1
+    if [ "$ours_seen" = 0 ]; then
+      say "warning: $other comes first on your PATH: \`agent-offload\` runs it, not the copy just installed"
+      ours_seen=shadowed
+    else
+      say "another agent-offload is on your PATH: $other"
+    fi
+  done
+  if [ "$others" = 1 ]; then
+    say "keep one copy: remove the others (cargo uninstall agent-offload, for one in ~/.cargo/bin), or set AGENT_OFFLOAD_INSTALL_DIR to where your copy is and run this again"
+  fi
+}
+
 binary=""
+why=""
 if [ "${AGENT_OFFLOAD_FROM_SOURCE:-0}" = 1 ] || ! try_release; then
   build_from_source
 fi
@@ -148,4 +188,5 @@ case ":${PATH:-}:" in
 *":$install_dir:"*) ;;
 *) say "$install_dir is not on your PATH; add it, e.g. export PATH=\"$install_dir:\$PATH\"" ;;
 esac
+other_copies
 say "next: agent-offload doctor"

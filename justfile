@@ -30,9 +30,9 @@ bench *args:
 screenshot *args:
     docs/screenshot/make.sh "$@"
 
-# install this checkout's agent-offload into ~/.cargo/bin
+# install this checkout's agent-offload as the README does (install.sh: ~/.local/bin)
 install:
-    cargo install --locked --path .
+    sh install.sh
 
 # the published crate: its file list against .ci/package-files, then built on its own
 package:

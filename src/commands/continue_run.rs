@@ -85,13 +85,11 @@ pub fn run(cont: &ContinueArgs, env: Env<'_>) -> Result<u8> {
         .then(|| run::recorded_session_usage(&parent_dir))
         .flatten();
     let given = super::run::read_prompt(args, profile, &config, Some(GO_ON))?;
-    let (prompt, how) = if handoff {
-        (
-            run::handoff_prompt(&root, &parent_dir, &parent, &given),
-            Continuation::Handoff,
-        )
+    let (prompt, task, how) = if handoff {
+        let seeded = run::handoff_prompt(&root, &parent_dir, &parent, &given);
+        (seeded, Some(given), Continuation::Handoff)
     } else {
-        (given, Continuation::Resume)
+        (given, None, Continuation::Resume)
     };
     if !args.quiet {
         eprintln!(
@@ -112,6 +110,7 @@ pub fn run(cont: &ContinueArgs, env: Env<'_>) -> Result<u8> {
         placement,
         cwd,
         prompt,
+        task,
         session,
         parent: Some((parent.id.clone(), how)),
         base,

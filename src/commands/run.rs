@@ -38,6 +38,7 @@ pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
         placement,
         cwd,
         prompt: text,
+        task: None,
         session: Session::New,
         parent: None,
         base: None,
@@ -133,6 +134,8 @@ pub struct Delegation<'a> {
     pub placement: Placement,
     pub cwd: PathBuf,
     pub prompt: String,
+    /// The user's own words, when `prompt` was generated from them (a hand-off).
+    pub task: Option<String>,
     pub session: Session,
     pub parent: Option<(String, run::Continuation)>,
     /// For a resumed session whose CLI reports a running total: what the earlier runs
@@ -218,6 +221,7 @@ pub fn delegate(d: Delegation<'_>) -> Result<u8> {
         placement,
         cwd,
         prompt,
+        task,
         session,
         parent,
         base,
@@ -286,6 +290,7 @@ pub fn delegate(d: Delegation<'_>) -> Result<u8> {
         profile,
         placement,
         prompt,
+        task,
         cwd,
         timeout: args.timeout.or(profile.timeout),
         detach_after: args

@@ -115,6 +115,9 @@ pub struct Request<'a> {
     pub placement: Placement,
     /// The task as the user wrote it (the completion instructions are added here).
     pub prompt: String,
+    /// The user's own words when `prompt` was generated from them (a hand-off's seed):
+    /// what `task.md` records, so that a later hand-off carries each step once.
+    pub task: Option<String>,
     pub cwd: PathBuf,
     pub timeout: Option<Duration>,
     /// Stop waiting (exit 75) after this long, leaving the agent running.

@@ -48,7 +48,8 @@ pub fn prepare(
         relay_exe.is_some(),
         say,
     );
-    run.write_atomic(dir::TASK, req.prompt.as_bytes(), 0o600)?;
+    let task = req.task.as_deref().unwrap_or(&req.prompt);
+    run.write_atomic(dir::TASK, task.as_bytes(), 0o600)?;
     run.write_atomic(dir::PROMPT, delivered.as_bytes(), 0o600)?;
     let literal_env = literal_env(req.profile, &run.path);
     let launched = match relay_exe {

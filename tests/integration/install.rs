@@ -107,11 +107,19 @@ fn builds_from_source_into_the_install_dir() {
     assert!(out.status.success(), "{stderr}");
     let installed = dir.join("agent-offload");
     assert_eq!(version_of(&installed), version_of(Path::new(BIN)));
+    // One line says why it builds and that cargo's progress follows; then cargo's own
+    // progress (issue 21: one opening line, then minutes of silence).
     assert!(
-        stderr.contains("no release location configured"),
+        stderr.contains(
+            "install.sh: no release binary to download (no release location is configured \
+             yet): building from source in "
+        ),
         "{stderr}"
     );
-    assert!(stderr.contains("building from source in"), "{stderr}");
+    assert!(!stderr.contains("placeholder"), "{stderr}");
+    assert!(stderr.contains("Finished `dev` profile"), "{stderr}");
+    // Not cargo's advice to put the temporary install root on PATH.
+    assert!(!stderr.contains("be sure to add"), "{stderr}");
     assert!(stderr.contains("is not on your PATH"), "{stderr}");
     // Nothing left behind but the binary.
     let entries: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
@@ -205,4 +213,71 @@ fn a_checksum_mismatch_installs_nothing() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("checksum mismatch"), "{stderr}");
     assert!(!dir.join("agent-offload").exists());
+}
+
+/// PATH without any directory that has an agent-offload in it (this machine's own copy
+/// would otherwise be reported too), after `first`.
+fn path_without_copies(first: &[&Path]) -> std::ffi::OsString {
+    let real = std::env::var_os("PATH").unwrap_or_default();
+    let rest = std::env::split_paths(&real).filter(|d| !d.join("agent-offload").exists());
+    std::env::join_paths(first.iter().map(|p| p.to_path_buf()).chain(rest)).unwrap()
+}
+
+/// Another agent-offload on PATH (`cargo install` into ~/.cargo/bin, say) is named,
+/// and which of the two runs: two copies on PATH were issue 21's second complaint.
+#[test]
+fn another_copy_on_path_is_named() {
+    if std::env::consts::OS != "linux" {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = fake_release(tmp.path(), "9.8.7", false);
+    let dir = tmp.path().join("bin");
+    let before = tmp.path().join("cargo bin");
+    let after = tmp.path().join("later");
+    for d in [&before, &after] {
+        std::fs::create_dir_all(d).unwrap();
+        crate::harness::write_executable(
+            &d.join("agent-offload"),
+            "#!/bin/sh\necho agent-offload 0.0.1\n",
+        );
+    }
+    let url = format!("file://{}", repo.display());
+    let run = |path: &[&Path]| {
+        let out = install(
+            tmp.path(),
+            &[
+                ("AGENT_OFFLOAD_INSTALL_DIR", dir.as_os_str()),
+                ("AGENT_OFFLOAD_REPO", url.as_ref()),
+                ("AGENT_OFFLOAD_VERSION", "9.8.7".as_ref()),
+                ("PATH", &path_without_copies(path)),
+            ],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        stderr
+    };
+    let first = before.join("agent-offload");
+    let stderr = run(&[&before, &dir, &after]);
+    assert!(
+        stderr.contains(&format!(
+            "install.sh: warning: {} (agent-offload 0.0.1) comes first on your PATH: \
+             `agent-offload` runs it, not the copy just installed",
+            first.display()
+        )),
+        "{stderr}"
+    );
+    let later = after.join("agent-offload");
+    assert!(
+        stderr.contains(&format!(
+            "install.sh: another agent-offload is on your PATH: {} (agent-offload 0.0.1)",
+            later.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("keep one copy"), "{stderr}");
+    // The install directory itself, on PATH twice, is not another copy.
+    let stderr = run(&[&dir, &dir]);
+    assert!(!stderr.contains("another agent-offload"), "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
 }

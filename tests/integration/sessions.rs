@@ -299,3 +299,39 @@ fn claude_sessions_are_assigned_and_resumed() {
     assert_eq!(argv[at + 1], id, "{out:?}");
     assert!(!argv.iter().any(|a| a == "--session-id"));
 }
+
+/// A chained hand-off carries each step's own words: the prompt of a hand-off is not
+/// nested inside the next one (issue 21: "Then (step 2): You are taking over…").
+#[test]
+fn a_chained_handoff_keeps_each_steps_own_words() {
+    let t = conversational(Test::new());
+    let cfg = config(&t, "");
+    let t = t.config(&cfg);
+    for (i, step) in ["FINISH step one", "FINISH step two", "FINISH step three"]
+        .iter()
+        .enumerate()
+    {
+        let out = if i == 0 {
+            t.exec([*step])
+        } else {
+            t.exec(["continue", "last", "--fresh", step])
+        };
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        // What the run records as its task is the step as the user wrote it.
+        let task = std::fs::read_to_string(newest(&t).join("task.md")).unwrap();
+        assert_eq!(task, *step);
+    }
+    let prompt = calls(&t, 2).pop().unwrap();
+    assert_eq!(prompt.matches("You are taking over").count(), 1, "{prompt}");
+    assert!(
+        prompt.contains(
+            "## The task it was given\n\nFirst:\nFINISH step one\n\nThen (step 2):\n\
+             FINISH step two\n\n## What it reported\n\nfinished\n\n"
+        ),
+        "{prompt}"
+    );
+    assert!(
+        prompt.contains("## Your task now\n\nFINISH step three"),
+        "{prompt}"
+    );
+}
