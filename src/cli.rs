@@ -31,8 +31,8 @@ Examples:
 Exit codes: 0 done (summary on stdout), 1 the agent failed or wrote no summary,
 2 usage or config error, 3 needs input (its question on stdout: agent-offload
 continue RUN \"ANSWER\"), 4 over budget, 5 stalled (--on-stall stop), 6 cancelled
-(agent-offload cancel), 75 still running (detached: agent-offload wait RUN),
-124 timed out, 128+n ended by signal n.";
+(agent-offload cancel), 7 done but its --check failed, 75 still running (detached:
+agent-offload wait RUN), 124 timed out, 128+n ended by signal n.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -269,7 +269,8 @@ pub struct RunArgs {
     pub no_worktree: bool,
 
     /// After the agent ends, run this shell command in its directory (its worktree)
-    /// and record the result; a fan-out's table shows it (e.g. --check "cargo test").
+    /// and record the result; done with a failed check is exit 7; a fan-out's table
+    /// shows it (e.g. --check "cargo test").
     #[arg(long, value_name = "CMD", help_heading = FANOUT)]
     pub check: Option<String>,
 

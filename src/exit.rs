@@ -20,6 +20,9 @@ pub const OVER_BUDGET: u8 = 4;
 pub const STALLED: u8 = 5;
 /// `agent-offload cancel` stopped the run (not a signal to this command: 128+n).
 pub const CANCELLED: u8 = 6;
+/// The agent published its summary, but the run's `--check` failed (or was stopped by
+/// its time limit): a host must not report success.
+pub const CHECK_FAILED: u8 = 7;
 /// The run is still going; agent-offload stopped waiting (`--detach-after`, or a signal
 /// while re-attached). Resume with `agent-offload wait RUN`. (`EX_TEMPFAIL`.)
 pub const DETACHED: u8 = 75;
@@ -41,6 +44,17 @@ pub fn for_outcome(outcome: &Outcome) -> u8 {
         Outcome::Cancelled {
             signal: Some(signal),
         } => for_signal(*signal),
+    }
+}
+
+/// The code once the run's `--check` has run: a failed check turns done into
+/// [`CHECK_FAILED`] (any other ending keeps its own code), and a signal to agent-offload
+/// that stopped the check is 128 + n like any other.
+pub fn after_check(code: u8, passed: Option<bool>, signal: Option<i32>) -> u8 {
+    match (signal, passed) {
+        (Some(signal), _) => for_signal(signal),
+        (None, Some(false)) if code == DONE => CHECK_FAILED,
+        _ => code,
     }
 }
 

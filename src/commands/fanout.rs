@@ -124,7 +124,7 @@ pub fn run(args: &RunArgs, env: Env<'_>, cwd: &Path, config: &Config) -> Result<
 }
 
 /// `wait ID` for a fan-out: waits for every candidate again, then judges (if asked and
-/// not done) and prints the table.
+/// no judge gave a verdict yet: see [`recorded_verdict`]) and prints the table.
 pub fn wait(dir: &run::RunDir, json: bool) -> Result<u8> {
     let mut record: Record = serde_json::from_slice(&std::fs::read(dir.file(RECORD))?)
         .with_context(|| format!("cannot read {}", dir.file(RECORD).display()))?;
@@ -323,7 +323,7 @@ fn finish(
         return Ok(exit::DETACHED);
     }
     let judged = match record.judge.clone() {
-        Some(judge) => Some(judge_them(dir, record, results, &judge, signals, quiet)?),
+        Some(judge) => Some(judge_once(dir, record, results, &judge, signals, quiet)?),
         None => None,
     };
     let pick = judged
@@ -475,6 +475,39 @@ fn print_table(record: &Record, results: &[Outcome], pick: Option<&str>) -> Resu
         )?;
     }
     Ok(())
+}
+
+/// The verdict of the judge this fan-out already ran (`wait FANOUT` again): its run's
+/// result, read back rather than judged again. `None` when no judge ran yet, or it did
+/// not reach a verdict of its own (stopped by a signal, cancelled, still running).
+fn recorded_verdict(record: &Record, signals: &Signals) -> Result<Option<Outcome>> {
+    let Some(id) = &record.judge_run else {
+        return Ok(None);
+    };
+    let mut c = Command::new(own_exe()?);
+    c.args(["wait", id, "--json"]);
+    let label = format!("judge {}", record.judge.as_deref().unwrap_or("?"));
+    let outcome = collect(vec![c], 1, signals, &[label], true)?.pop();
+    Ok(outcome.filter(|o| {
+        o.result
+            .as_ref()
+            .is_some_and(|v| !matches!(v["status"].as_str(), Some("running" | "cancelled") | None))
+    }))
+}
+
+/// The judge's verdict: the one recorded, else a new judge's.
+fn judge_once(
+    dir: &run::RunDir,
+    record: &mut Record,
+    results: &[Outcome],
+    judge: &str,
+    signals: &Signals,
+    quiet: bool,
+) -> Result<Outcome> {
+    match recorded_verdict(record, signals)? {
+        Some(verdict) => Ok(verdict),
+        None => judge_them(dir, record, results, judge, signals, quiet),
+    }
 }
 
 /// Starts the judge (in a worktree of its own, so nothing it does reaches the

@@ -284,14 +284,19 @@ pub fn check(
         );
     }
     let result = run::run_check(&run, signals, timeout.unwrap_or(CHECK_LIMIT))?;
-    if !quiet && let Some(c) = &result {
+    // A failed check is an error: said even with --quiet (the exit code is 7, or 128+n).
+    if let Some(c) = result
+        .as_ref()
+        .filter(|c| !quiet || c.passed == Some(false))
+    {
         eprintln!(
-            "agent-offload: check {} ({}); log: {}",
+            "agent-offload: check {}{}: {}\n  log: {}",
             run::describe_check(c),
-            c.seconds
-                .map_or_else(String::new, |s| crate::duration::human(
-                    std::time::Duration::from_secs_f64(s)
-                )),
+            c.seconds.map_or_else(String::new, |s| format!(
+                " after {}",
+                crate::duration::human(std::time::Duration::from_secs_f64(s))
+            )),
+            c.command,
             run.file("check.log").display()
         );
     }

@@ -94,6 +94,9 @@ pub fn show(args: &ShowArgs, env: Env<'_>) -> Result<u8> {
     }
     field("directory", &run_dir.path.display().to_string());
     field("log", &run_dir.log().display().to_string());
+    if let Some(c) = &m.check {
+        show_check(&field, c);
+    }
     if let Some(c) = &m.changes {
         let _ = writeln!(text.borrow_mut(), "\n{}", run::describe_changes(c));
     }
@@ -123,6 +126,17 @@ fn describe_health(h: &run::Health) -> String {
         format!("; last sign of work {}", run::rfc3339(t))
     });
     format!("{state}{since}")
+}
+
+/// `check  failed (exit 101): cargo test`, and where its output is.
+fn show_check(field: &dyn Fn(&str, &str), c: &run::Check) {
+    field(
+        "check",
+        &format!("{}: {}", run::describe_check(c), c.command),
+    );
+    if let Some(log) = &c.log {
+        field("check log", &log.display().to_string());
+    }
 }
 
 fn show_worktree(

@@ -1,7 +1,10 @@
 //! `--check CMD`: a shell command run in the agent's directory (its worktree) once the
 //! run has ended, its output kept in `check.log` and its result in `run.json`. It runs
 //! in a process group of its own, bounded in time, and is stopped with the group on a
-//! signal to agent-offload: a check never outlives the command that started it.
+//! signal to agent-offload. Nothing it starts outlives it: when its shell ends, the
+//! stop sweep (`stop::terminate`) ends the rest of its group, and what left the group
+//! (`setsid`) but was re-parented to us, the child subreaper (Linux). A failed check
+//! makes a done run exit 7 (`exit::after_check`).
 
 use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
@@ -14,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::run::dir::{Manifest, RunDir};
 use crate::run::lock::RunLock;
 use crate::run::signals::Signals;
+use crate::run::{stop, sys};
 
 pub const LOG: &str = "check.log";
 
@@ -31,6 +35,9 @@ pub struct Check {
     /// Why it did not finish by itself (its time limit, a signal).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
+    /// The signal to agent-offload that stopped it: the command then exits 128 + n.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
     #[serde(default)]
     pub log: Option<PathBuf>,
 }
@@ -43,6 +50,7 @@ impl Check {
             exit_code: None,
             seconds: None,
             stopped: None,
+            signal: None,
             log: None,
         }
     }
@@ -56,7 +64,8 @@ pub fn run_pending(run: &RunDir, signals: &Signals, limit: Duration) -> Result<O
     let Some(asked) = manifest.check.clone() else {
         return Ok(None);
     };
-    if asked.passed.is_some() || !manifest.status.is_final() {
+    // A signal already pending ended the run (128 + n): no check starts after it.
+    if asked.passed.is_some() || !manifest.status.is_final() || signals.pending().is_some() {
         return Ok(Some(asked));
     }
     let log_path = run.file(LOG);
@@ -67,6 +76,9 @@ pub fn run_pending(run: &RunDir, signals: &Signals, limit: Duration) -> Result<O
         .open(&log_path)
         .with_context(|| format!("cannot create {}", log_path.display()))?;
     let started = Instant::now();
+    // What the check daemonises (`setsid`, a double fork) is re-parented to us, so the
+    // sweep below finds it too (Linux; elsewhere its process group and parent chain).
+    stop::adopt_orphans();
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(&asked.command)
@@ -78,45 +90,46 @@ pub fn run_pending(run: &RunDir, signals: &Signals, limit: Duration) -> Result<O
         .process_group(0)
         .spawn()
         .with_context(|| format!("cannot start the check {:?}", asked.command))?;
-    let group = rustix::process::Pid::from_child(&child);
+    let shell = i32::try_from(child.id()).unwrap_or(i32::MAX);
     let mut stopped = None;
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        let why = if started.elapsed() >= limit {
-            Some(format!(
+    let mut signal = None;
+    // Until the shell is collected its pid, and so its process group id, stays ours.
+    while !sys::child_exited(shell) {
+        if started.elapsed() >= limit {
+            stopped = Some(format!(
                 "stopped after {} (its time limit)",
                 crate::duration::human(limit)
-            ))
-        } else {
-            signals
-                .pending()
-                .map(|sig| format!("stopped by signal {sig} to agent-offload"))
-        };
-        if let Some(why) = why {
-            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::TERM);
-            let grace = Instant::now();
-            while child.try_wait()?.is_none() && grace.elapsed() < Duration::from_secs(2) {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-            stopped = Some(why);
-            break child.wait()?;
+            ));
+            break;
+        }
+        if let Some(sig) = signals.pending() {
+            stopped = Some(format!("stopped by signal {sig} to agent-offload"));
+            signal = Some(sig);
+            break;
         }
         std::thread::sleep(Duration::from_millis(50));
-    };
+    }
+    let took = started.elapsed();
+    // Nothing the check started outlives it: what it left running in the background
+    // (`server &`) is stopped with its group when its shell ends, or is stopped.
+    stop::terminate(shell, stop::GRACE);
+    let status = child
+        .wait()
+        .with_context(|| format!("cannot wait for the check {:?}", asked.command))?;
     let result = Check {
         command: asked.command,
         passed: Some(status.success() && stopped.is_none()),
         exit_code: status.code(),
-        seconds: Some((started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0),
+        seconds: Some((took.as_secs_f64() * 1000.0).round() / 1000.0),
         stopped,
+        signal,
         log: Some(log_path),
     };
     let _lock = RunLock::take(run);
     let mut manifest = Manifest::load(run)?;
     manifest.check = Some(result.clone());
+    // run.json's code is the one the command exits with (a failed check: 7).
+    manifest.agent_offload_exit = Some(manifest.exit_code());
     manifest.save(run)?;
     Ok(Some(result))
 }

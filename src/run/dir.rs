@@ -347,8 +347,6 @@ impl Manifest {
         std::time::Duration::try_from(end.duration_since(self.started_at)).ok()
     }
 
-    /// The code agent-offload exits with for this run: the one recorded, or the one its
-    /// status implies.
     /// The directory the run was started from: its `cwd`, or for a run in a worktree
     /// the same place in the checkout the worktree was made from.
     pub fn origin(&self) -> PathBuf {
@@ -363,9 +361,16 @@ impl Manifest {
         }
     }
 
+    /// The code agent-offload exits with for this run: the one recorded, or the one its
+    /// status implies; then what its `--check` made of it (`exit::after_check`).
     pub fn exit_code(&self) -> u8 {
-        self.agent_offload_exit
-            .unwrap_or_else(|| crate::exit::for_status(self.status))
+        let code = self
+            .agent_offload_exit
+            .unwrap_or_else(|| crate::exit::for_status(self.status));
+        match &self.check {
+            Some(c) => crate::exit::after_check(code, c.passed, c.signal),
+            None => code,
+        }
     }
 }
 

@@ -327,3 +327,46 @@ publish placed"#,
         "both panes closed"
     );
 }
+
+#[test]
+fn the_judge_judges_once_and_later_waits_read_its_verdict() {
+    let t = setup("");
+    repo(&t);
+    open_gate(&t);
+    let out = t
+        .args(["-p", "good", "-p", "slow", "--judge", "judge", "the task"])
+        .run();
+    out.status(0).stdout_contains("== judge (judge): picks ");
+    let verdict = |text: &str| {
+        text.lines()
+            .skip_while(|l| !l.starts_with("== judge"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let first = verdict(&out.stdout());
+    let fanouts = out.test.path().join("state/agent-offload/fanouts");
+    let id = std::fs::read_dir(&fanouts)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name()
+        .into_string()
+        .unwrap();
+    for _ in 0..2 {
+        let waited = out.test.exec(["wait", &id]);
+        assert_eq!(waited.status.code(), Some(0), "{waited:?}");
+        assert_eq!(verdict(&String::from_utf8_lossy(&waited.stdout)), first);
+    }
+    let judge_runs = out
+        .test
+        .run_dirs()
+        .iter()
+        .filter(|d| {
+            std::fs::read_to_string(d.join("run.json"))
+                .unwrap()
+                .contains("\"profile\": \"judge\"")
+        })
+        .count();
+    assert_eq!(judge_runs, 1, "one judge run for the fan-out and two waits");
+}

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod budgets;
+mod checks;
 mod cli;
 mod config_errors;
 mod cursor;

@@ -108,6 +108,22 @@ pub fn running(pid: i32) -> bool {
     }
 }
 
+/// Whether our child `pid` has exited (or is no child of ours), without collecting it:
+/// until it is collected, its pid and the id of the process group it leads cannot be
+/// given to another process, so the group can still be signalled safely. POSIX
+/// `waitid(WNOWAIT)`, the same everywhere.
+pub fn child_exited(pid: i32) -> bool {
+    use rustix::process::{WaitId, WaitIdOptions, waitid};
+    let Some(p) = rustix::process::Pid::from_raw(pid) else {
+        return true;
+    };
+    let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
+    !matches!(
+        waitid(WaitId::Pid(p), options),
+        Ok(None) | Err(rustix::io::Errno::INTR)
+    )
+}
+
 /// An id for this boot of the machine, where start times need one to be unique (Linux
 /// counts them from boot); empty where start times are absolute.
 pub fn boot_id() -> &'static str {
