@@ -109,9 +109,12 @@ pub enum Command {
             as it is now, the run's), so your own uncommitted changes stay, also in the same \
             files. On a conflict nothing is changed and the files are named, unless \
             --conflicts=markers leaves standard conflict markers (and, for a file that cannot \
-            hold them, the run's version beside it as FILE.run-ID).\n\n\
+            hold them, the run's version beside it as FILE.run-ID). What is not placed at its \
+            own path (a file put beside, a submodule change) is named, and discard keeps it \
+            unless --force. Applied again here (after continue), only what changed since.\n\n\
             Without RUN: the newest --worktree run from this repository.",
-        after_help = "Exit codes: 0 applied, 1 conflicts (nothing changed, or markers left), 2 usage."
+        after_help = "Exit codes: 0 applied, 1 conflicts or changes not placed (nothing changed, \
+            or markers left), 2 usage."
     )]
     Apply(ApplyArgs),
     /// Merge a --worktree run's branch (its uncommitted work committed first).

@@ -1,6 +1,7 @@
 //! `agent-offload apply | merge | discard [RUN]`: getting the work of a `--worktree` run
 //! back into a checkout, or throwing it away. Each refuses rather than lose anything.
 
+use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -12,7 +13,7 @@ use crate::run::{self, ConflictMode, Manifest, RunDir, Worktree};
 
 pub fn apply(args: &ApplyArgs, env: Env<'_>) -> Result<u8> {
     let (run_dir, m, wt) = find(args.run.as_deref(), env)?;
-    let target = checkout()?;
+    let target = checkout_of(&m, &wt, "apply")?;
     if target == wt.path {
         return Err(usage(format!(
             "this is run {}'s own worktree: run apply from the checkout to apply it to",
@@ -36,16 +37,22 @@ pub fn apply(args: &ApplyArgs, env: Env<'_>) -> Result<u8> {
     };
     let label = format!("run {}", m.id);
     let applied = run::apply_worktree(&wt, &theirs, &target, &label, mode)?;
-    for path in &applied.skipped {
-        eprintln!("agent-offload: {path}: a submodule change, not applied");
+    if applied.since_earlier_apply
+        && let Some(before) = &wt.applied
+    {
+        eprintln!(
+            "agent-offload: run {} was applied here at {}: applying what it changed since",
+            m.id, before.at
+        );
     }
+    let show = |p: &[u8]| String::from_utf8_lossy(p).into_owned();
     if !applied.conflicts.is_empty() && !applied.written {
         eprintln!(
             "agent-offload: run {}'s changes conflict with this checkout; nothing was changed:",
             m.id
         );
         for (path, why) in &applied.conflicts {
-            eprintln!("  {path}: {why}");
+            eprintln!("  {}: {why}", show(path));
         }
         eprintln!(
             "agent-offload: commit or stash your changes to those files and apply again, or \
@@ -54,38 +61,22 @@ pub fn apply(args: &ApplyArgs, env: Env<'_>) -> Result<u8> {
         );
         return Ok(1);
     }
-    for (path, what) in &applied.changed {
-        super::outln!("{what} {path}")?;
+    {
+        // Names as they are: they need not be UTF-8. A closed stdout is a quiet end.
+        use std::io::Write as _;
+        let mut out = super::Stdout;
+        for (path, what) in &applied.changed {
+            out.write_all(format!("{what} ").as_bytes())?;
+            out.write_all(path)?;
+            out.write_all(b"
+")?;
+        }
+        out.flush()?;
     }
     record(env, &wt, |w| {
-        w.applied = Some(run::Taken::now(theirs.clone(), target.clone()));
+        w.applied = Some(run::Taken::now(applied.placed.clone(), target.clone()));
     })?;
-    if applied.conflicts.is_empty() {
-        if applied.changed.is_empty() {
-            eprintln!(
-                "agent-offload: run {}'s changes are already in {}: nothing to change",
-                m.id,
-                target.display()
-            );
-        } else {
-            eprintln!(
-                "agent-offload: applied run {}'s changes to {} (uncommitted; the index is \
-                 as it was)",
-                m.id,
-                target.display()
-            );
-        }
-        Ok(0)
-    } else {
-        eprintln!(
-            "agent-offload: applied run {}'s changes with conflicts left to resolve:",
-            m.id
-        );
-        for (path, why) in &applied.conflicts {
-            eprintln!("  {path}: {why}");
-        }
-        Ok(1)
-    }
+    Ok(report(&m.id, &wt, &target, &applied))
 }
 
 pub fn merge(args: &MergeArgs, env: Env<'_>) -> Result<u8> {
@@ -97,7 +88,7 @@ pub fn merge(args: &MergeArgs, env: Env<'_>) -> Result<u8> {
             m.id
         )));
     }
-    let target = checkout()?;
+    let target = checkout_of(&m, &wt, "merge")?;
     if target == wt.path {
         return Err(usage(format!(
             "this is run {}'s own worktree: run merge from the checkout to merge it into",
@@ -182,6 +173,55 @@ pub fn discard(args: &DiscardArgs, env: Env<'_>) -> Result<u8> {
     Ok(0)
 }
 
+/// Says what an apply that wrote did; its exit code: 1 when anything is left to do
+/// (conflicts, or changes not placed).
+fn report(id: &str, wt: &Worktree, target: &Path, applied: &run::Applied) -> u8 {
+    let show = |p: &[u8]| String::from_utf8_lossy(p).into_owned();
+    for (path, why) in &applied.not_placed {
+        if why.starts_with("a submodule") {
+            eprintln!(
+                "agent-offload: {}: {why} (its commits are in {})",
+                show(path),
+                wt.path.join(std::ffi::OsStr::from_bytes(path)).display()
+            );
+        }
+    }
+    if !applied.conflicts.is_empty() {
+        eprintln!("agent-offload: applied run {id}'s changes with conflicts left to resolve:");
+        for (path, why) in &applied.conflicts {
+            eprintln!("  {}: {why}", show(path));
+        }
+    }
+    if !applied.not_placed.is_empty() {
+        let names: Vec<String> = applied.not_placed.iter().map(|(p, _)| show(p)).collect();
+        eprintln!(
+            "agent-offload: not placed: {}; they stay in the worktree {} (discard keeps it \
+             unless --force)",
+            names.join(", "),
+            wt.path.display()
+        );
+        return 1;
+    }
+    if !applied.conflicts.is_empty() {
+        return 1;
+    }
+    if applied.changed.is_empty() {
+        eprintln!(
+            "agent-offload: run {}'s changes are already in {}: nothing to change",
+            id,
+            target.display()
+        );
+    } else {
+        eprintln!(
+            "agent-offload: applied run {}'s changes to {} (uncommitted; the index is as it \
+             was)",
+            id,
+            target.display()
+        );
+    }
+    0
+}
+
 /// Records what happened to a worktree in every run that works in it (a run and the
 /// runs that continued it).
 fn record(env: Env<'_>, wt: &Worktree, change: impl Fn(&mut Worktree)) -> Result<()> {
@@ -233,7 +273,12 @@ fn find(spec: Option<&str>, env: Env<'_>) -> Result<(RunDir, Manifest, Worktree)
 
 /// The newest run with a worktree made from the repository we are in.
 fn newest_here(root: &Path) -> Result<RunDir> {
-    let here = checkout()?;
+    let here = checkout().ok_or_else(|| {
+        usage(
+            "not in a git repository: run this from a checkout of the repository whose run's \
+             work to take, or give the run (agent-offload runs lists them)",
+        )
+    })?;
     run::list(root)
         .into_iter()
         .find(|r| {
@@ -250,18 +295,34 @@ fn newest_here(root: &Path) -> Result<RunDir> {
         })
 }
 
-/// The top level of the checkout in the current directory.
-fn checkout() -> Result<PathBuf> {
+/// The top level of the checkout in the current directory, if it is in one.
+fn checkout() -> Option<PathBuf> {
     let out = std::process::Command::new("git")
         .args(["rev-parse", "--show-toplevel"])
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
-        .output()?;
-    let top = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    if !out.status.success() || top.is_empty() {
-        return Err(usage(
-            "not in a git repository: run this from the checkout to take the work into",
-        ));
+        .output()
+        .ok()?;
+    let top = std::ffi::OsStr::from_bytes(out.stdout.trim_ascii_end());
+    (out.status.success() && !top.is_empty()).then(|| PathBuf::from(top))
+}
+
+/// The checkout in the current directory, which must be one of the repository the run
+/// came from (its trees are there, and only there).
+fn checkout_of(m: &Manifest, wt: &Worktree, what: &str) -> Result<PathBuf> {
+    let came_from = format!(
+        "run {} came from the repository at {}: {what} from a checkout of it (cd {1})",
+        m.id,
+        wt.repo.display()
+    );
+    let Some(top) = checkout() else {
+        return Err(usage(format!("not in a git repository; {came_from}")));
+    };
+    if !run::same_repository(&top, &wt.repo) {
+        return Err(usage(format!(
+            "{} is not a checkout of that repository; {came_from}",
+            top.display()
+        )));
     }
-    Ok(PathBuf::from(top))
+    Ok(top)
 }

@@ -20,6 +20,10 @@ pub struct Snapshot {
     pub head: Option<String>,
     /// The tree object holding the working tree's content.
     pub tree: String,
+    /// Ignored paths taken into the tree all the same: the files a worktree run was
+    /// given by `.worktreeinclude`, whose edits are the run's work too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub included: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -76,8 +80,9 @@ pub(super) fn text(cmd: &mut Command) -> Option<String> {
 }
 
 /// The working tree's state, or `None` outside a git repository (or if git fails:
-/// this is a report, never a reason to fail a run).
-pub fn snapshot(cwd: &Path) -> Option<Snapshot> {
+/// this is a report, never a reason to fail a run); `included` are ignored paths
+/// (relative to the top level) taken into it all the same.
+pub fn snapshot(cwd: &Path, included: &[String]) -> Option<Snapshot> {
     // Outside any repository (the common case for scratch directories) no git process
     // is started at all: look for `.git` first.
     if std::env::var_os("GIT_DIR").is_none() && !cwd.ancestors().any(|d| d.join(".git").exists()) {
@@ -111,46 +116,106 @@ pub fn snapshot(cwd: &Path) -> Option<Snapshot> {
     } else {
         None
     };
-    let tree = write_tree(&toplevel, &index)?;
+    let tree = write_tree(&toplevel, &index, included)?;
     Some(Snapshot {
         toplevel,
         index: Some(index),
         head,
         tree,
+        included: included.to_vec(),
     })
 }
 
 /// The working tree as a tree object: `git add -A` into a copy of the real index (the
 /// copy keeps git's stat cache, so unchanged files are not hashed again), then
-/// `write-tree`. The real index is never written.
-pub(super) fn write_tree(toplevel: &Path, real_index: &Path) -> Option<String> {
-    tree_of_index(toplevel, real_index, true)
+/// `write-tree`. The real index is never written. The ignored paths `included` that
+/// exist are added too (`add -f`, the names taken literally).
+pub(super) fn write_tree(
+    toplevel: &Path,
+    real_index: &Path,
+    included: &[String],
+) -> Option<String> {
+    tree_of_index(toplevel, real_index, Some(included))
 }
 
 /// What is staged, as a tree object (from a copy of the index; `None` while it has
 /// unmerged entries).
 pub(super) fn staged_tree(toplevel: &Path, real_index: &Path) -> Option<String> {
-    tree_of_index(toplevel, real_index, false)
+    tree_of_index(toplevel, real_index, None)
 }
 
-fn tree_of_index(toplevel: &Path, real_index: &Path, add_all: bool) -> Option<String> {
+fn tree_of_index(toplevel: &Path, real_index: &Path, add_all: Option<&[String]>) -> Option<String> {
     let tmp = tempfile_path();
     if std::fs::copy(real_index, &tmp).is_err() {
         // No index yet (fresh repository): start from an empty one.
         let _ = std::fs::remove_file(&tmp);
     }
     let tree = (|| {
-        if add_all {
+        if let Some(included) = add_all {
             output(
                 git(toplevel)
                     .env("GIT_INDEX_FILE", &tmp)
                     .args(["add", "-A", "--", "."]),
             )?;
+            let present: Vec<&String> = included
+                .iter()
+                .filter(|p| std::fs::symlink_metadata(toplevel.join(p)).is_ok())
+                .collect();
+            if !present.is_empty() {
+                output(
+                    git(toplevel)
+                        .env("GIT_INDEX_FILE", &tmp)
+                        .env("GIT_LITERAL_PATHSPECS", "1")
+                        .args(["add", "-f", "--"])
+                        .args(present),
+                )?;
+            }
         }
         text(git(toplevel).env("GIT_INDEX_FILE", &tmp).arg("write-tree"))
     })();
     let _ = std::fs::remove_file(&tmp);
     tree
+}
+
+/// `tree` with some entries set back, `(mode, id, path)` (mode `000000`: absent), as a
+/// new tree object; through a temporary index, paths as bytes.
+pub(super) fn edit_tree(
+    dir: &Path,
+    tree: &str,
+    entries: &[(String, String, Vec<u8>)],
+) -> Option<String> {
+    use std::io::Write as _;
+    let tmp = tempfile_path();
+    let edited = (|| {
+        output(
+            git(dir)
+                .env("GIT_INDEX_FILE", &tmp)
+                .args(["read-tree", tree]),
+        )?;
+        let mut input = Vec::new();
+        for (mode, id, path) in entries {
+            if mode == "000000" {
+                input.extend_from_slice(b"0 0000000000000000000000000000000000000000");
+            } else {
+                input.extend_from_slice(format!("{mode} {id}").as_bytes());
+            }
+            input.push(b'\t');
+            input.extend_from_slice(path);
+            input.push(0);
+        }
+        let mut child = git(dir)
+            .env("GIT_INDEX_FILE", &tmp)
+            .args(["update-index", "-z", "--index-info"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .ok()?;
+        let written = child.stdin.take()?.write_all(&input).is_ok();
+        (child.wait().ok()?.success() && written).then_some(())?;
+        text(git(dir).env("GIT_INDEX_FILE", &tmp).arg("write-tree"))
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    edited
 }
 
 fn tempfile_path() -> PathBuf {
@@ -172,9 +237,10 @@ pub fn since(before: &Snapshot) -> Option<Changes> {
             index: Some(index.clone()),
             head: text(git(dir).args(["rev-parse", "--verify", "-q", "HEAD^{commit}"]))
                 .filter(|h| !h.is_empty()),
-            tree: write_tree(dir, index)?,
+            tree: write_tree(dir, index, &before.included)?,
+            included: before.included.clone(),
         },
-        None => snapshot(dir)?,
+        None => snapshot(dir, &before.included)?,
     };
     // Both views in one process: `--raw` entries (status, paths) start with ':',
     // `--numstat` entries with the counts.

@@ -47,9 +47,9 @@ pub use sys::{WATCH_HELPER_COMMAND, describe as describe_waiting, watch_helper_m
 pub use tmux::Caller;
 pub use usage::{CostSource, Meter, Price, Spent, Tokens, short_count};
 pub use worktree::{
-    ConflictMode, Start as WorktreeStart, Taken, Worktree, apply as apply_worktree, base_moved,
-    branch_tip, check as check_worktree, commit_all, current_tree, remove as remove_worktree,
-    unsaved_work,
+    Applied, ConflictMode, Start as WorktreeStart, Taken, Worktree, apply as apply_worktree,
+    base_moved, branch_tip, check as check_worktree, commit_all, current_tree,
+    remove as remove_worktree, same_repository, unsaved_work,
 };
 
 /// Changes a run's worktree record under the run's lock (`apply`, `merge`, `discard`).

@@ -99,7 +99,10 @@ pub fn prepare(
         guard: None,
         waiter: None,
         deadline_at: req.timeout.and_then(deadline_from_now),
-        git: changes::snapshot(&cwd),
+        git: changes::snapshot(
+            &cwd,
+            worktree.as_ref().map_or(&[][..], |w| w.included.as_slice()),
+        ),
         changes: None,
         session_id,
         parent: req.parent.as_ref().map(|(id, _)| id.clone()),
@@ -154,7 +157,10 @@ fn workplace(
     Ok(match &req.worktree {
         WorktreeRequest::None => (req.cwd.clone(), None),
         WorktreeRequest::New(start) => {
-            let (wt, cwd) = worktree::create(&req.cwd, &run.id, *start, runs_root)?;
+            let (wt, cwd, notes) = worktree::create(&req.cwd, &run.id, *start, runs_root)?;
+            for note in notes {
+                say(&format!("agent-offload: {note}"));
+            }
             say(&format!(
                 "agent-offload: worktree {} on branch {} (from {} {})",
                 wt.path.display(),

@@ -31,5 +31,6 @@ mod tmux;
 mod tmux_server;
 mod top;
 mod usage;
+mod worktree_apply;
 mod worktrees;
 mod zero_config;

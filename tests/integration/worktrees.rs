@@ -9,7 +9,7 @@ use crate::tmux_server::TmuxServer;
 /// What a person would look at to see that their checkout is untouched: HEAD, the
 /// branch, the index, the working tree (content of changed and untracked files), and
 /// the stash.
-fn checkout_state(repo: &Path) -> String {
+pub(crate) fn checkout_state(repo: &Path) -> String {
     let mut state = git(repo, &["rev-parse", "HEAD", "--symbolic-full-name", "HEAD"]);
     state += &git(
         repo,
@@ -26,7 +26,7 @@ fn checkout_state(repo: &Path) -> String {
 
 /// A repository at the test's work directory: `a.txt` (ten lines), `b.txt`, `gone.txt`,
 /// a `.gitignore`, one commit, the identity set in its config (the fake agents commit).
-fn repo(t: &Test) -> PathBuf {
+pub(crate) fn repo(t: &Test) -> PathBuf {
     let repo = init_repo(&t.work());
     let lines: Vec<String> = (1..=10).map(|i| format!("line {i}")).collect();
     let lines = lines.join("\n") + "\n";
@@ -40,7 +40,7 @@ fn repo(t: &Test) -> PathBuf {
 }
 
 /// A test whose profile `fake` runs `body` headless.
-fn setup(body: &str) -> Test {
+pub(crate) fn setup(body: &str) -> Test {
     let t = Test::new().agent("agent", body);
     let cfg = format!(
         "profiles:\n  fake:\n    command: {}\n    headless: true\n",
@@ -70,13 +70,13 @@ fn edited_run() -> (Test, PathBuf) {
 }
 
 /// Sets line `n` (from 1) of the file at `path`.
-fn set_line(path: &Path, n: usize, text: &str) {
+pub(crate) fn set_line(path: &Path, n: usize, text: &str) {
     let mut lines = lines_of(path);
     text.clone_into(&mut lines[n - 1]);
     std::fs::write(path, lines.join("\n") + "\n").unwrap();
 }
 
-fn lines_of(path: &Path) -> Vec<String> {
+pub(crate) fn lines_of(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
         .unwrap()
         .lines()

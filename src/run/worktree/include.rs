@@ -2,8 +2,10 @@
 //! repository lists them in `.worktreeinclude` (copied into each new worktree) or
 //! `.worktreelink` (symbolic links to the originals, for large directories: the
 //! directory is made and each of its entries linked), both in
-//! gitignore syntax at its top level. Only untracked files are matched: tracked ones
-//! are checked out anyway.
+//! gitignore syntax at its top level. Only files git ignores are matched: tracked ones
+//! are checked out anyway, and an untracked, not-ignored one brought over would be
+//! taken for the run's own new file (its link applied as a conflict, committed by
+//! `merge`); those are named and left out.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -20,12 +22,14 @@ pub const LINK: &str = ".worktreelink";
 pub struct Brought {
     pub copied: Vec<String>,
     pub linked: Vec<String>,
+    /// What to tell the person: paths a list matched that git does not ignore.
+    pub notes: Vec<String>,
 }
 
 /// Brings the files `repo`'s lists name into the worktree at `into`.
 pub fn bring(repo: &Path, into: &Path) -> Result<Brought> {
     let mut brought = Brought::default();
-    let linked = matching(repo, LINK);
+    let linked = matching(repo, LINK, &mut brought.notes);
     for rel in &linked {
         let (from, to) = (repo.join(rel), into.join(rel));
         if fs::symlink_metadata(&to).is_ok() {
@@ -36,7 +40,7 @@ pub fn bring(repo: &Path, into: &Path) -> Result<Brought> {
         })?;
         brought.linked.push(rel.clone());
     }
-    for rel in matching(repo, INCLUDE) {
+    for rel in matching(repo, INCLUDE, &mut brought.notes) {
         // A path also linked (or inside one) is not copied over its link.
         if linked
             .iter()
@@ -54,9 +58,9 @@ pub fn bring(repo: &Path, into: &Path) -> Result<Brought> {
     Ok(brought)
 }
 
-/// Untracked paths under `repo` that the patterns in `repo/list` match; a directory
-/// matched as a whole is one entry.
-fn matching(repo: &Path, list: &str) -> Vec<String> {
+/// Ignored paths under `repo` that the patterns in `repo/list` match; a directory
+/// matched as a whole is one entry. Untracked ones git does not ignore get a note.
+fn matching(repo: &Path, list: &str, notes: &mut Vec<String>) -> Vec<String> {
     let file = repo.join(list);
     if !file.is_file() {
         return Vec::new();
@@ -75,10 +79,62 @@ fn matching(repo: &Path, list: &str) -> Vec<String> {
     ) else {
         return Vec::new();
     };
+    let matched: Vec<&[u8]> = out
+        .split(|&b| b == 0)
+        .filter(|p| !p.is_empty() && *p != list.as_bytes())
+        .collect();
+    let ignored = ignored_of(repo, &matched);
+    let mut paths = Vec::new();
+    for p in matched {
+        let name = String::from_utf8_lossy(p).trim_end_matches('/').to_owned();
+        if ignored.iter().any(|i| i == p) {
+            paths.push(name);
+        } else {
+            let what = if list == LINK { "linked" } else { "copied" };
+            notes.push(format!(
+                "{list}: {name} is not ignored by git: not {what} (it would be taken for \
+                 the run's own change); add it to .gitignore to have it {what}"
+            ));
+        }
+    }
+    paths
+}
+
+/// Those of `paths` that git ignores (`check-ignore`, which reads them as given).
+fn ignored_of(repo: &Path, paths: &[&[u8]]) -> Vec<Vec<u8>> {
+    use std::io::Write as _;
+    if paths.is_empty() {
+        return Vec::new();
+    }
+    let Ok(mut child) = changes::git(repo)
+        .args(["check-ignore", "-z", "--stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+    else {
+        return Vec::new();
+    };
+    let input: Vec<u8> = paths
+        .iter()
+        .flat_map(|p| p.iter().chain(&[0]))
+        .copied()
+        .collect();
+    // Written from a thread: check-ignore answers as it reads, and a long list would
+    // fill both pipes.
+    let stdin = child.stdin.take();
+    let writer = std::thread::spawn(move || {
+        if let Some(mut stdin) = stdin {
+            let _ = stdin.write_all(&input);
+        }
+    });
+    let out = child
+        .wait_with_output()
+        .map(|o| o.stdout)
+        .unwrap_or_default();
+    let _ = writer.join();
     out.split(|&b| b == 0)
         .filter(|p| !p.is_empty())
-        .map(|p| String::from_utf8_lossy(p).trim_end_matches('/').to_owned())
-        .filter(|p| !p.is_empty() && p != list)
+        .map(<[u8]>::to_vec)
         .collect()
 }
 

@@ -13,7 +13,7 @@
 mod apply;
 mod include;
 
-pub use apply::{ConflictMode, apply};
+pub use apply::{Applied, ConflictMode, apply};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -76,6 +76,10 @@ pub struct Worktree {
     pub included: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub linked: Vec<String>,
+    /// `base_tree` with the included files as they were copied: an edit the run makes
+    /// to one of them is its work too (applied, and kept by `discard`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub included_tree: Option<String>,
     /// When its changes were applied to a checkout, and which tree was applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied: Option<Taken>,
@@ -102,6 +106,14 @@ impl Taken {
             object,
             into,
         }
+    }
+}
+
+impl Worktree {
+    /// The tree the run's whole work is measured from: the base, with the included
+    /// files as they were copied.
+    pub fn start_tree(&self) -> &str {
+        self.included_tree.as_deref().unwrap_or(&self.base_tree)
     }
 }
 
@@ -176,9 +188,14 @@ pub fn root(runs_root: &Path) -> PathBuf {
     )
 }
 
-/// A new worktree for run `id` and the directory the agent starts in (the same
-/// subdirectory of it that `cwd` is of its repository).
-pub fn create(cwd: &Path, id: &str, start: Start, runs_root: &Path) -> Result<(Worktree, PathBuf)> {
+/// A new worktree for run `id`, the directory the agent starts in (the same
+/// subdirectory of it that `cwd` is of its repository), and notes for the person.
+pub fn create(
+    cwd: &Path,
+    id: &str,
+    start: Start,
+    runs_root: &Path,
+) -> Result<(Worktree, PathBuf, Vec<String>)> {
     let (repo, base) = check(cwd).map_err(|e| anyhow::anyhow!(e))?;
     let prefix = run(git(cwd).args(["rev-parse", "--show-prefix"]), "--worktree")?;
     let dir = root(runs_root);
@@ -198,7 +215,7 @@ pub fn create(cwd: &Path, id: &str, start: Start, runs_root: &Path) -> Result<(W
             None,
         ),
         Start::Dirty => {
-            let snap = changes::snapshot(&repo)
+            let snap = changes::snapshot(&repo, &[])
                 .context("--worktree=dirty: cannot read the working tree")?;
             let staged = snap
                 .index
@@ -244,11 +261,12 @@ pub fn create(cwd: &Path, id: &str, start: Start, runs_root: &Path) -> Result<(W
         base_tree: base_tree.clone(),
         included: Vec::new(),
         linked: Vec::new(),
+        included_tree: None,
         applied: None,
         merged: None,
         removed_at: None,
     };
-    let made = (|| -> Result<()> {
+    let made = (|| -> Result<Vec<String>> {
         if start == Start::Dirty {
             // The files as they are in the user's working tree, then the index as it
             // is in theirs: staged changes stay staged, the rest unstaged or untracked.
@@ -268,14 +286,21 @@ pub fn create(cwd: &Path, id: &str, start: Start, runs_root: &Path) -> Result<(W
         let brought = include::bring(&repo, &path)?;
         record.included = brought.copied;
         record.linked = brought.linked;
-        Ok(())
+        if !record.included.is_empty() {
+            record.included_tree =
+                Some(current_tree(&record).context("--worktree: cannot read the included files")?);
+        }
+        Ok(brought.notes)
     })();
-    if let Err(err) = made {
-        let _ = remove_unlocked(&record);
-        return Err(err);
-    }
+    let notes = match made {
+        Ok(notes) => notes,
+        Err(err) => {
+            let _ = remove_unlocked(&record);
+            return Err(err);
+        }
+    };
     let agent_cwd = path.join(prefix.trim_end_matches('/'));
-    Ok((record, agent_cwd))
+    Ok((record, agent_cwd, notes))
 }
 
 /// Locks the worktree while a run works in it (a continued run re-locks it).
@@ -371,8 +396,8 @@ pub fn branch_tip(wt: &Worktree) -> Option<String> {
     .filter(|s| !s.is_empty())
 }
 
-/// The worktree's content now (commits and uncommitted changes), as a tree; `None` when
-/// it is gone.
+/// The worktree's content now (commits, uncommitted changes and the included files),
+/// as a tree; `None` when it is gone.
 pub fn current_tree(wt: &Worktree) -> Option<String> {
     if !wt.path.is_dir() {
         return None;
@@ -383,7 +408,7 @@ pub fn current_tree(wt: &Worktree) -> Option<String> {
         "--git-path",
         "index",
     ]))?;
-    changes::write_tree(&wt.path, Path::new(&index))
+    changes::write_tree(&wt.path, Path::new(&index), &wt.included)
 }
 
 /// What the run did that would be lost by removing the worktree and the branch: `None`
@@ -411,11 +436,34 @@ pub fn unsaved_work(wt: &Worktree) -> Option<String> {
                 .merged
                 .as_ref()
                 .is_some_and(|m| Some(m.object.as_str()) == tip.as_deref()));
-    if taken || (tree == wt.base_tree && commits == 0) {
+    if taken || (tree == wt.start_tree() && commits == 0) {
         return None;
     }
+    if let Some(applied) = &wt.applied {
+        // Applied in part (or continued since): what is not in the checkout.
+        let names = changes::output(changes::git(&wt.repo).args([
+            "diff",
+            "--name-only",
+            "-z",
+            &applied.object,
+            &tree,
+        ]))
+        .unwrap_or_default();
+        let names: Vec<String> = names
+            .split(|&b| b == 0)
+            .filter(|n| !n.is_empty())
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect();
+        if !names.is_empty() {
+            return Some(format!(
+                "not placed by apply into {}: {}",
+                applied.into.display(),
+                names.join(", ")
+            ));
+        }
+    }
     let stat =
-        changes::text(changes::git(&wt.repo).args(["diff", "--shortstat", &wt.base_tree, &tree]))
+        changes::text(changes::git(&wt.repo).args(["diff", "--shortstat", wt.start_tree(), &tree]))
             .unwrap_or_default();
     Some(describe_work(&stat, commits))
 }
@@ -454,6 +502,21 @@ fn commits_between(repo: &Path, from: &str, to: &str) -> usize {
         .unwrap_or(0)
 }
 
+/// Whether the checkouts at `a` and `b` are of one repository (the same object store
+/// and refs: a worktree of it counts).
+pub fn same_repository(a: &Path, b: &Path) -> bool {
+    let common = |dir: &Path| {
+        changes::text(changes::git(dir).args([
+            "rev-parse",
+            "--path-format=absolute",
+            "--git-common-dir",
+        ]))
+        .filter(|d| !d.is_empty())
+        .and_then(|d| std::fs::canonicalize(d).ok())
+    };
+    matches!((common(a), common(b)), (Some(x), Some(y)) if x == y)
+}
+
 /// How far `HEAD` of the checkout at `dir` moved from the run's base: `None` when it
 /// is still there (or cannot be told).
 pub fn base_moved(wt: &Worktree, dir: &Path) -> Option<String> {
@@ -488,7 +551,7 @@ pub fn write_patch(wt: &Worktree, target: &Path) -> bool {
         return false;
     };
     let Some(patch) =
-        changes::output(changes::git(&wt.repo).args(["diff", "--binary", &wt.base_tree, &tree]))
+        changes::output(changes::git(&wt.repo).args(["diff", "--binary", wt.start_tree(), &tree]))
     else {
         return false;
     };
