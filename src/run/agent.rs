@@ -95,6 +95,10 @@ impl Agent {
         if !ours {
             return;
         }
+        // The agent's processes are looked for before the pane is closed: closing it
+        // HUPs the launcher, and what it started in a process group of its own would
+        // then be out of the parent chain the sweep follows.
+        let sweep = stop::Sweep::begin(pid);
         let closing = match self {
             Agent::Pane {
                 caller,
@@ -112,7 +116,7 @@ impl Agent {
             }
             Agent::Process { .. } => None,
         };
-        stop::terminate(pid, stop::GRACE);
+        sweep.finish(stop::GRACE);
         if let Some(mut client) = closing {
             let _ = client.wait();
         }

@@ -9,7 +9,10 @@
 //!   happens to the run next.
 //!
 //! It exits with the agent's status (128 + n for a signal), as the shell would, so the
-//! launcher records it unchanged. The agent's stdin and stderr are the launcher's.
+//! launcher records it unchanged, once the agent has exited: not at the end of its
+//! stdout, which a child the agent started (a dev server a tool ran) may hold open for
+//! ever. After the agent's exit it reads what is left until the pipe goes quiet
+//! ([`DRAIN_QUIET`], [`DRAIN_MAX`] at most); the run's stop then ends that child. The agent's stdin and stderr are the launcher's.
 //! Nothing the agent writes can stop the relay from draining the pipe: a write that
 //! fails (a full disk) is given up, the reading goes on.
 //!
@@ -28,6 +31,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -108,7 +114,7 @@ pub fn relay_main(args: &[OsString]) -> Result<u8> {
         }
     };
     let stdout = child.stdout.take().context("the agent's stdout")?;
-    let mut relay = Relay {
+    let relay = Arc::new(Mutex::new(Relay {
         run_dir,
         interface,
         stream,
@@ -122,8 +128,32 @@ pub fn relay_main(args: &[OsString]) -> Result<u8> {
         saved_key: (None, None),
         saved_usage: crate::events::Usage::default(),
         saved_at: None,
-    };
-    relay.pump(stdout);
+    }));
+    // Two things end the relaying: the end of the agent's stdout, and the agent's own
+    // exit. Either can come first: a child the agent started (a dev server a tool ran)
+    // may hold the pipe open long after the agent is gone.
+    let (tx, rx) = mpsc::channel();
+    let lines = Arc::new(AtomicU64::new(0));
+    {
+        let (relay, lines, tx) = (Arc::clone(&relay), Arc::clone(&lines), tx.clone());
+        std::thread::spawn(move || {
+            pump(&relay, stdout, &lines);
+            let _ = tx.send(End::Stdout);
+        });
+    }
+    let pid = i32::try_from(child.id()).unwrap_or(0);
+    std::thread::spawn(move || {
+        crate::run::sys::wait_child_exited(pid);
+        let _ = tx.send(End::Agent);
+    });
+    if rx.recv() == Ok(End::Agent) {
+        drain(&rx, &lines);
+    }
+    // Whatever is still to come (a child holding the pipe) is not relayed: the lock is
+    // held to the end.
+    let mut relay = relay
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let stopped = relay.wrong_session || relay.over_budget.is_some();
     let status = if stopped {
         stop_child(&mut child)
@@ -135,6 +165,67 @@ pub fn relay_main(args: &[OsString]) -> Result<u8> {
         return Ok(1);
     }
     Ok(exit_byte(status))
+}
+
+/// What ended the relaying first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// The end of the agent's stdout (or the relay stopped reading it).
+    Stdout,
+    /// The agent exited.
+    Agent,
+}
+
+/// After the agent's exit, how long the pipe may stay quiet before the relay stops
+/// reading it: what the agent wrote before it exited is already in the pipe and is read
+/// at once; only a child still holding the pipe keeps it open.
+const DRAIN_QUIET: Duration = Duration::from_millis(300);
+/// After the agent's exit, how long the relay reads the pipe at most (a child that keeps
+/// writing cannot hold the run).
+const DRAIN_MAX: Duration = Duration::from_secs(3);
+
+/// Reads what is left in the agent's stdout after its exit: to the end of the pipe, or
+/// until it stays quiet for [`DRAIN_QUIET`], at most [`DRAIN_MAX`].
+fn drain(rx: &mpsc::Receiver<End>, lines: &AtomicU64) {
+    let until = Instant::now() + DRAIN_MAX;
+    let mut seen = lines.load(Ordering::SeqCst);
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(DRAIN_QUIET.min(left)) {
+            Ok(End::Stdout) | Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            Ok(End::Agent) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let now = lines.load(Ordering::SeqCst);
+                if now == seen || left.is_zero() {
+                    return;
+                }
+                seen = now;
+            }
+        }
+    }
+}
+
+/// Reads the agent's stdout to its end (or until the relay stops the agent), a line at
+/// a time, counting them in `lines`.
+fn pump(relay: &Mutex<Relay>, stdout: impl Read, lines: &AtomicU64) {
+    let mut reader = BufReader::with_capacity(64 * 1024, stdout);
+    let mut line = Vec::with_capacity(4096);
+    loop {
+        line.clear();
+        match read_line(&mut reader, &mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let mut relay = relay
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let go_on = relay.line(&line);
+        drop(relay);
+        lines.fetch_add(1, Ordering::SeqCst);
+        if !go_on {
+            return;
+        }
+    }
 }
 
 /// How long a stopped agent has between TERM and KILL.
@@ -188,72 +279,65 @@ struct Relay {
 }
 
 impl Relay {
-    /// Reads the agent's stdout to its end (or to a session mismatch).
-    fn pump(&mut self, stdout: impl Read) {
-        let mut reader = BufReader::with_capacity(64 * 1024, stdout);
-        let mut line = Vec::with_capacity(4096);
-        loop {
-            line.clear();
-            match read_line(&mut reader, &mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-            let complete = line.last() == Some(&b'\n');
-            if let Some(f) = &mut self.events {
-                let ok = f.write_all(&line).is_ok() && (complete || f.write_all(b"\n").is_ok());
-                if !ok {
-                    // A full disk: stop keeping the raw events, go on relaying.
-                    self.events = None;
-                }
-            }
-            let text = String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(&line));
-            let rendered = self.stream.line(&text);
-            say(&rendered);
-            if self.meter.has_budget() {
-                let spent = self.meter.spent(
-                    self.stream.usage(),
-                    self.stream.usage_scope() == UsageScope::Session,
-                );
-                if self.meter.max_cost.is_some()
-                    && spent.cost_usd.is_none()
-                    && spent.tokens.total().unwrap_or(0) > 0
-                    && !self.cost_unknown_said
-                {
-                    // A CLI that reports a cost of 0 for a model it has no price for.
-                    self.cost_unknown_said = true;
-                    say(&format!(
-                        "agent-offload: {} reports no cost for this model, so --max-cost \
-                         cannot be enforced: give the profile a price\n",
-                        self.interface.name()
-                    ));
-                }
-                if let Some(crossed) = self.meter.crossed(&spent) {
-                    say(&format!("agent-offload: {crossed}: stopping the agent\n"));
-                    self.over_budget = Some(crossed);
-                    self.save();
-                    return;
-                }
-            }
-            if self.stream.session_id() != self.recorded_id.as_deref() {
-                self.recorded_id = self.stream.session_id().map(str::to_owned);
-                if let (Some(want), Some(got)) = (&self.expected, &self.recorded_id)
-                    && want != got
-                {
-                    say(&format!(
-                        "agent-offload: {} was asked to resume session {want} but started \
-                         session {got}: stopping it (a run never goes on in a session \
-                         nobody asked for)\n",
-                        self.interface.name()
-                    ));
-                    self.wrong_session = true;
-                    self.save();
-                    return;
-                }
-                self.save();
-            } else if self.changed() {
-                self.save();
+    /// Relays one line of the agent's stdout; false once the agent is to be stopped (a
+    /// budget crossed, a session mismatch).
+    fn line(&mut self, line: &[u8]) -> bool {
+        let complete = line.last() == Some(&b'\n');
+        if let Some(f) = &mut self.events {
+            let ok = f.write_all(line).is_ok() && (complete || f.write_all(b"\n").is_ok());
+            if !ok {
+                // A full disk: stop keeping the raw events, go on relaying.
+                self.events = None;
             }
         }
+        let text = String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(line));
+        let rendered = self.stream.line(&text);
+        say(&rendered);
+        if self.meter.has_budget() {
+            let spent = self.meter.spent(
+                self.stream.usage(),
+                self.stream.usage_scope() == UsageScope::Session,
+            );
+            if self.meter.max_cost.is_some()
+                && spent.cost_usd.is_none()
+                && spent.tokens.total().unwrap_or(0) > 0
+                && !self.cost_unknown_said
+            {
+                // A CLI that reports a cost of 0 for a model it has no price for.
+                self.cost_unknown_said = true;
+                say(&format!(
+                    "agent-offload: {} reports no cost for this model, so --max-cost \
+                     cannot be enforced: give the profile a price\n",
+                    self.interface.name()
+                ));
+            }
+            if let Some(crossed) = self.meter.crossed(&spent) {
+                say(&format!("agent-offload: {crossed}: stopping the agent\n"));
+                self.over_budget = Some(crossed);
+                self.save();
+                return false;
+            }
+        }
+        if self.stream.session_id() != self.recorded_id.as_deref() {
+            self.recorded_id = self.stream.session_id().map(str::to_owned);
+            if let (Some(want), Some(got)) = (&self.expected, &self.recorded_id)
+                && want != got
+            {
+                say(&format!(
+                    "agent-offload: {} was asked to resume session {want} but started \
+                     session {got}: stopping it (a run never goes on in a session \
+                     nobody asked for)\n",
+                    self.interface.name()
+                ));
+                self.wrong_session = true;
+                self.save();
+                return false;
+            }
+            self.save();
+        } else if self.changed() {
+            self.save();
+        }
+        true
     }
 
     /// Whether what `stream.json` says is out of date: a new final message or error at

@@ -132,11 +132,56 @@ fn signal_all(pids: &[i32], sig: Signal) {
 /// The members come from the process table; the launcher's process group is signalled
 /// too, as the portable core that reaches the agent even where the table cannot be read
 /// (then the group alone decides how long to wait).
+#[allow(dead_code)] // the one-step form, for a process group with no pane to close (see --check)
 pub fn terminate(leader: i32, grace: Duration) {
-    let mut seen = Seen::default();
-    let first = seen.refresh(leader);
+    let Sweep { seen, first, .. } = Sweep::begin(leader);
+    sweep(leader, seen, &first, grace);
+}
+
+/// A stop in two steps: [`Sweep::begin`] looks at the process table, [`Sweep::finish`]
+/// signals. Something that can end processes by itself (closing a pane sends SIGHUP) goes
+/// between the two: a process whose parent chain that cuts (its parent dies of the
+/// HUP, it is re-parented) is then already known, and is waited for and killed
+/// like the rest. Without a session id to find it by (macOS, the portable backend),
+/// nothing else would find it.
+pub struct Sweep {
+    leader: i32,
+    seen: Seen,
+    first: Vec<i32>,
+}
+
+impl Sweep {
+    /// Notes every process of the agent whose launcher is `leader`.
+    pub fn begin(leader: i32) -> Sweep {
+        let mut seen = Seen::default();
+        let first = seen.refresh(leader);
+        Sweep {
+            leader,
+            seen,
+            first,
+        }
+    }
+
+    /// [`terminate`], from what [`Sweep::begin`] saw: returns once none of them, nor any
+    /// process of the agent started since, is alive (or after a bounded final wait).
+    pub fn finish(self, grace: Duration) {
+        let Sweep {
+            leader,
+            mut seen,
+            first,
+        } = self;
+        let first = if first.is_empty() {
+            first
+        } else {
+            seen.refresh(leader)
+        };
+        sweep(leader, seen, &first, grace);
+    }
+}
+
+fn sweep(leader: i32, mut seen: Seen, first: &[i32], grace: Duration) {
     let group = signal_group(leader, Signal::TERM);
-    signal_all(&first, Signal::TERM);
+    signal_all(first, Signal::TERM);
     if seen.table && first.is_empty() {
         // The whole table showed nothing of the agent alive (the usual case once it
         // has published and exited): nothing is left that could start anything.

@@ -777,6 +777,38 @@ fn a_forgotten_summary_shows_the_final_message() {
     });
 }
 
+/// A CLI that exits while a child a tool started (a dev server) still holds its stdout:
+/// the run ends with the CLI, not with the child (which would be never without
+/// `--timeout`), and the child is stopped with the run.
+#[test]
+fn a_cli_that_exits_while_a_child_holds_its_stdout_ends_the_run() {
+    std::thread::scope(|s| {
+        for cli in Cli::ALL {
+            s.spawn(move || {
+                let marker = format!("9310.{}", crate::harness::unique());
+                let t = headless(cli);
+                touch(&t, "forget");
+                std::fs::write(state(&t).join("linger"), &marker).unwrap();
+                let out = t.exec(["--timeout", "40s", "task"]);
+                let left = crate::harness::processes_with(format!("sleep {marker}").as_bytes());
+                assert_status(&out, 1);
+                assert_eq!(
+                    String::from_utf8_lossy(&out.stdout),
+                    format!("{}\n", cli.final_message()),
+                    "{cli:?}{}",
+                    context(&out)
+                );
+                assert!(
+                    left.is_empty(),
+                    "{cli:?}: the child outlived the run: {left:?}"
+                );
+                let m = manifest(&newest(&t));
+                assert_eq!(m["status"], "failed", "{cli:?}");
+            });
+        }
+    });
+}
+
 // --- 5. tmux: the session found in the CLI's store ------------------------------------
 
 /// The other runs' sessions a store holds: `count` files named like the CLI's, written

@@ -734,3 +734,40 @@ fn headless_auto_uses_a_pane_inside_tmux_and_runs_headless_outside() {
         .stderr_contains("agent-offload: not inside tmux: running headless (headless: auto)\n");
     assert_eq!(out.manifest()["mode"], "headless");
 }
+
+/// Cancelled in a pane, the run says "the agent was stopped" only once it is: when
+/// agent-offload exits, nothing of the agent is alive, however it takes its signals
+/// (children that die of the pane's HUP, of TERM, only of KILL), and also a child in a
+/// process group of its own (job control) whose parent, the agent, dies of the HUP:
+/// without a session id to find it by (the portable backend, macOS) it had to be seen
+/// before the pane was closed.
+#[test]
+fn a_cancelled_pane_run_exits_only_once_its_agent_is_gone() {
+    let marker = format!("7795.{}", crate::harness::unique());
+    let body = format!(
+        "sh -c \"trap '' HUP TERM; sleep {marker}; sleep {marker}\" &\n\
+         sh -c \"trap '' HUP; sleep {marker}; sleep {marker}\" &\n\
+         sh -c \"sleep {marker}; sleep {marker}\" &\n\
+         set -m\n\
+         sh -c \"trap '' HUP TERM; sleep {marker}; sleep {marker}\" &\n\
+         set +m\n\
+         while [ \"$(ps -A -o args= | grep -c '^sleep {marker}')\" -lt 4 ]; do sleep 0.01; done\n\
+         touch \"$AGENT_OFFLOAD_RUN_DIR/../../started\"\n\
+         wait"
+    );
+    let (t, server) = setup(&body, "");
+    let t = t.arg("x");
+    let child = spawn_started(&t);
+    crate::harness::send_signal(child.id(), "TERM");
+    let output = crate::harness::wait_bounded(child, Duration::from_secs(30));
+    let left: Vec<_> = crate::harness::processes()
+        .into_iter()
+        .filter(|p| !p.zombie() && p.args.contains(&marker))
+        .collect();
+    assert_eq!(output.status.code(), Some(128 + 15), "{output:?}");
+    assert!(
+        left.is_empty(),
+        "alive after agent-offload exited: {left:?}"
+    );
+    assert_eq!(server.panes().len(), 1);
+}

@@ -124,6 +124,18 @@ pub fn child_exited(pid: i32) -> bool {
     )
 }
 
+/// Blocks until our child `pid` has exited, without collecting it (`waitid` with
+/// `WNOWAIT`): its pid stays ours, so whoever owns the child can still signal and collect
+/// it safely. Returns at once if `pid` is not a child of ours (any more).
+pub fn wait_child_exited(pid: i32) {
+    use rustix::process::{WaitId, WaitIdOptions, waitid};
+    let Some(p) = rustix::process::Pid::from_raw(pid) else {
+        return;
+    };
+    let options = WaitIdOptions::EXITED | WaitIdOptions::NOWAIT;
+    while let Err(rustix::io::Errno::INTR) = waitid(WaitId::Pid(p), options) {}
+}
+
 /// An id for this boot of the machine, where start times need one to be unique (Linux
 /// counts them from boot); empty where start times are absolute.
 pub fn boot_id() -> &'static str {

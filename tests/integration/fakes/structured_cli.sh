@@ -22,6 +22,9 @@
 #   block         if present, after the first event wait until `release` exists (the
 #                 model taking its time)
 #   forget        if present, the agent answers but forgets to publish its summary
+#   linger        if present, a child a tool started (a dev server) runs `sleep` with
+#                 the file's content as its argument, holding the CLI's stdout open
+#                 after the CLI exits
 # codex and pi without their headless words (`exec`, `-p`) are TUIs: they write their
 # session store (where agent-offload looks for the session of a pane), publish and stay
 # open.
@@ -380,6 +383,7 @@ at=$(grep -n "done\.md'" "$events" | head -n 1 | cut -d: -f1)
 show() { sed -n "$1,$2p" "$events" | tee -a "$rec"; }
 
 show 1 1
+if [ -f "$STATE/linger" ]; then sleep "$(cat "$STATE/linger")" & fi
 [ ! -f "$STATE/inject" ] || tee -a "$rec" <"$STATE/inject"
 if [ -f "$STATE/block" ]; then
   wait_for "$STATE/release" 600
