@@ -543,3 +543,81 @@ publish "step done"
     let discarded = t.exec(["discard"]);
     assert_eq!(discarded.status.code(), Some(0), "{discarded:?}");
 }
+
+/// What a failed start must not leave: the run directories, git's worktrees beside the
+/// checkout, and the branches and refs of ours.
+fn assert_nothing_started(t: &Test, repo: &Path) {
+    assert!(t.run_dirs().is_empty(), "no run directory");
+    assert_eq!(
+        git(repo, &["worktree", "list", "--porcelain"])
+            .matches("worktree ")
+            .count(),
+        1,
+        "no worktree"
+    );
+    assert_eq!(
+        git(
+            repo,
+            &[
+                "for-each-ref",
+                "refs/heads/agent-offload",
+                "refs/agent-offload"
+            ]
+        ),
+        "",
+        "no branch or ref"
+    );
+}
+
+#[test]
+fn worktree_from_a_directory_head_lacks_is_a_usage_error_and_starts_nothing() {
+    let t = setup("pwd >\"$AGENT_OFFLOAD_RUN_DIR/agent-cwd\"; publish ok");
+    let repo = repo(&t);
+    let fresh = repo.join("fresh");
+    std::fs::create_dir(&fresh).unwrap();
+    std::fs::write(fresh.join("untracked.txt"), "not committed\n").unwrap();
+    let t = t.cwd(&fresh);
+    let out = t.args(["--worktree", "do it"]).run();
+    out.status(2)
+        .stderr_contains(&format!("--worktree: {} is not in HEAD", fresh.display()));
+    assert_nothing_started(&out.test, &repo);
+
+    // An empty directory is in no tree git makes, dirty or not.
+    let empty = repo.join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let refused = out.test.exec_in(&empty, ["--worktree=dirty", "do it"]);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "--worktree=dirty: {} has no file git would carry",
+            empty.display()
+        )),
+        "{stderr}"
+    );
+    assert_nothing_started(&out.test, &repo);
+
+    // An ignored directory no .worktreeinclude brings: found once the worktree is
+    // made, and all of it removed again.
+    let ignored = repo.join("big/lib");
+    std::fs::create_dir_all(&ignored).unwrap();
+    std::fs::write(ignored.join("x.js"), "module\n").unwrap();
+    let refused = out.test.exec_in(&ignored, ["--worktree", "do it"]);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "--worktree: {} is ignored by git and neither .worktreeinclude nor",
+            ignored.display()
+        )),
+        "{stderr}"
+    );
+    assert_nothing_started(&out.test, &repo);
+
+    // dirty carries the untracked file, and so the directory.
+    let dirty = out.test.exec_in(&fresh, ["--worktree=dirty", "do it"]);
+    assert_eq!(dirty.status.code(), Some(0), "{dirty:?}");
+    let dirs = out.test.run_dirs();
+    let cwd = std::fs::read_to_string(dirs[0].join("agent-cwd")).unwrap();
+    assert!(cwd.trim().ends_with("/fresh"), "{cwd}");
+}

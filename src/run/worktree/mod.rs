@@ -142,8 +142,9 @@ fn own_identity(cmd: &mut Command) -> &mut Command {
 }
 
 /// The repository at `cwd` and its current commit, or the usage error that says why a
-/// worktree cannot be made there.
-pub fn check(cwd: &Path) -> std::result::Result<(PathBuf, String), String> {
+/// worktree cannot be made there: no repository, no commit, or a directory the
+/// worktree would not have (issue 21: the run started, then could not enter it).
+pub fn check(cwd: &Path, start: Start) -> std::result::Result<(PathBuf, String), String> {
     let toplevel = changes::text(changes::git(cwd).args(["rev-parse", "--show-toplevel"]))
         .filter(|t| !t.is_empty())
         .ok_or_else(|| {
@@ -165,7 +166,67 @@ pub fn check(cwd: &Path) -> std::result::Result<(PathBuf, String), String> {
                  from; commit first"
         )
     })?;
+    if !in_start_tree(cwd, start) {
+        return Err(match start {
+            Start::Head => format!(
+                "--worktree: {} is not in HEAD ({}) of the repository at {toplevel}, so a \
+                 worktree from it has no such directory: run from a directory HEAD has, commit \
+                 it first, or carry uncommitted files with --worktree=dirty; nothing was started",
+                cwd.display(),
+                &head[..head.len().min(10)]
+            ),
+            Start::Dirty => format!(
+                "--worktree=dirty: {} has no file git would carry (it is empty, or holds only \
+                 ignored files), so a worktree from it has no such directory: run from a \
+                 directory with tracked or untracked files; nothing was started",
+                cwd.display()
+            ),
+        });
+    }
     Ok((PathBuf::from(toplevel), head))
+}
+
+/// Whether the directory `cwd` is in the tree a worktree starts from: HEAD's, or for
+/// `dirty` the working tree's (a file git tracks or would track is there). An ignored
+/// directory counts: `.worktreeinclude` or `.worktreelink` may bring it, and `create`
+/// looks again once they have.
+fn in_start_tree(cwd: &Path, start: Start) -> bool {
+    let listed = |args: &[&str]| changes::output(changes::git(cwd).args(args)).unwrap_or_default();
+    if listed(&["rev-parse", "--show-prefix"])
+        .trim_ascii()
+        .is_empty()
+        || changes::git(cwd)
+            .args(["check-ignore", "-q", "."])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    {
+        return true;
+    }
+    match start {
+        // From a subdirectory, ls-tree lists that directory of HEAD: nothing when HEAD
+        // has no such directory (a tree is never empty).
+        Start::Head => !listed(&["ls-tree", "HEAD"]).is_empty(),
+        Start::Dirty => {
+            use std::os::unix::ffi::OsStrExt;
+            let names = listed(&[
+                "ls-files",
+                "-z",
+                "--cached",
+                "--others",
+                "--exclude-standard",
+            ]);
+            names
+                .split(|&b| b == 0)
+                .filter(|name| !name.is_empty())
+                .any(|name| {
+                    cwd.join(std::ffi::OsStr::from_bytes(name))
+                        .symlink_metadata()
+                        .is_ok()
+                })
+        }
+    }
 }
 
 /// `<state>/worktrees`, beside the runs directory (never inside the user's repository).
@@ -179,7 +240,7 @@ pub fn root(runs_root: &Path) -> PathBuf {
 /// A new worktree for run `id` and the directory the agent starts in (the same
 /// subdirectory of it that `cwd` is of its repository).
 pub fn create(cwd: &Path, id: &str, start: Start, runs_root: &Path) -> Result<(Worktree, PathBuf)> {
-    let (repo, base) = check(cwd).map_err(|e| anyhow::anyhow!(e))?;
+    let (repo, base) = check(cwd, start).map_err(crate::exit::usage)?;
     let prefix = run(git(cwd).args(["rev-parse", "--show-prefix"]), "--worktree")?;
     let dir = root(runs_root);
     std::fs::create_dir_all(&dir)
@@ -187,6 +248,7 @@ pub fn create(cwd: &Path, id: &str, start: Start, runs_root: &Path) -> Result<(W
     let path = dir.join(id);
     let branch = format!("{BRANCH_PREFIX}{id}");
     let _one_at_a_time = Serial::take(&dir);
+    let agent_cwd = path.join(prefix.trim_end_matches('/'));
 
     // For `dirty`: the working tree and the index, as trees, before anything else runs.
     let (base_tree, staged) = match start {
@@ -268,13 +330,21 @@ pub fn create(cwd: &Path, id: &str, start: Start, runs_root: &Path) -> Result<(W
         let brought = include::bring(&repo, &path)?;
         record.included = brought.copied;
         record.linked = brought.linked;
+        if !agent_cwd.is_dir() {
+            // An ignored directory that neither file brought over.
+            return Err(crate::exit::usage(format!(
+                "--worktree: {} is ignored by git and neither .worktreeinclude nor \
+                 .worktreelink brings it, so the worktree has no such directory; nothing was \
+                 started",
+                cwd.display()
+            )));
+        }
         Ok(())
     })();
     if let Err(err) = made {
         let _ = remove_unlocked(&record);
         return Err(err);
     }
-    let agent_cwd = path.join(prefix.trim_end_matches('/'));
     Ok((record, agent_cwd))
 }
 
