@@ -393,9 +393,54 @@ impl Serial {
     }
 }
 
-/// Removes the worktree (whatever is in it), the branch and our base ref.
-pub fn remove(wt: &Worktree) -> Result<()> {
+/// Held by a run about to work in an existing worktree (a continuation) from the
+/// moment it found no other run working there until its `run.json` says it does: of two
+/// `continue`s, or a `continue` and a `discard`, only one gets through.
+pub struct Entered {
+    _one_at_a_time: Option<Serial>,
+}
+
+/// Enters the worktree for run `id`, unless `busy` names a run working in it now, or it
+/// is gone; locks it as `create` does.
+pub fn enter(wt: &Worktree, id: &str, busy: impl FnOnce() -> Option<String>) -> Result<Entered> {
+    let held = wt.path.parent().map(Serial::take);
+    if let Some(other) = busy() {
+        return Err(crate::exit::usage(format!(
+            "{}; nothing was started",
+            in_use(wt, &other)
+        )));
+    }
+    if !wt.path.is_dir() {
+        return Err(crate::exit::usage(format!(
+            "the worktree {} is gone (removed by hand?): continue in another directory with \
+             --cwd; nothing was started",
+            wt.path.display()
+        )));
+    }
+    lock(wt, id);
+    Ok(Entered {
+        _one_at_a_time: held,
+    })
+}
+
+/// Why the worktree cannot be touched now: run `other` works in it (a run and the runs
+/// that continue it share one).
+pub fn in_use(wt: &Worktree, other: &str) -> String {
+    format!(
+        "run {other} is working in {} (the worktree of run {}) now: wait for it \
+         (agent-offload wait {other}) or stop it (agent-offload cancel {other}) first",
+        wt.path.display(),
+        wt.branch.trim_start_matches(BRANCH_PREFIX)
+    )
+}
+
+/// Removes the worktree (whatever is in it), the branch and our base ref, unless `busy`
+/// names a run working in it now (asked while no run can start in it).
+pub fn remove(wt: &Worktree, busy: impl FnOnce() -> Option<String>) -> Result<()> {
     let _one_at_a_time = wt.path.parent().map(Serial::take);
+    if let Some(other) = busy() {
+        return Err(crate::exit::usage(in_use(wt, &other)));
+    }
     remove_unlocked(wt)
 }
 
