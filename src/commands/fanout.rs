@@ -65,14 +65,14 @@ pub fn run(args: &RunArgs, env: Env<'_>, cwd: &Path, config: &Config) -> Result<
     for name in args.profile.iter().chain(&args.judge) {
         config.profile(Some(name))?;
     }
-    run::check_worktree(cwd).map_err(|e| usage(e.replace("--worktree", "a fan-out")))?;
+    let start = args.worktree.unwrap_or(run::WorktreeStart::Head);
+    run::check_worktree(cwd, start).map_err(|e| usage(e.replace("--worktree", "a fan-out")))?;
     let first = config.profile(args.profile.first().map(String::as_str))?;
     let prompt = super::run::read_prompt(args, first, config, None)?;
     let root = run::runs_root(env)?;
     let dir = run::RunDir::create(&fanouts_root(&root))?;
     dir.write_atomic(TASK, prompt.as_bytes(), 0o600)?;
     let options = options(args);
-    let start = args.worktree.unwrap_or(run::WorktreeStart::Head);
     let mut record = Record {
         id: dir.id.clone(),
         cwd: cwd.to_path_buf(),

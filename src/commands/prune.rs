@@ -61,7 +61,7 @@ pub fn prune(args: &PruneArgs, env: Env<'_>) -> Result<u8> {
             }
             if !args.dry_run
                 && (note.is_empty() || note.contains("by hand"))
-                && let Err(err) = run::remove_worktree(wt)
+                && let Err(err) = run::remove_worktree(wt, || run::working_in(&root, &wt.path))
             {
                 super::outln!("kept {} ({}): {err:#}", run_dir.id, m.status.as_str())?;
                 kept += 1;

@@ -68,8 +68,10 @@ pub fn apply(args: &ApplyArgs, env: Env<'_>) -> Result<u8> {
         for (path, what) in &applied.changed {
             out.write_all(format!("{what} ").as_bytes())?;
             out.write_all(path)?;
-            out.write_all(b"
-")?;
+            out.write_all(
+                b"
+",
+            )?;
         }
         out.flush()?;
     }
@@ -160,7 +162,8 @@ pub fn discard(args: &DiscardArgs, env: Env<'_>) -> Result<u8> {
         );
         return Ok(1);
     }
-    run::remove_worktree(&wt)?;
+    let root = run::runs_root(env)?;
+    run::remove_worktree(&wt, || run::working_in(&root, &wt.path))?;
     record(env, &wt, |w| {
         w.removed_at = Some(run::rfc3339(jiff::Timestamp::now()));
     })?;
@@ -267,6 +270,10 @@ fn find(spec: Option<&str>, env: Env<'_>) -> Result<(RunDir, Manifest, Worktree)
             "run {}'s worktree was discarded at {at}",
             m.id
         )));
+    }
+    // A run that continues it may work there still.
+    if let Some(other) = run::working_in(&root, &wt.path) {
+        return Err(usage(run::worktree_in_use(&wt, &other)));
     }
     Ok((run_dir, m, wt))
 }

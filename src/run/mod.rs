@@ -49,8 +49,23 @@ pub use usage::{CostSource, Meter, Price, Spent, Tokens, short_count};
 pub use worktree::{
     Applied, ConflictMode, Start as WorktreeStart, Taken, Worktree, apply as apply_worktree,
     base_moved, branch_tip, check as check_worktree, commit_all, current_tree,
-    remove as remove_worktree, same_repository, unsaved_work,
+    in_use as worktree_in_use, remove as remove_worktree, same_repository, unsaved_work,
 };
+
+/// A run working in the worktree at `path` now, if any: a run and the runs that
+/// continue it share one, and none may be removed, taken or entered under another.
+pub fn working_in(root: &Path, path: &Path) -> Option<String> {
+    list(root).into_iter().find_map(|r| {
+        let m = Manifest::load(&r).ok()?;
+        m.worktree.as_ref().filter(|w| w.path == path)?;
+        let m = if m.status.is_final() {
+            m
+        } else {
+            refresh(&r).ok()?
+        };
+        (!m.status.is_final()).then_some(m.id)
+    })
+}
 
 /// Changes a run's worktree record under the run's lock (`apply`, `merge`, `discard`).
 pub fn record_worktree(run: &RunDir, change: impl FnOnce(&mut Worktree)) -> Result<()> {

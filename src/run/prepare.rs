@@ -24,7 +24,7 @@ pub fn prepare(
     // Held until the launcher is recorded: until then, no other process may conclude
     // that a run with no launcher is lost.
     let starting = RunLock::take(&run);
-    let (cwd, worktree) = match workplace(req, &run, runs_root, say) {
+    let (cwd, worktree, entered) = match workplace(req, &run, runs_root, say) {
         Ok(place) => place,
         Err(err) => {
             // Nothing started: no run to keep.
@@ -124,6 +124,8 @@ pub fn prepare(
         manifest.transcript_from = session::transcript_size(&manifest);
     }
     manifest.save(&run)?;
+    // Now that run.json says this run works there, another may look.
+    drop(entered);
     Ok((run, manifest, starting))
 }
 
@@ -147,15 +149,20 @@ fn literal_env(profile: &crate::profile::Profile, run_dir: &Path) -> Vec<(String
 }
 
 /// Where the agent works: the request's directory, a new worktree (and the same
-/// subdirectory of it), or the worktree of the run it continues.
+/// subdirectory of it), or the worktree of the run it continues, entered only when no
+/// run works there now (held until `run.json` is written).
 fn workplace(
     req: &Request<'_>,
     run: &RunDir,
     runs_root: &Path,
     say: &dyn Fn(&str),
-) -> Result<(std::path::PathBuf, Option<worktree::Worktree>)> {
+) -> Result<(
+    std::path::PathBuf,
+    Option<worktree::Worktree>,
+    Option<worktree::Entered>,
+)> {
     Ok(match &req.worktree {
-        WorktreeRequest::None => (req.cwd.clone(), None),
+        WorktreeRequest::None => (req.cwd.clone(), None, None),
         WorktreeRequest::New(start) => {
             let (wt, cwd, notes) = worktree::create(&req.cwd, &run.id, *start, runs_root)?;
             for note in notes {
@@ -171,11 +178,11 @@ fn workplace(
                 },
                 &wt.base[..wt.base.len().min(10)]
             ));
-            (cwd, Some(wt))
+            (cwd, Some(wt), None)
         }
         WorktreeRequest::Inherit(wt) => {
-            worktree::lock(wt, &run.id);
-            (req.cwd.clone(), Some((**wt).clone()))
+            let entered = worktree::enter(wt, &run.id, || super::working_in(runs_root, &wt.path))?;
+            (req.cwd.clone(), Some((**wt).clone()), Some(entered))
         }
     })
 }

@@ -132,7 +132,6 @@ fn signal_all(pids: &[i32], sig: Signal) {
 /// The members come from the process table; the launcher's process group is signalled
 /// too, as the portable core that reaches the agent even where the table cannot be read
 /// (then the group alone decides how long to wait).
-#[allow(dead_code)] // the one-step form, for a process group with no pane to close (see --check)
 pub fn terminate(leader: i32, grace: Duration) {
     let Sweep { seen, first, .. } = Sweep::begin(leader);
     sweep(leader, seen, &first, grace);

@@ -2,6 +2,7 @@
 //! in real git repositories, with fake agents that edit files and commit.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::harness::{Test, git, init_repo};
 use crate::tmux_server::TmuxServer;
@@ -585,4 +586,210 @@ fn runs_shows_the_repository_and_fits_the_width() {
             assert!(n <= width, "{n} > {width}:\n{table}");
         }
     }
+}
+
+/// What a failed start must not leave: the run directories, git's worktrees beside the
+/// checkout, and the branches and refs of ours.
+fn assert_nothing_started(t: &Test, repo: &Path) {
+    assert!(t.run_dirs().is_empty(), "no run directory");
+    assert_eq!(
+        git(repo, &["worktree", "list", "--porcelain"])
+            .matches("worktree ")
+            .count(),
+        1,
+        "no worktree"
+    );
+    assert_eq!(
+        git(
+            repo,
+            &[
+                "for-each-ref",
+                "refs/heads/agent-offload",
+                "refs/agent-offload"
+            ]
+        ),
+        "",
+        "no branch or ref"
+    );
+}
+
+#[test]
+fn worktree_from_a_directory_head_lacks_is_a_usage_error_and_starts_nothing() {
+    let t = setup("pwd >\"$AGENT_OFFLOAD_RUN_DIR/agent-cwd\"; publish ok");
+    let repo = repo(&t);
+    let fresh = repo.join("fresh");
+    std::fs::create_dir(&fresh).unwrap();
+    std::fs::write(fresh.join("untracked.txt"), "not committed\n").unwrap();
+    let t = t.cwd(&fresh);
+    let out = t.args(["--worktree", "do it"]).run();
+    out.status(2)
+        .stderr_contains(&format!("--worktree: {} is not in HEAD", fresh.display()));
+    assert_nothing_started(&out.test, &repo);
+
+    // An empty directory is in no tree git makes, dirty or not.
+    let empty = repo.join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let refused = out.test.exec_in(&empty, ["--worktree=dirty", "do it"]);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "--worktree=dirty: {} has no file git would carry",
+            empty.display()
+        )),
+        "{stderr}"
+    );
+    assert_nothing_started(&out.test, &repo);
+
+    // An ignored directory no .worktreeinclude brings: found once the worktree is
+    // made, and all of it removed again.
+    let ignored = repo.join("big/lib");
+    std::fs::create_dir_all(&ignored).unwrap();
+    std::fs::write(ignored.join("x.js"), "module\n").unwrap();
+    let refused = out.test.exec_in(&ignored, ["--worktree", "do it"]);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "--worktree: {} is ignored by git and neither .worktreeinclude nor",
+            ignored.display()
+        )),
+        "{stderr}"
+    );
+    assert_nothing_started(&out.test, &repo);
+
+    // dirty carries the untracked file, and so the directory.
+    let dirty = out.test.exec_in(&fresh, ["--worktree=dirty", "do it"]);
+    assert_eq!(dirty.status.code(), Some(0), "{dirty:?}");
+    let dirs = out.test.run_dirs();
+    let cwd = std::fs::read_to_string(dirs[0].join("agent-cwd")).unwrap();
+    assert!(cwd.trim().ends_with("/fresh"), "{cwd}");
+}
+
+/// A profile `fake` whose agent reports a session and resumes it: the first run writes
+/// `first.txt`; a resumed one says it started (`started` in its run directory), waits
+/// for `release` in the test directory (bounded), then writes `second.txt`.
+fn resumable() -> Test {
+    let t = Test::new();
+    let release = t.path().join("release");
+    let t = t.agent(
+        "agent",
+        &format!(
+            r#"
+echo session-1 >"$AGENT_OFFLOAD_RUN_DIR/session_id"
+case "$*" in
+  *--resume*)
+    : >"$AGENT_OFFLOAD_RUN_DIR/started"
+    i=0
+    while [ ! -e {release} ] && [ "$i" -lt 300 ]; do i=$((i + 1)); sleep 0.1; done
+    echo "second step" >second.txt ;;
+  *) echo "first step" >first.txt ;;
+esac
+publish "step done"
+"#,
+            release = release.display()
+        ),
+    );
+    let cfg = format!(
+        "profiles:\n  fake:\n    command: {}\n    headless: true\n    resume_args: \
+         [\"--resume\", \"{{session_id}}\"]\n",
+        t.agent_path("agent")
+    );
+    t.config(&cfg)
+}
+
+#[test]
+fn a_worktree_is_guarded_while_any_of_its_runs_is_live() {
+    let t = resumable();
+    let repo = repo(&t);
+    let first = t.exec(["--worktree", "--json", "one"]);
+    assert_eq!(first.status.code(), Some(0), "{first:?}");
+    let v: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    let parent = v["id"].as_str().unwrap().to_owned();
+    let path = PathBuf::from(v["worktree"]["path"].as_str().unwrap());
+    // The parent's work is taken: discard would need no --force.
+    let applied = t.exec(["apply", &parent]);
+    assert_eq!(applied.status.code(), Some(0), "{applied:?}");
+
+    let t = t.args(["continue", &parent, "two"]);
+    let mut child = t.spawn();
+    crate::harness::eventually(Duration::from_secs(30), "the continuation to start", || {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+            panic!("the continuation ended first ({status}): {stderr}");
+        }
+        t.run_dirs().iter().any(|d| d.join("started").exists())
+    });
+    let live = t.run_dirs()[1]
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+
+    let refused = |args: &[&str], what: &str| {
+        let out = t.exec(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{what}: {out:?}");
+        assert!(
+            stderr.contains(&format!("run {live} is working in")),
+            "{what}: {stderr}"
+        );
+    };
+    refused(&["discard", &parent], "discard");
+    refused(&["discard", &parent, "--force"], "discard --force");
+    refused(&["continue", &parent, "three"], "a second continue");
+    refused(&["apply", &parent], "apply");
+    refused(&["merge", &parent], "merge");
+    assert_eq!(t.run_dirs().len(), 2, "no third run was started");
+    let pruned = t.exec(["prune", "--older-than", "1ms"]);
+    assert_eq!(pruned.status.code(), Some(0), "{pruned:?}");
+    assert!(
+        path.is_dir(),
+        "the worktree stays while its run works in it"
+    );
+
+    std::fs::write(t.path().join("release"), "").unwrap();
+    let out = crate::harness::wait_bounded(child, Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        path.join("second.txt").is_file(),
+        "the continuation's work is there"
+    );
+    // Ended, the worktree may be taken again.
+    let applied = t.exec(["apply", &live]);
+    assert_eq!(applied.status.code(), Some(0), "{applied:?}");
+    assert!(repo.join("second.txt").is_file());
+}
+
+#[test]
+fn of_two_continues_at_once_one_starts_in_the_worktree() {
+    let t = resumable();
+    let _repo = repo(&t);
+    let first = t.exec(["--worktree", "--json", "one"]);
+    assert_eq!(first.status.code(), Some(0), "{first:?}");
+    let v: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    let parent = v["id"].as_str().unwrap().to_owned();
+    let t = t.args(["continue", &parent, "two"]);
+    let mut children = [t.spawn(), t.spawn()];
+    let mut ended = None;
+    crate::harness::eventually(Duration::from_secs(30), "one of them to end", || {
+        ended = children
+            .iter_mut()
+            .position(|c| c.try_wait().unwrap().is_some());
+        ended.is_some()
+    });
+    let [a, b] = children;
+    let (loser, winner) = if ended == Some(0) { (a, b) } else { (b, a) };
+    let lost = crate::harness::wait_bounded(loser, Duration::from_secs(5));
+    assert_eq!(lost.status.code(), Some(2), "{lost:?}");
+    assert!(
+        String::from_utf8_lossy(&lost.stderr).contains("is working in"),
+        "{lost:?}"
+    );
+    std::fs::write(t.path().join("release"), "").unwrap();
+    let won = crate::harness::wait_bounded(winner, Duration::from_secs(60));
+    assert_eq!(won.status.code(), Some(0), "{won:?}");
+    assert_eq!(t.run_dirs().len(), 2, "one continuation started, not two");
 }

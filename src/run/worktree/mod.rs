@@ -154,8 +154,9 @@ fn own_identity(cmd: &mut Command) -> &mut Command {
 }
 
 /// The repository at `cwd` and its current commit, or the usage error that says why a
-/// worktree cannot be made there.
-pub fn check(cwd: &Path) -> std::result::Result<(PathBuf, String), String> {
+/// worktree cannot be made there: no repository, no commit, or a directory the
+/// worktree would not have (issue 21: the run started, then could not enter it).
+pub fn check(cwd: &Path, start: Start) -> std::result::Result<(PathBuf, String), String> {
     let toplevel = changes::text(changes::git(cwd).args(["rev-parse", "--show-toplevel"]))
         .filter(|t| !t.is_empty())
         .ok_or_else(|| {
@@ -177,7 +178,67 @@ pub fn check(cwd: &Path) -> std::result::Result<(PathBuf, String), String> {
                  from; commit first"
         )
     })?;
+    if !in_start_tree(cwd, start) {
+        return Err(match start {
+            Start::Head => format!(
+                "--worktree: {} is not in HEAD ({}) of the repository at {toplevel}, so a \
+                 worktree from it has no such directory: run from a directory HEAD has, commit \
+                 it first, or carry uncommitted files with --worktree=dirty; nothing was started",
+                cwd.display(),
+                &head[..head.len().min(10)]
+            ),
+            Start::Dirty => format!(
+                "--worktree=dirty: {} has no file git would carry (it is empty, or holds only \
+                 ignored files), so a worktree from it has no such directory: run from a \
+                 directory with tracked or untracked files; nothing was started",
+                cwd.display()
+            ),
+        });
+    }
     Ok((PathBuf::from(toplevel), head))
+}
+
+/// Whether the directory `cwd` is in the tree a worktree starts from: HEAD's, or for
+/// `dirty` the working tree's (a file git tracks or would track is there). An ignored
+/// directory counts: `.worktreeinclude` or `.worktreelink` may bring it, and `create`
+/// looks again once they have.
+fn in_start_tree(cwd: &Path, start: Start) -> bool {
+    let listed = |args: &[&str]| changes::output(changes::git(cwd).args(args)).unwrap_or_default();
+    if listed(&["rev-parse", "--show-prefix"])
+        .trim_ascii()
+        .is_empty()
+        || changes::git(cwd)
+            .args(["check-ignore", "-q", "."])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    {
+        return true;
+    }
+    match start {
+        // From a subdirectory, ls-tree lists that directory of HEAD: nothing when HEAD
+        // has no such directory (a tree is never empty).
+        Start::Head => !listed(&["ls-tree", "HEAD"]).is_empty(),
+        Start::Dirty => {
+            use std::os::unix::ffi::OsStrExt;
+            let names = listed(&[
+                "ls-files",
+                "-z",
+                "--cached",
+                "--others",
+                "--exclude-standard",
+            ]);
+            names
+                .split(|&b| b == 0)
+                .filter(|name| !name.is_empty())
+                .any(|name| {
+                    cwd.join(std::ffi::OsStr::from_bytes(name))
+                        .symlink_metadata()
+                        .is_ok()
+                })
+        }
+    }
 }
 
 /// `<state>/worktrees`, beside the runs directory (never inside the user's repository).
@@ -196,7 +257,7 @@ pub fn create(
     start: Start,
     runs_root: &Path,
 ) -> Result<(Worktree, PathBuf, Vec<String>)> {
-    let (repo, base) = check(cwd).map_err(|e| anyhow::anyhow!(e))?;
+    let (repo, base) = check(cwd, start).map_err(crate::exit::usage)?;
     let prefix = run(git(cwd).args(["rev-parse", "--show-prefix"]), "--worktree")?;
     let dir = root(runs_root);
     std::fs::create_dir_all(&dir)
@@ -204,6 +265,7 @@ pub fn create(
     let path = dir.join(id);
     let branch = format!("{BRANCH_PREFIX}{id}");
     let _one_at_a_time = Serial::take(&dir);
+    let agent_cwd = path.join(prefix.trim_end_matches('/'));
 
     // For `dirty`: the working tree and the index, as trees, before anything else runs.
     let (base_tree, staged) = match start {
@@ -290,6 +352,15 @@ pub fn create(
             record.included_tree =
                 Some(current_tree(&record).context("--worktree: cannot read the included files")?);
         }
+        if !agent_cwd.is_dir() {
+            // An ignored directory that neither file brought over.
+            return Err(crate::exit::usage(format!(
+                "--worktree: {} is ignored by git and neither .worktreeinclude nor \
+                 .worktreelink brings it, so the worktree has no such directory; nothing was \
+                 started",
+                cwd.display()
+            )));
+        }
         Ok(brought.notes)
     })();
     let notes = match made {
@@ -299,7 +370,6 @@ pub fn create(
             return Err(err);
         }
     };
-    let agent_cwd = path.join(prefix.trim_end_matches('/'));
     Ok((record, agent_cwd, notes))
 }
 
@@ -348,9 +418,54 @@ impl Serial {
     }
 }
 
-/// Removes the worktree (whatever is in it), the branch and our base ref.
-pub fn remove(wt: &Worktree) -> Result<()> {
+/// Held by a run about to work in an existing worktree (a continuation) from the
+/// moment it found no other run working there until its `run.json` says it does: of two
+/// `continue`s, or a `continue` and a `discard`, only one gets through.
+pub struct Entered {
+    _one_at_a_time: Option<Serial>,
+}
+
+/// Enters the worktree for run `id`, unless `busy` names a run working in it now, or it
+/// is gone; locks it as `create` does.
+pub fn enter(wt: &Worktree, id: &str, busy: impl FnOnce() -> Option<String>) -> Result<Entered> {
+    let held = wt.path.parent().map(Serial::take);
+    if let Some(other) = busy() {
+        return Err(crate::exit::usage(format!(
+            "{}; nothing was started",
+            in_use(wt, &other)
+        )));
+    }
+    if !wt.path.is_dir() {
+        return Err(crate::exit::usage(format!(
+            "the worktree {} is gone (removed by hand?): continue in another directory with \
+             --cwd; nothing was started",
+            wt.path.display()
+        )));
+    }
+    lock(wt, id);
+    Ok(Entered {
+        _one_at_a_time: held,
+    })
+}
+
+/// Why the worktree cannot be touched now: run `other` works in it (a run and the runs
+/// that continue it share one).
+pub fn in_use(wt: &Worktree, other: &str) -> String {
+    format!(
+        "run {other} is working in {} (the worktree of run {}) now: wait for it \
+         (agent-offload wait {other}) or stop it (agent-offload cancel {other}) first",
+        wt.path.display(),
+        wt.branch.trim_start_matches(BRANCH_PREFIX)
+    )
+}
+
+/// Removes the worktree (whatever is in it), the branch and our base ref, unless `busy`
+/// names a run working in it now (asked while no run can start in it).
+pub fn remove(wt: &Worktree, busy: impl FnOnce() -> Option<String>) -> Result<()> {
     let _one_at_a_time = wt.path.parent().map(Serial::take);
+    if let Some(other) = busy() {
+        return Err(crate::exit::usage(in_use(wt, &other)));
+    }
     remove_unlocked(wt)
 }
 
