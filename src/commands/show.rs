@@ -56,17 +56,8 @@ pub fn show(args: &ShowArgs, env: Env<'_>) -> Result<u8> {
     if let Some(h) = &m.health {
         field("health", &describe_health(h));
     }
-    if let Some(meter) = m.meter {
-        let mut budget = Vec::new();
-        if let Some(t) = meter.max_tokens {
-            budget.push(format!("{t} tokens"));
-        }
-        if let Some(c) = meter.max_cost {
-            budget.push(format!("${c:.2}"));
-        }
-        if !budget.is_empty() {
-            field("budget", &budget.join(", "));
-        }
+    if let Some(budget) = m.meter.as_ref().and_then(describe_budget) {
+        field("budget", &budget);
     }
     if let Some(parent) = &m.parent {
         let how = match m.continuation {
@@ -114,6 +105,18 @@ pub fn show(args: &ShowArgs, env: Env<'_>) -> Result<u8> {
     }
     super::print_document(text.into_inner().as_bytes())?;
     Ok(0)
+}
+
+/// The limits a run was given (`--max-tokens`, `--max-cost`), if any.
+fn describe_budget(meter: &run::Meter) -> Option<String> {
+    let mut budget = Vec::new();
+    if let Some(t) = meter.max_tokens {
+        budget.push(format!("{t} tokens"));
+    }
+    if let Some(c) = meter.max_cost {
+        budget.push(format!("${c:.2}"));
+    }
+    (!budget.is_empty()).then(|| budget.join(", "))
 }
 
 fn describe_health(h: &run::Health) -> String {

@@ -15,6 +15,19 @@ use crate::run::{
 };
 
 /// Creates the run directory with `prompt.md`, `launch.sh` and a first `run.json`.
+/// The profile's environment as `run.json` shows it: a value taken from the caller's
+/// environment is named, never written down.
+fn shown_env(req: &Request<'_>) -> Vec<(String, String)> {
+    req.profile
+        .env
+        .iter()
+        .map(|(k, v)| match v {
+            EnvValue::Literal(s) => (k.clone(), s.clone()),
+            EnvValue::FromEnv(var) => (k.clone(), format!("<from ${var}>")),
+        })
+        .collect()
+}
+
 pub fn prepare(
     req: &Request<'_>,
     runs_root: &Path,
@@ -77,15 +90,7 @@ pub fn prepare(
         mode: req.placement.mode(),
         cwd: cwd.clone(),
         command: launcher::display_argv(&argv),
-        env: req
-            .profile
-            .env
-            .iter()
-            .map(|(k, v)| match v {
-                EnvValue::Literal(s) => (k.clone(), s.clone()),
-                EnvValue::FromEnv(var) => (k.clone(), format!("<from ${var}>")),
-            })
-            .collect(),
+        env: shown_env(req),
         pid: None,
         pane: None,
         started_at: jiff::Timestamp::now(),

@@ -249,6 +249,37 @@ pub fn root(runs_root: &Path) -> PathBuf {
     )
 }
 
+/// Keeps a `dirty` run's starting tree reachable: a commit of it on top of the base,
+/// under a ref of ours (not a branch).
+fn keep_start(repo: &Path, base_tree: &str, base: &str, id: &str) -> Result<()> {
+    let keep = run(
+        own_identity(&mut git(repo)).args([
+            "commit-tree",
+            base_tree,
+            "-p",
+            base,
+            "-m",
+            &format!("agent-offload run {id}: the working tree it started from"),
+        ]),
+        "--worktree=dirty",
+    )?;
+    run(
+        git(repo).args(["update-ref", &format!("{BASE_REF_PREFIX}{id}"), &keep]),
+        "--worktree=dirty",
+    )?;
+    Ok(())
+}
+
+/// The usage error for an ignored directory that neither `.worktreeinclude` nor
+/// `.worktreelink` brought into the worktree.
+fn not_brought(cwd: &Path) -> anyhow::Error {
+    crate::exit::usage(format!(
+        "--worktree: {} is ignored by git and neither .worktreeinclude nor .worktreelink \
+         brings it, so the worktree has no such directory; nothing was started",
+        cwd.display()
+    ))
+}
+
 /// A new worktree for run `id`, the directory the agent starts in (the same
 /// subdirectory of it that `cwd` is of its repository), and notes for the person.
 pub fn create(
@@ -287,23 +318,7 @@ pub fn create(
         }
     };
     if start == Start::Dirty {
-        // Kept reachable: a commit of the starting tree on top of the base, under a ref
-        // of ours (not a branch).
-        let keep = run(
-            own_identity(&mut git(&repo)).args([
-                "commit-tree",
-                &base_tree,
-                "-p",
-                &base,
-                "-m",
-                &format!("agent-offload run {id}: the working tree it started from"),
-            ]),
-            "--worktree=dirty",
-        )?;
-        run(
-            git(&repo).args(["update-ref", &format!("{BASE_REF_PREFIX}{id}"), &keep]),
-            "--worktree=dirty",
-        )?;
+        keep_start(&repo, &base_tree, &base, id)?;
     }
     run(
         git(&repo)
@@ -353,13 +368,7 @@ pub fn create(
                 Some(current_tree(&record).context("--worktree: cannot read the included files")?);
         }
         if !agent_cwd.is_dir() {
-            // An ignored directory that neither file brought over.
-            return Err(crate::exit::usage(format!(
-                "--worktree: {} is ignored by git and neither .worktreeinclude nor \
-                 .worktreelink brings it, so the worktree has no such directory; nothing was \
-                 started",
-                cwd.display()
-            )));
+            return Err(not_brought(cwd));
         }
         Ok(brought.notes)
     })();
