@@ -211,12 +211,7 @@ esac
 publish "step done"
 "#,
     );
-    let cfg = format!(
-        "profiles:\n  fake:\n    command: {}\n    headless: true\n    resume_args: \
-         [\"--resume\", \"{{session_id}}\"]\n",
-        t.agent_path("agent")
-    );
-    let t = t.config(&cfg);
+    let t = crate::worktrees::with_resume_config(t);
     let repo = repo(&t);
     let first = t.args(["--worktree", "one"]).run();
     first.status(0);

@@ -27,6 +27,16 @@ pub(crate) fn checkout_state(repo: &Path) -> String {
 
 /// A repository at the test's work directory: `a.txt` (ten lines), `b.txt`, `gone.txt`,
 /// a `.gitignore`, one commit, the identity set in its config (the fake agents commit).
+/// The config of a headless fake agent named `agent` that resumes with `--resume ID`.
+pub(crate) fn with_resume_config(t: Test) -> Test {
+    let cfg = format!(
+        "profiles:\n  fake:\n    command: {}\n    headless: true\n    resume_args: \
+         [\"--resume\", \"{{session_id}}\"]\n",
+        t.agent_path("agent")
+    );
+    t.config(&cfg)
+}
+
 pub(crate) fn repo(t: &Test) -> PathBuf {
     let repo = init_repo(&t.work());
     let lines: Vec<String> = (1..=10).map(|i| format!("line {i}")).collect();
@@ -514,12 +524,7 @@ esac
 publish "step done"
 "#,
     );
-    let cfg = format!(
-        "profiles:\n  fake:\n    command: {}\n    headless: true\n    resume_args: \
-         [\"--resume\", \"{{session_id}}\"]\n",
-        t.agent_path("agent")
-    );
-    let t = t.config(&cfg);
+    let t = with_resume_config(t);
     let repo = repo(&t);
     let first = t.args(["--worktree", "one"]).run();
     first.status(0);
@@ -690,12 +695,7 @@ publish "step done"
             release = release.display()
         ),
     );
-    let cfg = format!(
-        "profiles:\n  fake:\n    command: {}\n    headless: true\n    resume_args: \
-         [\"--resume\", \"{{session_id}}\"]\n",
-        t.agent_path("agent")
-    );
-    t.config(&cfg)
+    with_resume_config(t)
 }
 
 #[test]
