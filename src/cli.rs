@@ -604,6 +604,64 @@ pub fn misplaced_option(words: &[String], raw_args: &[std::ffi::OsString]) -> Op
         .map(|w| w.split_once('=').map_or(w.as_str(), |(o, _)| o).to_owned())
 }
 
+/// A word after the first of a prompt given as words that is shaped like a long option
+/// (`--jsn`, `--dry-run=1`) but is none of `run`'s: a mistyped option would otherwise
+/// reach the agent as text. With clap's suggestion, where it has one. `None` after `--`.
+pub fn unknown_option(words: &[String], raw_args: &[std::ffi::OsString]) -> Option<String> {
+    use clap::CommandFactory;
+    if words.len() < 2 || raw_args.iter().any(|a| a == "--") {
+        return None;
+    }
+    let looks_like_option = |w: &str| {
+        w.strip_prefix("--").is_some_and(|name| {
+            let name = name.split_once('=').map_or(name, |(n, _)| n);
+            name.len() > 1
+                && name.starts_with(|c: char| c.is_ascii_alphabetic())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+    };
+    let word = words[1..].iter().find(|w| looks_like_option(w))?;
+    let name = word.split_once('=').map_or(word.as_str(), |(n, _)| n);
+    let suggestion = match Cli::command().try_get_matches_from(["agent-offload", "run", name]) {
+        Err(e) => match e.get(clap::error::ContextKind::SuggestedArg) {
+            Some(clap::error::ContextValue::String(s)) => format!(" (did you mean {s}?)"),
+            _ => String::new(),
+        },
+        Ok(_) => String::new(),
+    };
+    Some(format!(
+        "{name} after the prompt looks like an option, but there is no such option{suggestion}: \
+         put options before the prompt (see agent-offload --help), or write -- before a \
+         prompt that really contains it (agent-offload -- the task {name})"
+    ))
+}
+
+/// The name of a subcommand written after `run`'s options as the first word of a prompt
+/// given as words (`agent-offload -p spark continue last "answer"`): host agents write
+/// options first, and this would start a fresh agent with the task "continue last
+/// answer". `None` after `--`, and for a prompt given as one quoted word.
+pub fn subcommand_as_prompt(words: &[String], raw_args: &[std::ffi::OsString]) -> Option<String> {
+    use clap::CommandFactory;
+    let first = words.first()?;
+    if raw_args.iter().any(|a| a == "--") {
+        return None;
+    }
+    let cmd = Cli::command();
+    cmd.get_subcommands()
+        .any(|s| s.get_name() == first || s.get_all_aliases().any(|a| a == first))
+        .then(|| first.clone())
+}
+
+/// The usage error for [`subcommand_as_prompt`].
+pub fn subcommand_as_prompt_error(sub: &str, words: &[String]) -> String {
+    format!(
+        "`{sub}` is a subcommand, but after run's options it would be read as the prompt \
+         \"{}\": write it first (agent-offload {sub} OPTIONS ...), or write -- before a \
+         prompt that starts with it (agent-offload OPTIONS -- {sub} ...)",
+        words.join(" ")
+    )
+}
+
 /// The usage error for [`misplaced_option`].
 pub fn misplaced_option_error(option: &str) -> String {
     format!(

@@ -15,6 +15,13 @@ use crate::run::{self, Placement, Request, Session, Signals};
 use crate::status_line::{self, StatusLine};
 
 pub fn run(args: &RunArgs, env: Env<'_>) -> Result<u8> {
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(sub) = crate::cli::subcommand_as_prompt(&args.prompt, &raw) {
+        return Err(usage(crate::cli::subcommand_as_prompt_error(
+            &sub,
+            &args.prompt,
+        )));
+    }
     refuse_misplaced_options(args)?;
     let cwd = working_dir(args.cwd.as_deref())?;
     let config = config::discover_and_load(args.config.as_deref(), &cwd, env)?;
@@ -119,8 +126,11 @@ fn check_budget(meter: &run::Meter, profile: &Profile, mode: Mode) -> Result<()>
 /// Refuses a prompt whose words include one of our options (exit 2, nothing started).
 pub fn refuse_misplaced_options(args: &RunArgs) -> Result<()> {
     let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    match crate::cli::misplaced_option(&args.prompt, &raw) {
-        Some(option) => Err(usage(crate::cli::misplaced_option_error(&option))),
+    if let Some(option) = crate::cli::misplaced_option(&args.prompt, &raw) {
+        return Err(usage(crate::cli::misplaced_option_error(&option)));
+    }
+    match crate::cli::unknown_option(&args.prompt, &raw) {
+        Some(message) => Err(usage(message)),
         None => Ok(()),
     }
 }

@@ -255,3 +255,53 @@ fn options_after_the_prompt_are_refused() {
         assert!(prompt.contains("--json"), "{prompt}");
     }
 }
+
+/// Host agents write options first: `agent-offload -p fake continue last "answer"` would
+/// start a fresh agent with the task "continue last answer" (issue 21). A subcommand's
+/// name as the first word of a prompt given as words is refused, naming both ways;
+/// after `--` it is prompt text.
+#[test]
+fn a_subcommand_after_run_options_is_refused() {
+    for args in [
+        &["-p", "fake", "continue", "last", "answer"][..],
+        &["-H", "apply"],
+        &["-q", "discard", "--force"],
+        &["-H", "wait"],
+    ] {
+        let out = marking(true).args(args.iter().copied()).run();
+        out.status(2);
+        let sub = args
+            .iter()
+            .find(|a| !a.starts_with('-') && **a != "fake")
+            .unwrap();
+        out.stderr_contains(&format!("`{sub}` is a subcommand"))
+            .stderr_contains(&format!("write it first (agent-offload {sub} "))
+            .stderr_contains("-- before a prompt that starts with it");
+        assert_nothing_launched(&out);
+    }
+    let out = marking(true)
+        .args(["-p", "fake", "--", "continue", "the", "work"])
+        .run();
+    out.status(0);
+    let task = std::fs::read_to_string(out.run_dir().join("task.md")).unwrap();
+    assert_eq!(task.trim(), "continue the work");
+}
+
+/// A mistyped option after the prompt (`"do it" --jsn`) is refused rather than sent to
+/// the agent as text, with clap's suggestion where it has one.
+#[test]
+fn an_unknown_option_after_the_prompt_is_refused() {
+    let out = marking(true).args(["do it", "--jsn"]).run();
+    out.status(2);
+    out.stderr_contains("--jsn after the prompt looks like an option, but there is no such option")
+        .stderr_contains("did you mean --json?")
+        .stderr_contains("write -- before a prompt that really contains it");
+    assert_nothing_launched(&out);
+    let out = marking(true).args(["do it", "--frobnicate"]).run();
+    out.status(2);
+    out.stderr_contains("--frobnicate after the prompt looks like an option");
+    assert_nothing_launched(&out);
+    // A dash inside prose, or a lone `-`, is prompt text.
+    let out = marking(true).args(["compare", "a", "-", "b", "-5"]).run();
+    out.status(0);
+}
