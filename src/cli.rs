@@ -469,8 +469,9 @@ pub struct DiscardArgs {
 
 #[derive(Debug, Args)]
 pub struct PruneArgs {
-    /// Remove finished runs older than this (default 7d, at most 365d).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "7d")]
+    /// Remove finished runs older than this (default 7d, at most 365d; 0s: every
+    /// finished run).
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse_or_zero, default_value = "7d")]
     pub older_than: std::time::Duration,
 
     /// Show what would be removed without removing anything.
