@@ -128,6 +128,13 @@ pub enum Command {
     Merge(MergeArgs),
     /// Remove a --worktree run's worktree and branch (refused while its work is neither
     /// applied nor merged, unless --force).
+    #[command(
+        long_about = "Remove a --worktree run's worktree and branch, refused while its work is \
+            neither applied nor merged, unless --force. Given a fan-out id (as wait FANOUT \
+            takes), do that for every candidate and the judge: those whose work was taken or \
+            changed nothing are removed, and each other one is named and kept unless --force \
+            (exit 1). A worktree a live run works in is never removed."
+    )]
     Discard(DiscardArgs),
     /// Remove the directories of finished runs.
     Prune(PruneArgs),
@@ -458,7 +465,7 @@ pub struct MergeArgs {
 #[derive(Debug, Args)]
 pub struct DiscardArgs {
     /// The run (id, unique prefix, or `last`; default: the newest --worktree run from
-    /// this repository).
+    /// this repository), or a fan-out id: all its candidates and its judge.
     #[arg(value_name = "RUN", add = run_candidates())]
     pub run: Option<String>,
 
