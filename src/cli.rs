@@ -128,6 +128,13 @@ pub enum Command {
     Merge(MergeArgs),
     /// Remove a --worktree run's worktree and branch (refused while its work is neither
     /// applied nor merged, unless --force).
+    #[command(
+        long_about = "Remove a --worktree run's worktree and branch, refused while its work is \
+            neither applied nor merged, unless --force. Given a fan-out id (as wait FANOUT \
+            takes), do that for every candidate and the judge: those whose work was taken or \
+            changed nothing are removed, and each other one is named and kept unless --force \
+            (exit 1). A worktree a live run works in is never removed."
+    )]
     Discard(DiscardArgs),
     /// Remove the directories of finished runs.
     Prune(PruneArgs),
@@ -458,7 +465,7 @@ pub struct MergeArgs {
 #[derive(Debug, Args)]
 pub struct DiscardArgs {
     /// The run (id, unique prefix, or `last`; default: the newest --worktree run from
-    /// this repository).
+    /// this repository), or a fan-out id: all its candidates and its judge.
     #[arg(value_name = "RUN", add = run_candidates())]
     pub run: Option<String>,
 
@@ -469,8 +476,9 @@ pub struct DiscardArgs {
 
 #[derive(Debug, Args)]
 pub struct PruneArgs {
-    /// Remove finished runs older than this (default 7d, at most 365d).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "7d")]
+    /// Remove finished runs older than this (default 7d, at most 365d; 0s: every
+    /// finished run).
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse_or_zero, default_value = "7d")]
     pub older_than: std::time::Duration,
 
     /// Show what would be removed without removing anything.

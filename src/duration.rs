@@ -15,6 +15,18 @@ pub const MAX_TEXT: &str = "365d";
 /// ambiguous (seconds? minutes?) and rejected with a suggestion. More than [`MAX`] is
 /// an error naming the limit.
 pub fn parse(text: &str) -> Result<Duration, String> {
+    let total = parse_or_zero(text)?;
+    if total.is_zero() {
+        return Err(format!(
+            "invalid duration {text:?}: must be longer than zero"
+        ));
+    }
+    Ok(total)
+}
+
+/// [`parse`], with zero (`0s`) accepted: for `prune --older-than`, where zero means
+/// every finished run.
+pub fn parse_or_zero(text: &str) -> Result<Duration, String> {
     let s = text.trim();
     if s.is_empty() {
         return Err("empty duration (expected e.g. 90s, 20m, 1h)".to_owned());
@@ -57,11 +69,6 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     }
     if total > MAX {
         return Err(too_long());
-    }
-    if total.is_zero() {
-        return Err(format!(
-            "invalid duration {text:?}: must be longer than zero"
-        ));
     }
     Ok(total)
 }

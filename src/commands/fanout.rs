@@ -126,8 +126,7 @@ pub fn run(args: &RunArgs, env: Env<'_>, cwd: &Path, config: &Config) -> Result<
 /// `wait ID` for a fan-out: waits for every candidate again, then judges (if asked and
 /// no judge gave a verdict yet: see [`recorded_verdict`]) and prints the table.
 pub fn wait(dir: &run::RunDir, json: bool) -> Result<u8> {
-    let mut record: Record = serde_json::from_slice(&std::fs::read(dir.file(RECORD))?)
-        .with_context(|| format!("cannot read {}", dir.file(RECORD).display()))?;
+    let mut record = load(dir)?;
     let exe = own_exe()?;
     let mut labels = Vec::new();
     let mut commands = Vec::new();
@@ -153,6 +152,23 @@ pub fn wait(dir: &run::RunDir, json: bool) -> Result<u8> {
         });
     }
     finish(dir, &mut record, &results, &signals, json, false)
+}
+
+/// The runs of the fan-out in `dir`: the candidates that started, then the judge's.
+pub fn members(dir: &run::RunDir) -> Result<Vec<String>> {
+    let record = load(dir)?;
+    Ok(record
+        .runs
+        .into_iter()
+        .flatten()
+        .chain(record.judge_run)
+        .collect())
+}
+
+fn load(dir: &run::RunDir) -> Result<Record> {
+    let path = dir.file(RECORD);
+    let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("cannot read {}", path.display()))
 }
 
 /// The fan-out `spec` names (an id or a unique prefix of one), if any.

@@ -83,14 +83,18 @@ pub fn prune(args: &PruneArgs, env: Env<'_>) -> Result<u8> {
         removed += 1;
     }
     eprintln!(
-        "agent-offload: {} {removed} finished run{} older than {}{}",
+        "agent-offload: {} {removed} finished run{}{}{}",
         if args.dry_run {
             "would remove"
         } else {
             "removed"
         },
         if removed == 1 { "" } else { "s" },
-        crate::duration::human(args.older_than),
+        if args.older_than.is_zero() {
+            String::new()
+        } else {
+            format!(" older than {}", crate::duration::human(args.older_than))
+        },
         if kept > 0 {
             format!("; kept {kept} with work not taken")
         } else {

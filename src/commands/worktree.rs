@@ -150,10 +150,65 @@ pub fn merge(args: &MergeArgs, env: Env<'_>) -> Result<u8> {
 }
 
 pub fn discard(args: &DiscardArgs, env: Env<'_>) -> Result<u8> {
+    if let Some(spec) = args.run.as_deref() {
+        let root = run::runs_root(env)?;
+        // Not a run: a fan-out, whose runs are discarded together.
+        if let Err(err) = run::resolve(&root, spec) {
+            return match super::fanout::find(&root, spec) {
+                Some(fanout) => discard_fanout(&fanout, args.force, env),
+                None => Err(err),
+            };
+        }
+    }
     let (_, m, wt) = find(args.run.as_deref(), env)?;
-    if !args.force
-        && let Some(work) = run::unsaved_work(&wt)
-    {
+    discard_one(&m, &wt, args.force, env)
+}
+
+/// `discard FANOUT`: every candidate's worktree and the judge's, each exactly as
+/// `discard RUN` would (refused while its work is not taken, unless `force`; never
+/// while a run works in it). Exit 1 when any is kept.
+fn discard_fanout(fanout: &RunDir, force: bool, env: Env<'_>) -> Result<u8> {
+    let root = run::runs_root(env)?;
+    let (mut kept, mut discarded) = (0usize, 0usize);
+    for id in super::fanout::members(fanout)? {
+        // A run pruned since, or whose worktree is gone already, has nothing to discard.
+        // Only the run of that exact id: never a prefix or `last` from an edited record.
+        let Some(run_dir) = run::resolve(&root, &id).ok().filter(|r| r.id == id) else {
+            continue;
+        };
+        let result = run::refresh(&run_dir).and_then(|m| {
+            let Some(wt) = m.worktree.clone().filter(|wt| wt.removed_at.is_none()) else {
+                return Ok(None);
+            };
+            guard(&root, &m, &wt)?;
+            discard_one(&m, &wt, force, env).map(Some)
+        });
+        match result {
+            Ok(None) => {}
+            Ok(Some(0)) => discarded += 1,
+            Ok(Some(_)) => kept += 1,
+            Err(err) => {
+                eprintln!("agent-offload: kept run {id}: {err:#}");
+                kept += 1;
+            }
+        }
+    }
+    let id = &fanout.id;
+    if kept > 0 {
+        eprintln!(
+            "agent-offload: kept {kept} of fan-out {id}'s worktrees (named above); \
+             discarded {discarded}"
+        );
+        return Ok(1);
+    }
+    eprintln!("agent-offload: discarded {discarded} of fan-out {id}'s worktrees");
+    Ok(0)
+}
+
+/// Removes a run's worktree (one `find` or `discard_fanout` checked), refused while
+/// its work is not taken unless `force`: 0 removed, 1 refused.
+fn discard_one(m: &Manifest, wt: &Worktree, force: bool, env: Env<'_>) -> Result<u8> {
+    if !force && let Some(work) = run::unsaved_work(wt) {
         eprintln!(
             "agent-offload: run {} has work that was neither applied nor merged ({work}); \
              take it with agent-offload apply {0} (or merge {0}), or throw it away with \
@@ -163,8 +218,8 @@ pub fn discard(args: &DiscardArgs, env: Env<'_>) -> Result<u8> {
         return Ok(1);
     }
     let root = run::runs_root(env)?;
-    run::remove_worktree(&wt, || run::working_in(&root, &wt.path))?;
-    record(env, &wt, |w| {
+    run::remove_worktree(wt, || run::working_in(&root, &wt.path))?;
+    record(env, wt, |w| {
         w.removed_at = Some(run::rfc3339(jiff::Timestamp::now()));
     })?;
     eprintln!(
@@ -258,6 +313,18 @@ fn find(spec: Option<&str>, env: Env<'_>) -> Result<(RunDir, Manifest, Worktree)
             m.cwd.display()
         )));
     };
+    if let Some(at) = &wt.removed_at {
+        return Err(usage(format!(
+            "run {}'s worktree was discarded at {at}",
+            m.id
+        )));
+    }
+    guard(&root, &m, &wt)?;
+    Ok((run_dir, m, wt))
+}
+
+/// A run's worktree is left alone while the run, or a run that continues it, is live.
+fn guard(root: &Path, m: &Manifest, wt: &Worktree) -> Result<()> {
     if !m.status.is_final() {
         return Err(usage(format!(
             "run {} is still running: wait for it (agent-offload wait {0}) or stop it \
@@ -265,17 +332,11 @@ fn find(spec: Option<&str>, env: Env<'_>) -> Result<(RunDir, Manifest, Worktree)
             m.id
         )));
     }
-    if let Some(at) = &wt.removed_at {
-        return Err(usage(format!(
-            "run {}'s worktree was discarded at {at}",
-            m.id
-        )));
-    }
     // A run that continues it may work there still.
-    if let Some(other) = run::working_in(&root, &wt.path) {
-        return Err(usage(run::worktree_in_use(&wt, &other)));
+    if let Some(other) = run::working_in(root, &wt.path) {
+        return Err(usage(run::worktree_in_use(wt, &other)));
     }
-    Ok((run_dir, m, wt))
+    Ok(())
 }
 
 /// The newest run with a worktree made from the repository we are in.

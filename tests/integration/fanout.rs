@@ -370,3 +370,96 @@ fn the_judge_judges_once_and_later_waits_read_its_verdict() {
         .count();
     assert_eq!(judge_runs, 1, "one judge run for the fan-out and two waits");
 }
+
+#[test]
+fn discard_fanout_removes_what_was_taken_or_empty_and_names_the_rest() {
+    let t = setup("");
+    let repo = repo(&t);
+    open_gate(&t);
+    let out = t
+        .args([
+            "-p", "good", "-p", "slow", "--judge", "judge", "--json", "the task",
+        ])
+        .run();
+    out.status(0);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    let all = v.as_array().unwrap();
+    let fanout = all[0]["fanout"].as_str().unwrap().to_owned();
+    let id = |i: usize| all[i]["id"].as_str().unwrap().to_owned();
+    let path = |i: usize| PathBuf::from(all[i]["worktree"]["path"].as_str().unwrap());
+    let t = out.test;
+    let applied = t.exec(["apply", &id(0)]);
+    assert_eq!(applied.status.code(), Some(0), "{applied:?}");
+
+    // good's was applied, the judge changed nothing: both go; slow's is kept and named.
+    let refused = t.exec(["discard", &fanout]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        !path(0).exists(),
+        "the applied candidate's worktree is removed: {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("discarded run {}", id(0))),
+        "{stderr}"
+    );
+    assert!(path(1).is_dir(), "work not taken stays: {stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "run {} has work that was neither applied nor merged",
+            id(1)
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("kept 1 of fan-out {fanout}")),
+        "{stderr}"
+    );
+
+    let forced = t.exec(["discard", &fanout, "--force"]);
+    let stderr = String::from_utf8_lossy(&forced.stderr);
+    assert_eq!(forced.status.code(), Some(0), "{stderr}");
+    assert!(!path(1).exists(), "{stderr}");
+    let branches = git(&repo, &["branch", "--list", "agent-offload/*"]);
+    assert!(branches.trim().is_empty(), "no branch left: {branches}");
+    // Nothing left: a second discard has nothing to do and says so.
+    let again = t.exec(["discard", &fanout]);
+    assert_eq!(again.status.code(), Some(0), "{again:?}");
+}
+
+#[test]
+fn discard_fanout_never_removes_a_live_candidate() {
+    let t = setup("");
+    repo(&t);
+    let out = t
+        .args([
+            "-p",
+            "good",
+            "-p",
+            "slow",
+            "--detach-after",
+            "300ms",
+            "the task",
+        ])
+        .run();
+    out.status(75);
+    let stdout = out.stdout();
+    let fanout = stdout
+        .trim()
+        .strip_prefix("still running: agent-offload wait ")
+        .unwrap_or_else(|| panic!("{stdout}"))
+        .to_owned();
+    let t = out.test;
+    let forced = t.exec(["discard", &fanout, "--force"]);
+    let stderr = String::from_utf8_lossy(&forced.stderr);
+    assert_eq!(forced.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is still running"), "{stderr}");
+    open_gate(&t);
+    let waited = t.exec(["wait", &fanout]);
+    assert_eq!(waited.status.code(), Some(0), "{waited:?}");
+    let text = String::from_utf8_lossy(&waited.stdout);
+    assert!(
+        text.contains("slow did it"),
+        "the live candidate finished its work: {text}"
+    );
+}

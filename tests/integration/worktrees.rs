@@ -793,3 +793,27 @@ fn of_two_continues_at_once_one_starts_in_the_worktree() {
     assert_eq!(won.status.code(), Some(0), "{won:?}");
     assert_eq!(t.run_dirs().len(), 2, "one continuation started, not two");
 }
+
+#[test]
+fn prune_older_than_zero_prunes_every_finished_run() {
+    let t = Test::new().agent("fake", "publish 'all done'");
+    let cfg = format!(
+        "profiles:\n  fake:\n    command: {}\n    headless: true\n",
+        t.agent_path("fake")
+    );
+    let out = t.config(&cfg).args(["--json", "do it"]).run();
+    out.status(0);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    let id = v["id"].as_str().unwrap().to_owned();
+    let t = out.test;
+    let pruned = t.exec(["prune", "--older-than", "0s"]);
+    assert_eq!(pruned.status.code(), Some(0), "{pruned:?}");
+    assert!(!t.runs_root().join(&id).exists(), "{pruned:?}");
+    // Other durations still refuse zero.
+    let refused = t.exec(["--timeout", "0s", "do it"]);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("must be longer than zero"),
+        "{refused:?}"
+    );
+}
