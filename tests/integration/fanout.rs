@@ -190,8 +190,9 @@ fn max_parallel_one_runs_them_one_after_another() {
     assert_eq!(log, "start slow\nend slow\nstart good\nend good\n");
 }
 
-#[test]
-fn a_detached_fan_out_is_waited_for_as_a_whole() {
+/// A fan-out of `good` and `slow` that detaches after 300 ms (exit 75) while `slow`
+/// waits at its gate, and the fan-out's id from its "still running" line.
+fn detached_good_and_slow() -> (crate::harness::Outcome, String) {
     let t = setup("");
     repo(&t);
     let out = t
@@ -212,6 +213,12 @@ fn a_detached_fan_out_is_waited_for_as_a_whole() {
         .strip_prefix("still running: agent-offload wait ")
         .unwrap_or_else(|| panic!("{stdout}"))
         .to_owned();
+    (out, id)
+}
+
+#[test]
+fn a_detached_fan_out_is_waited_for_as_a_whole() {
+    let (out, id) = detached_good_and_slow();
     open_gate(&out.test);
     let waited = out.test.exec(["wait", &id]);
     let text = String::from_utf8_lossy(&waited.stdout);
@@ -429,26 +436,7 @@ fn discard_fanout_removes_what_was_taken_or_empty_and_names_the_rest() {
 
 #[test]
 fn discard_fanout_never_removes_a_live_candidate() {
-    let t = setup("");
-    repo(&t);
-    let out = t
-        .args([
-            "-p",
-            "good",
-            "-p",
-            "slow",
-            "--detach-after",
-            "300ms",
-            "the task",
-        ])
-        .run();
-    out.status(75);
-    let stdout = out.stdout();
-    let fanout = stdout
-        .trim()
-        .strip_prefix("still running: agent-offload wait ")
-        .unwrap_or_else(|| panic!("{stdout}"))
-        .to_owned();
+    let (out, fanout) = detached_good_and_slow();
     let t = out.test;
     let forced = t.exec(["discard", &fanout, "--force"]);
     let stderr = String::from_utf8_lossy(&forced.stderr);
