@@ -93,7 +93,8 @@ fn members(leader: i32) -> Option<Vec<ProcInfo>> {
 /// no longer reachable from the leader). Identified by pid and start time.
 #[derive(Default)]
 struct Seen {
-    known: HashMap<i32, u64>,
+    /// pid → (start time, process group).
+    known: HashMap<i32, (u64, i32)>,
     /// Whether the process table could be read at all.
     table: bool,
 }
@@ -104,21 +105,46 @@ impl Seen {
         let members = members(leader);
         self.table |= members.is_some();
         for p in members.unwrap_or_default() {
-            self.known.insert(p.pid, p.start);
+            self.known.insert(p.pid, (p.start, p.pgrp));
         }
         self.prune()
     }
 
     /// Forgets the processes that have ended; returns those still alive.
     fn prune(&mut self) -> Vec<i32> {
-        self.known.retain(|&pid, &mut start| {
+        self.known.retain(|&pid, &mut (start, _)| {
             sys::process(pid).is_some_and(|p| !p.zombie && p.start == start)
         });
         self.known.keys().copied().collect()
     }
+
+    /// The process groups of the live members, other than this process's own: each is
+    /// the agent's (a group never spans two sessions, and every member's session is
+    /// the agent's or one a member made).
+    fn groups(&self) -> Vec<i32> {
+        let own = rustix::process::getpgrp().as_raw_nonzero().get();
+        let mut groups: Vec<i32> = self
+            .known
+            .values()
+            .map(|&(_, pgrp)| pgrp)
+            .filter(|&g| g > 1 && g != own)
+            .collect();
+        groups.sort_unstable();
+        groups.dedup();
+        groups
+    }
 }
 
-fn signal_all(pids: &[i32], sig: Signal) {
+/// Signals `pids` and the process groups of everything seen: a whole group at once,
+/// so that a shell whose child is killed cannot start its next command between the
+/// child's signal and its own (a group signal reaches every member, and a fork under
+/// way, together).
+fn signal_all(seen: &Seen, pids: &[i32], sig: Signal) {
+    for g in seen.groups() {
+        if let Some(g) = Pid::from_raw(g) {
+            let _ = kill_process_group(g, sig);
+        }
+    }
     for &pid in pids {
         if let Some(p) = Pid::from_raw(pid) {
             let _ = kill_process(p, sig);
@@ -180,7 +206,7 @@ impl Sweep {
 
 fn sweep(leader: i32, mut seen: Seen, first: &[i32], grace: Duration) {
     let group = signal_group(leader, Signal::TERM);
-    signal_all(first, Signal::TERM);
+    signal_all(&seen, first, Signal::TERM);
     if seen.table && first.is_empty() {
         // The whole table showed nothing of the agent alive (the usual case once it
         // has published and exited): nothing is left that could start anything.
@@ -211,7 +237,7 @@ fn sweep(leader: i32, mut seen: Seen, first: &[i32], grace: Duration) {
         if left.is_empty() || Instant::now() >= end {
             return;
         }
-        signal_all(&left, Signal::KILL);
+        signal_all(&seen, &left, Signal::KILL);
         std::thread::sleep(Duration::from_millis(5));
     }
 }

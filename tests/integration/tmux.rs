@@ -743,7 +743,7 @@ fn headless_auto_uses_a_pane_inside_tmux_and_runs_headless_outside() {
 /// before the pane was closed.
 #[test]
 fn a_cancelled_pane_run_exits_only_once_its_agent_is_gone() {
-    let marker = format!("7795.{}", crate::harness::unique());
+    let marker = format!("7798.{}", crate::harness::unique());
     let body = format!(
         "sh -c \"trap '' HUP TERM; sleep {marker}; sleep {marker}\" &\n\
          sh -c \"trap '' HUP; sleep {marker}; sleep {marker}\" &\n\
@@ -765,9 +765,23 @@ fn a_cancelled_pane_run_exits_only_once_its_agent_is_gone() {
         .filter(|p| !p.zombie() && p.args.contains(&marker))
         .collect();
     assert_eq!(output.status.code(), Some(128 + 15), "{output:?}");
-    assert!(
-        left.is_empty(),
-        "alive after agent-offload exited: {left:?}"
-    );
+    if !left.is_empty() {
+        // Which session and group each survivor is in, against the run's launcher.
+        let pids: Vec<String> = left.iter().map(|p| p.pid.to_string()).collect();
+        let table = std::process::Command::new("ps")
+            .args([
+                "-o",
+                "pid=,ppid=,pgid=,sid=,stat=,args=",
+                "-p",
+                &pids.join(","),
+            ])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+        let manifest = t
+            .run_dirs()
+            .pop()
+            .map(|d| std::fs::read_to_string(d.join("run.json")));
+        panic!("alive after agent-offload exited: {left:?}\n{table:?}\n{manifest:?}");
+    }
     assert_eq!(server.panes().len(), 1);
 }
