@@ -9,6 +9,8 @@ mod duration;
 mod events;
 mod exit;
 mod interface;
+#[cfg(test)]
+mod layers;
 mod outcome;
 mod profile;
 mod run;
