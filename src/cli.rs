@@ -7,6 +7,7 @@ use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
 use clap_complete::ArgValueCandidates;
 
+use crate::profile::{OnStall, StallAfter};
 use crate::skill::providers::Provider;
 
 const EXAMPLES: &str = "\
@@ -272,7 +273,7 @@ pub struct RunArgs {
         value_parser = parse_worktree,
         conflicts_with = "no_worktree"
     )]
-    pub worktree: Option<crate::run::WorktreeStart>,
+    pub worktree: Option<crate::profile::WorktreeStart>,
 
     /// Work in the directory itself even when the config says `worktree`.
     #[arg(long, help_heading = FANOUT)]
@@ -689,13 +690,6 @@ fn run_candidates() -> ArgValueCandidates {
     ArgValueCandidates::new(crate::commands::completions::runs)
 }
 
-/// `--stall-after`: a duration, or `off`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StallAfter {
-    Off,
-    After(std::time::Duration),
-}
-
 fn parse_stall_after(s: &str) -> Result<StallAfter, String> {
     if s.trim() == "off" {
         Ok(StallAfter::Off)
@@ -704,27 +698,9 @@ fn parse_stall_after(s: &str) -> Result<StallAfter, String> {
     }
 }
 
-/// What a stall does.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    clap::ValueEnum,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum OnStall {
-    Warn,
-    Stop,
-}
-
 /// `--worktree=head|dirty`.
-fn parse_worktree(s: &str) -> Result<crate::run::WorktreeStart, String> {
-    crate::run::WorktreeStart::parse(s.trim()).ok_or_else(|| {
+fn parse_worktree(s: &str) -> Result<crate::profile::WorktreeStart, String> {
+    crate::profile::WorktreeStart::parse(s.trim()).ok_or_else(|| {
         format!("invalid value {s:?}: head (from HEAD) or dirty (from the working tree)")
     })
 }

@@ -36,15 +36,7 @@ const LAYERS: &[(&str, u8)] = &[
 ];
 
 /// Upward or sideways uses still to remove, as (from, to).
-const KNOWN: &[(&str, &str)] = &[
-    ("cli", "commands"),
-    ("cli", "run"),
-    ("config", "cli"),
-    ("config", "run"),
-    ("profile", "cli"),
-    ("profile", "run"),
-    ("skill", "cli"),
-];
+const KNOWN: &[(&str, &str)] = &[("cli", "commands"), ("skill", "cli")];
 
 #[cfg(test)]
 mod tests {

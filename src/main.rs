@@ -19,6 +19,7 @@ mod shell;
 mod skill;
 mod status_line;
 mod style;
+mod usage;
 
 use std::process::ExitCode;
 

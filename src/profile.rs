@@ -91,13 +91,13 @@ pub struct Profile {
     /// tmux mode: a pane narrower than this many columns goes to a new window.
     pub min_pane_width: Option<u16>,
     /// The stall detector's limit (`Off`: not watched) and what a stall does.
-    pub stall_after: Option<crate::cli::StallAfter>,
-    pub on_stall: Option<crate::cli::OnStall>,
+    pub stall_after: Option<StallAfter>,
+    pub on_stall: Option<OnStall>,
     /// Budgets: stop the run past this many tokens or US dollars.
     pub max_tokens: Option<u64>,
     pub max_cost: Option<f64>,
     /// USD per million tokens, for a CLI that reports no cost.
-    pub price: Option<crate::run::Price>,
+    pub price: Option<crate::usage::Price>,
     /// Arguments that resume a session, with `{session_id}` for its id: for a generic
     /// profile (which has none built in), or to override the built-in ones.
     pub resume_args: Option<Vec<String>>,
@@ -155,5 +155,58 @@ impl Profile {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorktreeChoice {
     No,
-    From(crate::run::WorktreeStart),
+    From(WorktreeStart),
+}
+
+/// `--stall-after`: a duration, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StallAfter {
+    Off,
+    After(std::time::Duration),
+}
+
+/// What a stall does.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum OnStall {
+    Warn,
+    Stop,
+}
+
+/// Where a run's worktree starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorktreeStart {
+    /// The current commit (`HEAD`).
+    Head,
+    /// The current working tree: `HEAD` plus staged, unstaged and untracked (not
+    /// ignored) changes.
+    Dirty,
+}
+
+impl WorktreeStart {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorktreeStart::Head => "head",
+            WorktreeStart::Dirty => "dirty",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<WorktreeStart> {
+        match s {
+            "head" => Some(WorktreeStart::Head),
+            "dirty" => Some(WorktreeStart::Dirty),
+            _ => None,
+        }
+    }
 }

@@ -20,9 +20,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::Env;
-use crate::cli::{OnStall, RunArgs, StallAfter};
+use crate::cli::RunArgs;
 use crate::config::Config;
 use crate::exit::{self, usage};
+use crate::profile::{OnStall, StallAfter};
 use crate::run::{self, Signals};
 
 const RECORD: &str = "fanout.json";

@@ -259,14 +259,14 @@ pub fn delegate(d: Delegation<'_>) -> Result<u8> {
         .or(profile.stall_after)
         .or(config.stall_after)
     {
-        Some(crate::cli::StallAfter::Off) => None,
-        Some(crate::cli::StallAfter::After(d)) => Some(d),
+        Some(crate::profile::StallAfter::Off) => None,
+        Some(crate::profile::StallAfter::After(d)) => Some(d),
         None => Some(run::DEFAULT_STALL_AFTER),
     }
     .map(|after| run::StallPolicy {
         after_seconds: after.as_secs().max(1),
         stop: args.on_stall.or(profile.on_stall).or(config.on_stall)
-            == Some(crate::cli::OnStall::Stop),
+            == Some(crate::profile::OnStall::Stop),
     });
     let where_ = profile.defined_in.as_deref().map_or_else(
         || "a config file (`agent-offload init`)".to_owned(),

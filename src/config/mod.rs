@@ -32,7 +32,7 @@ pub struct Config {
     /// Config-wide `headless`; a profile's own setting wins.
     pub headless: Headless,
     /// Every run in a worktree of its own (`worktree: true|head|dirty`).
-    pub worktree: Option<crate::run::WorktreeStart>,
+    pub worktree: Option<crate::profile::WorktreeStart>,
     /// Config-wide `focus`; a profile's own setting wins.
     pub focus: bool,
     /// Config-wide `min_pane_width` (default [`DEFAULT_MIN_PANE_WIDTH`]); a profile's
@@ -41,8 +41,8 @@ pub struct Config {
     /// Config-wide `detach_after`; a profile's own setting wins.
     pub detach_after: Option<std::time::Duration>,
     /// Config-wide stall settings; a profile's own setting wins.
-    pub stall_after: Option<crate::cli::StallAfter>,
-    pub on_stall: Option<crate::cli::OnStall>,
+    pub stall_after: Option<crate::profile::StallAfter>,
+    pub on_stall: Option<crate::profile::OnStall>,
     /// Config-wide budgets; a profile's own setting wins.
     pub max_tokens: Option<u64>,
     pub max_cost: Option<f64>,
@@ -499,7 +499,7 @@ impl Ctx<'_> {
         &self,
         name: &str,
         raw: Option<Spanned<schema::RawPrice>>,
-    ) -> anyhow::Result<Option<crate::run::Price>> {
+    ) -> anyhow::Result<Option<crate::usage::Price>> {
         let Some(p) = raw else { return Ok(None) };
         let v = p.value;
         let fine = |x: f64| x.is_finite() && x >= 0.0;
@@ -511,7 +511,7 @@ impl Ctx<'_> {
                 ),
             ));
         }
-        Ok(Some(crate::run::Price {
+        Ok(Some(crate::usage::Price {
             input: v.input,
             cached_input: v.cached_input,
             output: v.output,
@@ -523,11 +523,11 @@ impl Ctx<'_> {
         &self,
         field: &str,
         raw: Option<Spanned<String>>,
-    ) -> anyhow::Result<Option<crate::cli::StallAfter>> {
+    ) -> anyhow::Result<Option<crate::profile::StallAfter>> {
         match raw {
-            Some(v) if v.value.trim() == "off" => Ok(Some(crate::cli::StallAfter::Off)),
+            Some(v) if v.value.trim() == "off" => Ok(Some(crate::profile::StallAfter::Off)),
             Some(v) => duration::parse(&v.value)
-                .map(|d| Some(crate::cli::StallAfter::After(d)))
+                .map(|d| Some(crate::profile::StallAfter::After(d)))
                 .map_err(|e| self.err_at(v.referenced, &format!("{field}: {e} (or off)"))),
             None => Ok(None),
         }

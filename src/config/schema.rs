@@ -49,7 +49,7 @@ pub struct RawConfig {
     #[schemars(with = "Option<String>", extend("pattern" = STALL_PATTERN))]
     pub stall_after: Option<Spanned<String>>,
     /// What a stall does: warn (default) or stop (exit 5).
-    pub on_stall: Option<crate::cli::OnStall>,
+    pub on_stall: Option<crate::profile::OnStall>,
     /// Run every agent in a git worktree of its own: true or head (from HEAD), dirty
     /// (from the working tree), false (default).
     pub worktree: Option<RawWorktree>,
@@ -115,7 +115,7 @@ pub struct RawProfile {
     #[schemars(with = "Option<String>", extend("pattern" = STALL_PATTERN))]
     pub stall_after: Option<Spanned<String>>,
     /// What a stall does: warn or stop (overrides the top-level setting).
-    pub on_stall: Option<crate::cli::OnStall>,
+    pub on_stall: Option<crate::profile::OnStall>,
     /// Stop a run that uses more tokens than this (overrides the top-level setting).
     pub max_tokens: Option<u64>,
     /// Stop a run that costs more than this many US dollars (overrides the top-level
@@ -243,7 +243,7 @@ impl Visitor<'_> for HeadlessVisitor {
 /// `worktree`: `true` or `head` (from HEAD), `dirty` (from the working tree), or
 /// `false`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RawWorktree(pub Option<crate::run::WorktreeStart>);
+pub struct RawWorktree(pub Option<crate::profile::WorktreeStart>);
 
 impl<'de> Deserialize<'de> for RawWorktree {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -254,13 +254,15 @@ impl<'de> Deserialize<'de> for RawWorktree {
                 f.write_str("true, false, head or dirty")
             }
             fn visit_bool<E: de::Error>(self, v: bool) -> Result<RawWorktree, E> {
-                Ok(RawWorktree(v.then_some(crate::run::WorktreeStart::Head)))
+                Ok(RawWorktree(
+                    v.then_some(crate::profile::WorktreeStart::Head),
+                ))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<RawWorktree, E> {
                 match v {
-                    "true" => Ok(RawWorktree(Some(crate::run::WorktreeStart::Head))),
+                    "true" => Ok(RawWorktree(Some(crate::profile::WorktreeStart::Head))),
                     "false" => Ok(RawWorktree(None)),
-                    other => crate::run::WorktreeStart::parse(other)
+                    other => crate::profile::WorktreeStart::parse(other)
                         .map(|s| RawWorktree(Some(s)))
                         .ok_or_else(|| E::invalid_value(de::Unexpected::Str(other), &self)),
                 }

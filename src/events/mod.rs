@@ -59,44 +59,13 @@ const ARGS_CHARS: usize = 160;
 /// show raw): a hostile stream must not grow the set without bound.
 const UNKNOWN_TYPES_MAX: usize = 32;
 
-/// Token usage of a run so far; None where the CLI does not report that number.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct Usage {
-    pub input_tokens: Option<u64>,
-    pub cached_input_tokens: Option<u64>,
-    pub output_tokens: Option<u64>,
-    pub reasoning_tokens: Option<u64>,
-    pub cost_usd: Option<f64>,
-}
-
-impl Usage {
-    /// Adds `other` to `self`, field by field; a field stays None only if both are.
-    pub fn add(&mut self, other: &Usage) {
-        add_u64(&mut self.input_tokens, other.input_tokens);
-        add_u64(&mut self.cached_input_tokens, other.cached_input_tokens);
-        add_u64(&mut self.output_tokens, other.output_tokens);
-        add_u64(&mut self.reasoning_tokens, other.reasoning_tokens);
-        if let Some(cost) = other.cost_usd {
-            self.cost_usd = Some(self.cost_usd.unwrap_or(0.0) + cost);
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        *self == Usage::default()
-    }
-}
+pub use crate::usage::Usage;
 
 /// The sum of the numbers present; None if none is.
 pub fn sum(values: &[Option<u64>]) -> Option<u64> {
     values.iter().flatten().fold(None, |total: Option<u64>, v| {
         Some(total.unwrap_or(0).saturating_add(*v))
     })
-}
-
-fn add_u64(total: &mut Option<u64>, value: Option<u64>) {
-    if let Some(value) = value {
-        *total = Some(total.unwrap_or(0).saturating_add(value));
-    }
 }
 
 /// What a `Usage` counts.

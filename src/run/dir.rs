@@ -222,14 +222,14 @@ pub struct Manifest {
     pub continuation: Option<Continuation>,
     /// Budgets, prices, and what earlier runs of a resumed session used.
     #[serde(default)]
-    pub meter: Option<crate::run::usage::Meter>,
+    pub meter: Option<crate::usage::Meter>,
     /// The tokens this run used, as its CLI reported them.
     #[serde(default)]
-    pub usage: Option<crate::run::usage::Tokens>,
+    pub usage: Option<crate::usage::Tokens>,
     #[serde(default)]
     pub cost_usd: Option<f64>,
     #[serde(default)]
-    pub cost_source: Option<crate::run::usage::CostSource>,
+    pub cost_source: Option<crate::usage::CostSource>,
     /// The stall detector's view of a running run (see `--stall-after`).
     #[serde(default)]
     pub health: Option<Health>,

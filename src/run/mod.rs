@@ -24,10 +24,10 @@ mod stop;
 mod sys;
 mod tmux;
 mod transcript;
-mod usage;
 mod waiter;
 mod worktree;
 
+pub use crate::usage::{CostSource, Meter, Spent, Tokens, short_count};
 pub use changes::{Changes, describe as describe_changes};
 pub use check::{Check, describe as describe_check, run_pending as run_check};
 #[cfg(test)]
@@ -45,7 +45,6 @@ pub use session::{discover as session_id, known as known_session_id};
 pub use signals::Signals;
 pub use sys::{WATCH_HELPER_COMMAND, describe as describe_waiting, watch_helper_main};
 pub use tmux::Caller;
-pub use usage::{CostSource, Meter, Price, Spent, Tokens, short_count};
 pub use worktree::{
     Applied, ConflictMode, Start as WorktreeStart, Taken, Worktree, apply as apply_worktree,
     base_moved, branch_tip, check as check_worktree, commit_all, current_tree,

@@ -41,7 +41,7 @@ use serde::Serialize;
 use crate::events::{Stream, Usage, UsageScope};
 use crate::interface::Interface;
 use crate::run::dir;
-use crate::run::usage::{CostSource, Meter, Spent, Tokens};
+use crate::usage::{CostSource, Meter, Spent, Tokens};
 
 /// The hidden subcommand that runs the relay.
 pub const RELAY_COMMAND: &str = "__relay";

@@ -28,33 +28,7 @@ pub const BRANCH_PREFIX: &str = "agent-offload/";
 /// The ref that keeps a dirty run's starting tree: `refs/agent-offload/<run id>`.
 const BASE_REF_PREFIX: &str = "refs/agent-offload/";
 
-/// Where a run's worktree starts from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Start {
-    /// The current commit (`HEAD`).
-    Head,
-    /// The current working tree: `HEAD` plus staged, unstaged and untracked (not
-    /// ignored) changes.
-    Dirty,
-}
-
-impl Start {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Start::Head => "head",
-            Start::Dirty => "dirty",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Start> {
-        match s {
-            "head" => Some(Start::Head),
-            "dirty" => Some(Start::Dirty),
-            _ => None,
-        }
-    }
-}
+pub use crate::profile::WorktreeStart as Start;
 
 /// A run's worktree, as recorded in `run.json` (field names are part of the interface).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

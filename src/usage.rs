@@ -4,7 +4,38 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::events;
+/// Token usage of a run so far; None where the CLI does not report that number.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Usage {
+    pub input_tokens: Option<u64>,
+    pub cached_input_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
+    pub reasoning_tokens: Option<u64>,
+    pub cost_usd: Option<f64>,
+}
+
+impl Usage {
+    /// Adds `other` to `self`, field by field; a field stays None only if both are.
+    pub fn add(&mut self, other: &Usage) {
+        add_u64(&mut self.input_tokens, other.input_tokens);
+        add_u64(&mut self.cached_input_tokens, other.cached_input_tokens);
+        add_u64(&mut self.output_tokens, other.output_tokens);
+        add_u64(&mut self.reasoning_tokens, other.reasoning_tokens);
+        if let Some(cost) = other.cost_usd {
+            self.cost_usd = Some(self.cost_usd.unwrap_or(0.0) + cost);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Usage::default()
+    }
+}
+
+fn add_u64(total: &mut Option<u64>, value: Option<u64>) {
+    if let Some(value) = value {
+        *total = Some(total.unwrap_or(0).saturating_add(value));
+    }
+}
 
 /// Tokens one run used; `None` where the CLI does not say. `input_tokens` counts every
 /// input token, cached ones included; `output_tokens` every output token, reasoning
@@ -19,7 +50,7 @@ pub struct Tokens {
 }
 
 impl Tokens {
-    pub fn from_events(u: &events::Usage) -> Tokens {
+    pub fn from_events(u: &Usage) -> Tokens {
         Tokens {
             input_tokens: u.input_tokens,
             cached_input_tokens: u.cached_input_tokens,
@@ -122,7 +153,7 @@ impl Meter {
 
     /// What this run spent, from what its CLI reported so far (`session`: the usage is
     /// the session's running total).
-    pub fn spent(&self, reported: &events::Usage, session: bool) -> Spent {
+    pub fn spent(&self, reported: &Usage, session: bool) -> Spent {
         let raw = Tokens::from_events(reported);
         let tokens = match (&self.base, session) {
             (Some(base), true) => raw.minus(base),
@@ -178,8 +209,8 @@ pub fn short_count(n: u64) -> String {
 mod tests {
     use super::*;
 
-    fn reported(input: u64, cached: u64, output: u64, cost: Option<f64>) -> events::Usage {
-        events::Usage {
+    fn reported(input: u64, cached: u64, output: u64, cost: Option<f64>) -> Usage {
+        Usage {
             input_tokens: Some(input),
             cached_input_tokens: Some(cached),
             output_tokens: Some(output),
