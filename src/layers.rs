@@ -36,7 +36,7 @@ const LAYERS: &[(&str, u8)] = &[
 ];
 
 /// Upward or sideways uses still to remove, as (from, to).
-const KNOWN: &[(&str, &str)] = &[("cli", "commands"), ("skill", "cli")];
+const KNOWN: &[(&str, &str)] = &[("cli", "commands")];
 
 #[cfg(test)]
 mod tests {

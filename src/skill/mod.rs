@@ -122,35 +122,4 @@ mod tests {
         );
         assert!(body.contains("agent-offload profiles"));
     }
-
-    /// Every long option the skill tells a host to use exists (in some command), except those the
-    /// skill presents as "if your version has it" (from the detach/wait issue).
-    #[test]
-    fn options_in_the_skill_exist() {
-        use clap::CommandFactory;
-        let cmd = crate::cli::Cli::command();
-        let known: Vec<String> = cmd
-            .get_arguments()
-            .chain(cmd.get_subcommands().flat_map(clap::Command::get_arguments))
-            .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
-            .chain(["--help".to_owned(), "--version".to_owned()])
-            .collect();
-        let future = ["--detach-after"];
-        let mut rest = BUNDLED;
-        while let Some(i) = rest.find("--") {
-            rest = &rest[i + 2..];
-            let word: String = rest
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
-                .collect();
-            if word.is_empty() || word.starts_with('-') {
-                continue;
-            }
-            let option = format!("--{word}");
-            assert!(
-                known.contains(&option) || future.contains(&option.as_str()),
-                "SKILL.md mentions {option}, which no agent-offload command has"
-            );
-        }
-    }
 }
