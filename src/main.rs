@@ -11,6 +11,7 @@ mod exit;
 mod interface;
 #[cfg(test)]
 mod layers;
+mod os;
 mod outcome;
 mod profile;
 mod run;
@@ -45,7 +46,7 @@ fn main() -> ExitCode {
 }
 
 /// The internal helpers agent-offload starts itself — the run-directory watch helper
-/// (`__watch DIR`, see `run::sys`) and a detached run's guard (`__guard DIR`, see
+/// (`__watch DIR`, see `os`) and a detached run's guard (`__guard DIR`, see
 /// `run::ensure_guard`) — are not clap subcommands, so that completions and the man
 /// page never offer them.
 fn internal_command() -> Option<anyhow::Result<u8>> {

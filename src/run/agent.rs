@@ -6,9 +6,10 @@ use std::process::Child;
 use std::time::Duration;
 
 use crate::interface::Mode;
+use crate::os::stop;
 use crate::outcome::signal_name;
 use crate::run::dir::{Manifest, ProcessId, RunDir};
-use crate::run::{stop, tmux};
+use crate::run::tmux;
 
 pub enum Agent {
     Process {

@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::os::signals::Signals;
+use crate::os::{self as sys, stop};
 use crate::run::dir::{Manifest, RunDir};
 use crate::run::lock::RunLock;
-use crate::run::signals::Signals;
-use crate::run::{stop, sys};
 
 pub const LOG: &str = "check.log";
 

@@ -308,14 +308,7 @@ pub enum Continuation {
     Handoff,
 }
 
-/// A process named so that it cannot be confused with a later one that reuses its pid
-/// (start time) or with anything from before a reboot (boot id).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProcessId {
-    pub pid: i32,
-    pub start: u64,
-    pub boot_id: String,
-}
+pub use crate::os::ProcessId;
 
 impl Manifest {
     pub fn save(&self, dir: &RunDir) -> Result<()> {

@@ -24,10 +24,10 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::os::stop;
 use crate::run::agent::Agent;
 use crate::run::dir::{self, RunDir, StallKind};
 use crate::run::read::{self, Entry};
-use crate::run::stop;
 
 /// The share of wall time the agent's processes must spend on the CPU between two
 /// looks to count as working. An idle TUI redrawing a spinner uses 1–3 %; anything

@@ -207,7 +207,7 @@ mod tests {
     fn a_handover_that_never_comes_ends_the_launcher() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join(dir::ENV_FIFO);
-        crate::run::sys::make_fifo(&fifo, 0o600).unwrap();
+        crate::os::make_fifo(&fifo, 0o600).unwrap();
         let script = Launch {
             run_id: "id",
             run_dir: dir.path(),

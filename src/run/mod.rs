@@ -19,14 +19,13 @@ mod prompt;
 mod read;
 mod relay;
 mod session;
-mod signals;
-mod stop;
-mod sys;
 mod tmux;
 mod transcript;
 mod waiter;
 mod worktree;
 
+pub use crate::os::signals::Signals;
+pub use crate::os::{WATCH_HELPER_COMMAND, describe as describe_waiting, watch_helper_main};
 pub use crate::usage::{CostSource, Meter, Spent, Tokens, short_count};
 pub use changes::{Changes, describe as describe_changes};
 pub use check::{Check, describe as describe_check, run_pending as run_check};
@@ -42,8 +41,6 @@ pub use prepare::structured;
 pub use prompt::read_or as read_prompt_or;
 pub use relay::{RELAY_COMMAND, recorded_session_usage, relay_main, spent};
 pub use session::{discover as session_id, known as known_session_id};
-pub use signals::Signals;
-pub use sys::{WATCH_HELPER_COMMAND, describe as describe_waiting, watch_helper_main};
 pub use tmux::Caller;
 pub use worktree::{
     Applied, ConflictMode, Start as WorktreeStart, Taken, Worktree, apply as apply_worktree,
@@ -85,6 +82,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::interface::Mode;
+use crate::os::{self as sys, ExitWatch, stop};
 use crate::outcome::Outcome;
 use crate::profile::Profile;
 use agent::Agent;
@@ -92,7 +90,6 @@ use conclude::Ending;
 use dir::ProcessId;
 use health::StallWatch;
 use lock::RunLock;
-use sys::ExitWatch;
 use waiter::{Event, Launcher, Watch};
 
 /// The hidden subcommand that runs a detached run's guard.

@@ -472,7 +472,7 @@ mod tests {
     fn what_is_not_a_regular_file_is_refused_without_blocking() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("fifo");
-        crate::run::sys::make_fifo(&fifo, 0o600).unwrap();
+        crate::os::make_fifo(&fifo, 0o600).unwrap();
         assert!(matches!(
             open_untrusted(&fifo),
             Err(Refused::NotAFile("a FIFO"))

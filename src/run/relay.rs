@@ -143,7 +143,7 @@ pub fn relay_main(args: &[OsString]) -> Result<u8> {
     }
     let pid = i32::try_from(child.id()).unwrap_or(0);
     std::thread::spawn(move || {
-        crate::run::sys::wait_child_exited(pid);
+        crate::os::wait_child_exited(pid);
         let _ = tx.send(End::Agent);
     });
     if rx.recv() == Ok(End::Agent) {

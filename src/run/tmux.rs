@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use crate::os::stop;
 use crate::run::dir::{self, RunDir};
-use crate::run::stop;
 use crate::shell::{quote, quote_bytes};
 
 /// The pane option that marks panes opened by agent-offload, holding the run id.
@@ -339,8 +339,7 @@ fn run_pane_to_split(caller: &Caller) -> Result<Option<String>> {
 /// Creates the FIFO that `launch.sh` reads its environment from.
 pub fn make_fifo(run: &RunDir) -> Result<()> {
     let path = run.file(dir::ENV_FIFO);
-    crate::run::sys::make_fifo(&path, 0o600)
-        .with_context(|| format!("cannot create {}", path.display()))
+    crate::os::make_fifo(&path, 0o600).with_context(|| format!("cannot create {}", path.display()))
 }
 
 /// Writes `export` lines for `vars` into the FIFO once the launcher opens it. Bounded:

@@ -20,11 +20,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
+use crate::os::signals::Signals;
+use crate::os::stop;
+use crate::os::{self as sys, DirWatch, ExitWatch, StartingWatch};
 use crate::run::dir::{self, ProcessId};
 use crate::run::read::{self, Entry, Stamp};
-use crate::run::signals::Signals;
-use crate::run::stop;
-use crate::run::sys::{self, DirWatch, ExitWatch, StartingWatch};
 
 /// The safety-net poll interval when both the directory and the launcher are watched.
 /// Each wake costs a few syscalls; at 5 s, waiting costs well under 1 ms CPU a minute.

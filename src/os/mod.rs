@@ -26,6 +26,9 @@ use rustix::event::{PollFd, PollFlags, Timespec, poll};
 
 use anyhow::Result;
 
+pub mod signals;
+pub mod stop;
+
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "macos")]
@@ -347,4 +350,13 @@ pub fn watch_helper_main(dir: &Path) -> Result<u8> {
     {
         anyhow::bail!("no watch helper on this platform ({})", dir.display())
     }
+}
+
+/// A process named so that it cannot be confused with a later one that reuses its pid
+/// (start time) or with anything from before a reboot (boot id).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ProcessId {
+    pub pid: i32,
+    pub start: u64,
+    pub boot_id: String,
 }

@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal, kill_process, kill_process_group, test_kill_process_group};
 
-use crate::run::dir::ProcessId;
-use crate::run::sys::{self, ProcInfo};
+use crate::os::{self as sys, ProcInfo, ProcessId};
 
 /// Whether this process adopts the agent's orphans (see [`adopt_orphans`]).
 static ADOPTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
