@@ -19,6 +19,7 @@ mod search_path;
 mod shell;
 mod skill;
 mod status_line;
+mod store;
 mod style;
 mod usage;
 

@@ -8,8 +8,8 @@ use std::time::Duration;
 use crate::interface::Mode;
 use crate::os::stop;
 use crate::outcome::signal_name;
-use crate::run::dir::{Manifest, ProcessId, RunDir};
 use crate::run::tmux;
+use crate::store::dir::{Manifest, ProcessId, RunDir};
 
 pub enum Agent {
     Process {

@@ -7,57 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use serde::{Deserialize, Serialize};
-
-/// The state of the working tree at one moment.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Snapshot {
-    pub toplevel: PathBuf,
-    /// The repository's index file (copied, never written).
-    #[serde(default)]
-    pub index: Option<PathBuf>,
-    /// `None` on an unborn branch.
-    pub head: Option<String>,
-    /// The tree object holding the working tree's content.
-    pub tree: String,
-    /// Ignored paths taken into the tree all the same: the files a worktree run was
-    /// given by `.worktreeinclude`, whose edits are the run's work too.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub included: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Changes {
-    pub files: Vec<FileChange>,
-    /// Commits made during the run, oldest first.
-    pub commits: Vec<Commit>,
-    pub insertions: u64,
-    pub deletions: u64,
-    /// The git trees compared (the working tree at the start and at the end), from
-    /// which the run's diff can be written later (`git diff BASE TREE`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base_tree: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tree: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct FileChange {
-    pub path: String,
-    /// `added`, `modified`, `deleted`, `renamed`, `copied` or `type_changed`.
-    pub status: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub old_path: Option<String>,
-    /// `None` for binary files.
-    pub insertions: Option<u64>,
-    pub deletions: Option<u64>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Commit {
-    pub sha: String,
-    pub summary: String,
-}
+pub use crate::store::record::{Changes, Commit, FileChange, Snapshot};
 
 pub(super) fn git(dir: &Path) -> Command {
     let mut cmd = Command::new("git");

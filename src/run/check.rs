@@ -7,40 +7,18 @@
 //! makes a done run exit 7 (`exit::after_check`).
 
 use std::os::unix::process::CommandExt as _;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
 
 use crate::os::signals::Signals;
 use crate::os::{self as sys, stop};
-use crate::run::dir::{Manifest, RunDir};
-use crate::run::lock::RunLock;
+use crate::store::dir::{Manifest, RunDir};
+use crate::store::lock::RunLock;
+pub use crate::store::record::Check;
 
 pub const LOG: &str = "check.log";
-
-/// The check a run asked for, and once it ran, its result.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Check {
-    pub command: String,
-    /// Whether it exited 0; `None` until it has run.
-    #[serde(default)]
-    pub passed: Option<bool>,
-    #[serde(default)]
-    pub exit_code: Option<i32>,
-    #[serde(default)]
-    pub seconds: Option<f64>,
-    /// Why it did not finish by itself (its time limit, a signal).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stopped: Option<String>,
-    /// The signal to agent-offload that stopped it: the command then exits 128 + n.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signal: Option<i32>,
-    #[serde(default)]
-    pub log: Option<PathBuf>,
-}
 
 impl Check {
     pub fn asked(command: &str) -> Check {

@@ -11,11 +11,11 @@ use crate::exit;
 use crate::outcome::{EndedBy, Outcome};
 use crate::run::agent::Agent;
 use crate::run::changes;
-use crate::run::dir::{Manifest, RunDir};
-use crate::run::lock::RunLock;
-use crate::run::read::{self, Entry};
 use crate::run::relay::Recorded;
 use crate::run::waiter::{Event, Launcher, Watch};
+use crate::store::dir::{Manifest, RunDir};
+use crate::store::lock::RunLock;
+use crate::store::read::{self, Entry};
 
 /// After `done.md` appears, how long a headless agent may take to exit by itself
 /// before it is stopped (some CLIs keep running after they answer).
@@ -81,14 +81,14 @@ fn settle(e: Ending<'_>) -> Outcome {
     {
         agent.stop();
         agent.reap();
-        return not_a_summary(crate::run::dir::DONE, kind);
+        return not_a_summary(crate::store::dir::DONE, kind);
     }
     if event == Event::Question
         && let Entry::Other(kind) = watch.question()
     {
         agent.stop();
         agent.reap();
-        return not_a_summary(crate::run::dir::QUESTION, kind);
+        return not_a_summary(crate::store::dir::QUESTION, kind);
     }
     let outcome = match event {
         Event::Done => {
@@ -148,7 +148,7 @@ fn settle(e: Ending<'_>) -> Outcome {
             }
         }
         Event::OverBudget => {
-            let meter = crate::run::dir::Manifest::load(run)
+            let meter = crate::store::dir::Manifest::load(run)
                 .ok()
                 .and_then(|m| m.meter)
                 .unwrap_or_default();

@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::interface::NESTING_GUARDS;
-use crate::run::dir::{self, RunDir};
+use crate::store::dir::{self, RunDir};
 
 /// Starts `launch.sh`. The agent's environment is ours, plus the profile's `from_env`
 /// values (handed over in the process environment: never in a file or an argv), minus
@@ -87,7 +87,7 @@ impl Tail {
         let handle = std::thread::spawn(move || {
             // Through the untrusted reader: a FIFO the agent put at output.log would
             // block an ordinary open, and this thread is joined.
-            let Ok((mut f, _)) = crate::run::read::open_untrusted(&path) else {
+            let Ok((mut f, _)) = crate::store::read::open_untrusted(&path) else {
                 return;
             };
             let _ = f.seek(SeekFrom::Start(0));

@@ -22,12 +22,11 @@
 use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
 use crate::os::stop;
 use crate::run::agent::Agent;
-use crate::run::dir::{self, RunDir, StallKind};
-use crate::run::read::{self, Entry};
+use crate::store::dir::{self, RunDir, StallKind};
+use crate::store::read::{self, Entry};
+pub use crate::store::record::StallPolicy;
 
 /// The share of wall time the agent's processes must spend on the CPU between two
 /// looks to count as working. An idle TUI redrawing a spinner uses 1–3 %; anything
@@ -38,16 +37,6 @@ const MIN_CHECK: Duration = Duration::from_secs(2);
 const MAX_CHECK: Duration = Duration::from_secs(30);
 /// The stall limit when none is given.
 pub const DEFAULT_AFTER: Duration = Duration::from_secs(10 * 60);
-
-/// What a run does about stalls; recorded in `run.json` so that whoever waits (the
-/// run's own process, `wait`, the guard) applies the same.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StallPolicy {
-    /// Seconds without a sign of work.
-    pub after_seconds: u64,
-    /// Stop the agent (status `stalled`, exit 5) instead of warning.
-    pub stop: bool,
-}
 
 /// What one look found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

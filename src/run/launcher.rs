@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::interface::NESTING_GUARDS;
-use crate::run::dir;
+use crate::store::dir;
 
 /// One word of the agent's command line.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,15 +8,12 @@ mod agent;
 mod changes;
 mod check;
 mod conclude;
-mod dir;
 mod handoff;
 mod headless;
 mod health;
 mod launcher;
-mod lock;
 mod prepare;
 mod prompt;
-mod read;
 mod relay;
 mod session;
 mod tmux;
@@ -26,14 +23,14 @@ mod worktree;
 
 pub use crate::os::signals::Signals;
 pub use crate::os::{WATCH_HELPER_COMMAND, describe as describe_waiting, watch_helper_main};
+#[cfg(test)]
+pub use crate::store::dir::StallKind;
+pub use crate::store::dir::{
+    Continuation, Health, HealthState, Manifest, RunDir, Status, list, resolve, rfc3339, runs_root,
+};
 pub use crate::usage::{CostSource, Meter, Spent, Tokens, short_count};
 pub use changes::{Changes, describe as describe_changes};
 pub use check::{Check, describe as describe_check, run_pending as run_check};
-#[cfg(test)]
-pub use dir::StallKind;
-pub use dir::{
-    Continuation, Health, HealthState, Manifest, RunDir, Status, list, resolve, rfc3339, runs_root,
-};
 pub use handoff::DIFF;
 pub use handoff::seed as handoff_prompt;
 pub use health::{DEFAULT_AFTER as DEFAULT_STALL_AFTER, StallPolicy};
@@ -85,11 +82,11 @@ use crate::interface::Mode;
 use crate::os::{self as sys, ExitWatch, stop};
 use crate::outcome::Outcome;
 use crate::profile::Profile;
+use crate::store::dir::{self as dir, ProcessId};
+use crate::store::lock::RunLock;
 use agent::Agent;
 use conclude::Ending;
-use dir::ProcessId;
 use health::StallWatch;
-use lock::RunLock;
 use waiter::{Event, Launcher, Watch};
 
 /// The hidden subcommand that runs a detached run's guard.

@@ -7,12 +7,12 @@ use anyhow::Result;
 
 use crate::interface::{Mode, SESSION_ID_PLACEHOLDER};
 use crate::profile::{EnvValue, PROMPT_FILE_PLACEHOLDER, PromptDelivery};
-use crate::run::dir::{self, Manifest, RunDir, Status};
 use crate::run::launcher::{self, Launch, Word};
-use crate::run::lock::RunLock;
 use crate::run::{
     Meter, Request, Session, WorktreeRequest, changes, prompt, relay, session, worktree,
 };
+use crate::store::dir::{self, Manifest, RunDir, Status};
+use crate::store::lock::RunLock;
 
 /// Creates the run directory with `prompt.md`, `launch.sh` and a first `run.json`.
 /// The profile's environment as `run.json` shows it: a value taken from the caller's

@@ -199,10 +199,13 @@ fn waiting_notice(what: &str, limit: Limit) -> String {
 /// a question when the agent cannot go on without an answer.
 pub fn augment(prompt: &str, run_dir: &Path) -> String {
     let path = |name: &str| run_dir.join(name).to_string_lossy().into_owned();
-    let (tmp_s, done_s) = (path(crate::run::dir::DONE_TMP), path(crate::run::dir::DONE));
+    let (tmp_s, done_s) = (
+        path(crate::store::dir::DONE_TMP),
+        path(crate::store::dir::DONE),
+    );
     let (qtmp_s, question_s) = (
-        path(crate::run::dir::QUESTION_TMP),
-        path(crate::run::dir::QUESTION),
+        path(crate::store::dir::QUESTION_TMP),
+        path(crate::store::dir::QUESTION),
     );
     let mut out = String::with_capacity(prompt.len() + 1400);
     out.push_str(prompt);

@@ -40,7 +40,7 @@ use serde::Serialize;
 
 use crate::events::{Stream, Usage, UsageScope};
 use crate::interface::Interface;
-use crate::run::dir;
+use crate::store::dir;
 use crate::usage::{CostSource, Meter, Spent, Tokens};
 
 /// The hidden subcommand that runs the relay.

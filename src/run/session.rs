@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use crate::interface::{Interface, Mode};
-use crate::run::dir::{self, Manifest, RunDir};
 use crate::run::relay::Recorded;
 use crate::run::transcript;
+use crate::store::dir::{self, Manifest, RunDir};
 
 /// A random version 4 UUID (`8-4-4-4-12` lowercase hex), for a CLI that takes its
 /// session id from us (claude `--session-id`). Uniqueness is all it needs: the 122

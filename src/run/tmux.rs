@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use crate::os::stop;
-use crate::run::dir::{self, RunDir};
 use crate::shell::{quote, quote_bytes};
+use crate::store::dir::{self, RunDir};
 
 /// The pane option that marks panes opened by agent-offload, holding the run id.
 const RUN_OPTION: &str = "@agent-offload-run";
@@ -241,7 +241,7 @@ impl PlacementLock {
         let file = create_private(&root.join(dir::PLACEMENT_LOCK)).ok();
         if let Some(f) = &file {
             // Placing a pane takes milliseconds.
-            crate::run::lock::lock_exclusive(f, Duration::from_secs(5));
+            crate::store::lock::lock_exclusive(f, Duration::from_secs(5));
         }
         PlacementLock { _file: file }
     }

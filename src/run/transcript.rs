@@ -47,8 +47,8 @@ use serde_json::Value;
 
 use crate::events::{Usage, sum};
 use crate::interface::Interface;
-use crate::run::dir::valid_session_id;
-use crate::run::read::open_untrusted;
+use crate::store::dir::valid_session_id;
+use crate::store::read::open_untrusted;
 
 /// A transcript line longer than this is skipped (a pasted image, a huge tool output:
 /// never a usage record).
@@ -929,7 +929,8 @@ pub fn pi_project(cwd: &str) -> String {
 /// gemini's short project name for `cwd`, from `projects.json` (`{"projects": {"<abs
 /// cwd>": "<name>"}}`, read bounded).
 fn gemini_project(gemini: &Path, cwd: &str) -> Option<String> {
-    let bytes = super::read::read_whole(&gemini.join("projects.json"), 4 * 1024 * 1024).ok()?;
+    let bytes =
+        crate::store::read::read_whole(&gemini.join("projects.json"), 4 * 1024 * 1024).ok()?;
     let v: Value = serde_json::from_slice(&bytes).ok()?;
     let name = v.get("projects")?.get(cwd)?.as_str()?;
     (!name.is_empty() && !name.contains(['/', '\\']) && name != "." && name != "..")

@@ -23,8 +23,8 @@ use anyhow::Result;
 use crate::os::signals::Signals;
 use crate::os::stop;
 use crate::os::{self as sys, DirWatch, ExitWatch, StartingWatch};
-use crate::run::dir::{self, ProcessId};
-use crate::run::read::{self, Entry, Stamp};
+use crate::store::dir::{self, ProcessId};
+use crate::store::read::{self, Entry, Stamp};
 
 /// The safety-net poll interval when both the directory and the launcher are watched.
 /// Each wake costs a few syscalls; at 5 s, waiting costs well under 1 ms CPU a minute.
@@ -264,7 +264,7 @@ pub enum Event {
     /// A pane run's usage crossed a budget.
     OverBudget,
     /// No sign of work for the stall limit (seconds), and the policy says stop.
-    Stalled(crate::run::dir::StallKind, u64),
+    Stalled(crate::store::dir::StallKind, u64),
 }
 
 /// Blocks until the first event. Checks come in a fixed order so that simultaneous

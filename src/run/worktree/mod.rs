@@ -19,7 +19,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
-use serde::{Deserialize, Serialize};
 
 use super::changes;
 
@@ -29,49 +28,7 @@ pub const BRANCH_PREFIX: &str = "agent-offload/";
 const BASE_REF_PREFIX: &str = "refs/agent-offload/";
 
 pub use crate::profile::WorktreeStart as Start;
-
-/// A run's worktree, as recorded in `run.json` (field names are part of the interface).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Worktree {
-    /// The worktree's top level.
-    pub path: PathBuf,
-    pub branch: String,
-    /// The commit the branch starts from.
-    pub base: String,
-    pub start: Start,
-    /// The top level of the checkout it was made from.
-    pub repo: PathBuf,
-    /// The tree the run's changes are measured against: the base commit's, or for
-    /// `dirty` the working tree it started from.
-    pub base_tree: String,
-    /// Ignored files brought over by `.worktreeinclude` (copied) and `.worktreelink`
-    /// (symbolic links), as paths relative to the top level.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub included: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub linked: Vec<String>,
-    /// `base_tree` with the included files as they were copied: an edit the run makes
-    /// to one of them is its work too (applied, and kept by `discard`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub included_tree: Option<String>,
-    /// When its changes were applied to a checkout, and which tree was applied.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub applied: Option<Taken>,
-    /// When its branch was merged, and which commit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged: Option<Taken>,
-    /// When the worktree and the branch were removed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub removed_at: Option<String>,
-}
-
-/// The work was taken into a checkout: when, what (a tree or a commit), where.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Taken {
-    pub at: String,
-    pub object: String,
-    pub into: PathBuf,
-}
+pub use crate::store::record::{Taken, Worktree};
 
 impl Taken {
     pub fn now(object: String, into: PathBuf) -> Taken {
@@ -395,7 +352,7 @@ impl Serial {
         )
         .ok();
         if let Some(fd) = &fd {
-            super::lock::lock_exclusive(fd, std::time::Duration::from_secs(120));
+            crate::store::lock::lock_exclusive(fd, std::time::Duration::from_secs(120));
         }
         Serial { _dir: fd }
     }

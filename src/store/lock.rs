@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use rustix::fs::{FlockOperation, Mode, OFlags, flock};
 
-use crate::run::dir::RunDir;
+use crate::store::dir::RunDir;
 
 /// An exclusive lock on a run, held while its outcome is decided and recorded, and
 /// while other processes update its `run.json`. It is a `flock` on the run directory

@@ -25,7 +25,7 @@ use std::time::{Duration, SystemTime};
 
 use rustix::fs::{Mode, OFlags};
 
-use crate::run::dir::{self, RunDir};
+use crate::store::dir::{self, RunDir};
 
 /// The most of a summary printed or put in `--json`: a longer one is cut to its first
 /// and last [`SUMMARY_PART`] bytes, with a line between naming the whole file and its

@@ -205,10 +205,10 @@ pub struct Manifest {
     pub deadline_at: Option<Timestamp>,
     /// The working tree when the run started (in a git repository).
     #[serde(default)]
-    pub git: Option<crate::run::changes::Snapshot>,
+    pub git: Option<crate::store::record::Snapshot>,
     /// What the run changed, computed when it ended.
     #[serde(default)]
-    pub changes: Option<crate::run::changes::Changes>,
+    pub changes: Option<crate::store::record::Changes>,
     /// The agent CLI's session: assigned at the start where the CLI allows it, else
     /// read from its output or its session store as soon as it is known.
     #[serde(default)]
@@ -243,16 +243,16 @@ pub struct Manifest {
     pub ended_by: Option<crate::outcome::EndedBy>,
     /// What the run does about stalls (`None`: not watched).
     #[serde(default)]
-    pub stall: Option<crate::run::health::StallPolicy>,
+    pub stall: Option<crate::store::record::StallPolicy>,
     /// The git worktree the agent works in (`--worktree`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub worktree: Option<crate::run::worktree::Worktree>,
+    pub worktree: Option<crate::store::record::Worktree>,
     /// The fan-out this run is one candidate of.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fanout: Option<String>,
     /// `--check CMD` and, once it ran, its result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub check: Option<crate::run::check::Check>,
+    pub check: Option<crate::store::record::Check>,
 }
 
 /// Whether a run shows signs of work: new output or events, CPU time of the agent's
@@ -321,7 +321,7 @@ impl Manifest {
     /// through a link, never blocking on a FIFO, bounded.
     pub fn load(dir: &RunDir) -> Result<Manifest> {
         let path = dir.file(MANIFEST);
-        let bytes = crate::run::read::read_whole(&path, MANIFEST_LIMIT)
+        let bytes = crate::store::read::read_whole(&path, MANIFEST_LIMIT)
             .with_context(|| format!("cannot read {}", path.display()))?;
         serde_json::from_slice(&bytes)
             .with_context(|| format!("{} is not a valid run.json", path.display()))
