@@ -8,6 +8,7 @@ mod cursor;
 mod duration;
 mod events;
 mod exit;
+mod git;
 mod interface;
 #[cfg(test)]
 mod layers;

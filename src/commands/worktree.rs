@@ -121,11 +121,8 @@ pub fn merge(args: &MergeArgs, env: Env<'_>) -> Result<u8> {
     if let Some(moved) = run::base_moved(&wt, &target) {
         eprintln!("agent-offload: {moved}");
     }
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(&target)
+    let out = crate::git::command(&target)
         .args(["merge", "--no-edit", &wt.branch])
-        .stdin(std::process::Stdio::null())
         .output()?;
     eprint!("{}", String::from_utf8_lossy(&out.stdout));
     eprint!("{}", String::from_utf8_lossy(&out.stderr));
@@ -365,9 +362,8 @@ fn newest_here(root: &Path) -> Result<RunDir> {
 
 /// The top level of the checkout in the current directory, if it is in one.
 fn checkout() -> Option<PathBuf> {
-    let out = std::process::Command::new("git")
+    let out = crate::git::bare()
         .args(["rev-parse", "--show-toplevel"])
-        .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .output()
         .ok()?;

@@ -8,9 +8,9 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::exit;
+use crate::git::changes;
 use crate::outcome::{EndedBy, Outcome};
 use crate::run::agent::Agent;
-use crate::run::changes;
 use crate::run::relay::Recorded;
 use crate::run::waiter::{Event, Launcher, Watch};
 use crate::store::dir::{Manifest, RunDir};
@@ -208,8 +208,8 @@ fn record(run: &RunDir, manifest: &mut Manifest, outcome: &Outcome) {
     if let Some(wt) = &manifest.worktree {
         // The whole work of the worktree, as a patch beside the run (also for a run
         // that continues another in the same worktree).
-        crate::run::worktree::write_patch(wt, &run.file(crate::run::handoff::DIFF));
-        crate::run::worktree::unlock(wt);
+        crate::git::worktree::write_patch(wt, &run.file(crate::run::handoff::DIFF));
+        crate::git::worktree::unlock(wt);
     }
     manifest.session_id = crate::run::session::discover(run, manifest);
     if let Some(spent) = crate::run::relay::measure(run, manifest) {

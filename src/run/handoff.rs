@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::run::changes;
+use crate::git::changes;
 use crate::store::dir::{self, Manifest, RunDir, Status};
 
 /// The most of each earlier prompt carried over (a plan can be long; its head is what

@@ -5,7 +5,6 @@
 //! Whoever sees the decisive event first records the outcome (`conclude`).
 
 mod agent;
-mod changes;
 mod check;
 mod conclude;
 mod handoff;
@@ -19,8 +18,13 @@ mod session;
 mod tmux;
 mod transcript;
 mod waiter;
-mod worktree;
 
+pub use crate::git::changes::{Changes, describe as describe_changes};
+pub use crate::git::worktree::{
+    Applied, ConflictMode, Start as WorktreeStart, Taken, Worktree, apply as apply_worktree,
+    base_moved, branch_tip, check as check_worktree, commit_all, current_tree,
+    in_use as worktree_in_use, remove as remove_worktree, same_repository, unsaved_work,
+};
 pub use crate::os::signals::Signals;
 pub use crate::os::{WATCH_HELPER_COMMAND, describe as describe_waiting, watch_helper_main};
 #[cfg(test)]
@@ -29,7 +33,6 @@ pub use crate::store::dir::{
     Continuation, Health, HealthState, Manifest, RunDir, Status, list, resolve, rfc3339, runs_root,
 };
 pub use crate::usage::{CostSource, Meter, Spent, Tokens, short_count};
-pub use changes::{Changes, describe as describe_changes};
 pub use check::{Check, describe as describe_check, run_pending as run_check};
 pub use handoff::DIFF;
 pub use handoff::seed as handoff_prompt;
@@ -39,11 +42,6 @@ pub use prompt::read_or as read_prompt_or;
 pub use relay::{RELAY_COMMAND, recorded_session_usage, relay_main, spent};
 pub use session::{discover as session_id, known as known_session_id};
 pub use tmux::Caller;
-pub use worktree::{
-    Applied, ConflictMode, Start as WorktreeStart, Taken, Worktree, apply as apply_worktree,
-    base_moved, branch_tip, check as check_worktree, commit_all, current_tree,
-    in_use as worktree_in_use, remove as remove_worktree, same_repository, unsaved_work,
-};
 
 /// A run working in the worktree at `path` now, if any: a run and the runs that
 /// continue it share one, and none may be removed, taken or entered under another.
@@ -153,7 +151,7 @@ pub struct Request<'a> {
 #[derive(Debug, Clone)]
 pub enum WorktreeRequest {
     None,
-    New(worktree::Start),
+    New(crate::profile::WorktreeStart),
     Inherit(Box<Worktree>),
 }
 

@@ -5,12 +5,11 @@ use std::time::Duration;
 
 use anyhow::Result;
 
+use crate::git::{changes, worktree};
 use crate::interface::{Mode, SESSION_ID_PLACEHOLDER};
 use crate::profile::{EnvValue, PROMPT_FILE_PLACEHOLDER, PromptDelivery};
 use crate::run::launcher::{self, Launch, Word};
-use crate::run::{
-    Meter, Request, Session, WorktreeRequest, changes, prompt, relay, session, worktree,
-};
+use crate::run::{Meter, Request, Session, WorktreeRequest, prompt, relay, session};
 use crate::store::dir::{self, Manifest, RunDir, Status};
 use crate::store::lock::RunLock;
 

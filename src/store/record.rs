@@ -1,7 +1,7 @@
 //! The record types `run.json` holds for the parts of a run other layers carry out
 //! (the check, the stall policy, the worktree, the git snapshots and changes). Data
 //! only: the code that fills them lives with what it does (`run/check.rs`,
-//! `run/health.rs`, `run/worktree/`, `run/changes.rs`), as inherent impls there.
+//! `run/health.rs`, `git/worktree/`, `git/changes.rs`), as inherent impls there.
 
 use std::path::PathBuf;
 

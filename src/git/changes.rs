@@ -5,29 +5,11 @@
 //! seeded from a copy of the real one so that git's stat cache keeps it fast.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 pub use crate::store::record::{Changes, Commit, FileChange, Snapshot};
 
-pub(super) fn git(dir: &Path) -> Command {
-    let mut cmd = Command::new("git");
-    cmd.arg("-C")
-        .arg(dir)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        // Reading commands must not take locks that could get in the user's way.
-        .env("GIT_OPTIONAL_LOCKS", "0");
-    cmd
-}
-
-pub(super) fn output(cmd: &mut Command) -> Option<Vec<u8>> {
-    let out = cmd.output().ok()?;
-    out.status.success().then_some(out.stdout)
-}
-
-pub(super) fn text(cmd: &mut Command) -> Option<String> {
-    output(cmd).map(|b| String::from_utf8_lossy(&b).trim().to_owned())
-}
+pub(super) use super::{output, reading as git, text};
 
 /// The working tree's state, or `None` outside a git repository (or if git fails:
 /// this is a report, never a reason to fail a run); `included` are ignored paths

@@ -33,7 +33,7 @@ pub use crate::store::record::{Taken, Worktree};
 impl Taken {
     pub fn now(object: String, into: PathBuf) -> Taken {
         Taken {
-            at: super::rfc3339(jiff::Timestamp::now()),
+            at: crate::store::dir::rfc3339(jiff::Timestamp::now()),
             object,
             into,
         }
@@ -48,12 +48,7 @@ impl Worktree {
     }
 }
 
-/// A git command in `dir` that fails with git's own words.
-fn git(dir: &Path) -> Command {
-    let mut cmd = Command::new("git");
-    cmd.arg("-C").arg(dir).stdin(Stdio::null());
-    cmd
-}
+use super::command as git;
 
 /// Runs `cmd`; its trimmed stdout, or an error with what git said.
 fn run(cmd: &mut Command, what: &str) -> Result<String> {

@@ -505,10 +505,9 @@ fn text_merge(
         for (path, bytes) in paths.iter().zip([ours, base, theirs]) {
             fs::write(path, bytes)?;
         }
-        let out = std::process::Command::new("git")
+        let out = crate::git::bare()
             .args(["merge-file", "-p", "-L", "yours", "-L", "base", "-L", label])
             .args(&paths)
-            .stdin(Stdio::null())
             .stderr(Stdio::null())
             .output()
             .context("cannot run git merge-file")?;
