@@ -106,7 +106,7 @@ pub const NEXT_PROBLEM: &str = "\nagent-offload: ";
 
 /// Several usage problems reported at once, in the order given: fixed one at a time,
 /// each would only show after the one before.
-pub fn usage_all(problems: Vec<String>) -> anyhow::Error {
+pub fn usage_all(problems: &[String]) -> anyhow::Error {
     usage(problems.join(NEXT_PROBLEM))
 }
 

@@ -188,7 +188,7 @@ pub fn placement(
     let Some(caller) = run::Caller::from_env(env) else {
         let mut problems = vec![not_in_tmux(args, profile)];
         problems.extend(command_problem(profile, env));
-        return Err(crate::exit::usage_all(problems));
+        return Err(crate::exit::usage_all(&problems));
     };
     Ok(Placement::Pane {
         caller,

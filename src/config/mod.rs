@@ -123,10 +123,10 @@ struct Mistake {
 }
 
 impl Mistake {
-    fn at(loc: Location, message: impl Into<String>) -> Mistake {
+    fn at(loc: Location, message: &str) -> Mistake {
         Mistake {
             at: Some((loc.line(), loc.column())),
-            message: message.into(),
+            message: message.to_owned(),
         }
     }
 
@@ -174,7 +174,7 @@ pub fn from_text(
             path.display()
         ));
     }
-    Err(crate::exit::usage_all(lines))
+    Err(crate::exit::usage_all(&lines))
 }
 
 /// Parses the YAML, and after a mistake in a profile parses it again without that
@@ -338,11 +338,10 @@ struct Ctx<'a> {
     env: &'a dyn Fn(&str) -> Option<OsString>,
 }
 
+// The checks of the fields are the loading context's methods, whether or not a check
+// needs the context itself (its file, its environment).
+#[allow(clippy::unused_self)]
 impl Ctx<'_> {
-    fn err_at(&self, loc: Location, message: &str) -> Mistake {
-        Mistake::at(loc, message)
-    }
-
     /// The checked config, or every mistake found; `skipped` names the profiles the
     /// parse left out for mistakes of their own (they exist, for `default_profile`).
     fn validate(
@@ -372,7 +371,7 @@ impl Ctx<'_> {
         let default_profile = match raw.default_profile {
             Some(d) if all.contains(&d.value) => Some(d.value),
             Some(d) => {
-                mistakes.push(self.err_at(
+                mistakes.push(Mistake::at(
                     d.referenced,
                     &format!(
                         "field \"default_profile\": no profile named \"{}\" (profiles: {names})",
@@ -393,8 +392,10 @@ impl Ctx<'_> {
         let detach_after = raw.detach_after.and_then(|t| {
             duration::parse(&t.value)
                 .map_err(|e| {
-                    mistakes
-                        .push(self.err_at(t.referenced, &format!("field \"detach_after\": {e}")));
+                    mistakes.push(Mistake::at(
+                        t.referenced,
+                        &format!("field \"detach_after\": {e}"),
+                    ));
                 })
                 .ok()
         });
@@ -430,7 +431,7 @@ impl Ctx<'_> {
         let at = spanned.referenced;
         let raw = spanned.value;
         let here = |field: &str, loc: Location, msg: &str| {
-            self.err_at(
+            Mistake::at(
                 loc,
                 &format!("profile \"{name}\": field \"{field}\": {msg}"),
             )
@@ -440,7 +441,7 @@ impl Ctx<'_> {
                 .chars()
                 .all(|c| c.is_alphanumeric() || "._-".contains(c))
         {
-            return Err(self.err_at(
+            return Err(Mistake::at(
                 at,
                 &format!(
                     "profile \"{name}\": invalid profile name (use letters, digits, '.', '_' and '-')"
@@ -539,7 +540,7 @@ impl Ctx<'_> {
         for (key, spanned) in raw.unwrap_or_default() {
             let at = spanned.referenced;
             if !is_shell_identifier(&key) {
-                return Err(self.err_at(
+                return Err(Mistake::at(
                     at,
                     &format!(
                         "profile \"{name}\": env \"{key}\": not a valid variable name \
@@ -551,7 +552,7 @@ impl Ctx<'_> {
                 RawEnvValue::Literal(s) => EnvValue::Literal(s),
                 RawEnvValue::FromEnv(var) => {
                     if !is_shell_identifier(&var) {
-                        return Err(self.err_at(
+                        return Err(Mistake::at(
                             at,
                             &format!(
                                 "profile \"{name}\": env \"{key}\": from_env \"{var}\" is not a \
@@ -587,7 +588,7 @@ impl Ctx<'_> {
                 is_shell_identifier(stem)
             };
             if !valid {
-                return Err(self.err_at(
+                return Err(Mistake::at(
                     list.referenced,
                     &format!(
                         "profile \"{name}\": field \"pass_env\": \"{entry}\" is not a variable \
@@ -609,7 +610,7 @@ impl Ctx<'_> {
         let v = p.value;
         let fine = |x: f64| x.is_finite() && x >= 0.0;
         if !(fine(v.input) && fine(v.output) && v.cached_input.is_none_or(fine)) {
-            return Err(self.err_at(
+            return Err(Mistake::at(
                 p.referenced,
                 &format!(
                     "profile \"{name}\": field \"price\": prices must be numbers of zero or more"
@@ -633,7 +634,7 @@ impl Ctx<'_> {
             Some(v) if v.value.trim() == "off" => Ok(Some(crate::cli::StallAfter::Off)),
             Some(v) => duration::parse(&v.value)
                 .map(|d| Some(crate::cli::StallAfter::After(d)))
-                .map_err(|e| self.err_at(v.referenced, &format!("{field}: {e} (or off)"))),
+                .map_err(|e| Mistake::at(v.referenced, &format!("{field}: {e} (or off)"))),
             None => Ok(None),
         }
     }
@@ -648,7 +649,7 @@ impl Ctx<'_> {
                 } else {
                     format!("field \"{field}\"")
                 };
-                Err(self.err_at(
+                Err(Mistake::at(
                     v.referenced,
                     &format!("{field}: must be an amount of US dollars more than zero"),
                 ))
@@ -664,15 +665,16 @@ impl Ctx<'_> {
         raw: Option<Spanned<Vec<String>>>,
     ) -> Result<Option<Vec<String>>, Mistake> {
         match raw {
-            Some(r) if !r.value.iter().any(|a| a.contains(SESSION_ID_PLACEHOLDER)) => Err(self
-                .err_at(
+            Some(r) if !r.value.iter().any(|a| a.contains(SESSION_ID_PLACEHOLDER)) => {
+                Err(Mistake::at(
                     r.referenced,
                     &format!(
                         "profile \"{name}\": field \"resume_args\": needs \
                          {SESSION_ID_PLACEHOLDER} in one of its arguments (e.g. [\"--resume\", \
                          \"{SESSION_ID_PLACEHOLDER}\"])"
                     ),
-                )),
+                ))
+            }
             r => Ok(r.map(|r| r.value)),
         }
     }
@@ -689,7 +691,7 @@ impl Ctx<'_> {
         match raw {
             None => Ok(true),
             Some(t) if interface == Interface::Cursor => Ok(t.value),
-            Some(t) => Err(self.err_at(
+            Some(t) => Err(Mistake::at(
                 t.referenced,
                 &format!(
                     "profile \"{name}\": field \"trust_workspace\": only applies to interface: \

@@ -1,5 +1,6 @@
 //! Config errors with their exact messages, and config discovery.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::harness::Test;
@@ -49,7 +50,7 @@ fn unknown_fields() {
 /// Every bad profile is reported, each on a line of its own with its file, line,
 /// profile and field, in the order of the file: the same mistake in two profiles, a
 /// mistake the parse finds next to one the checks find, and a top-level one. A profile
-/// left out for its mistake still counts as defined (default_profile names it), and
+/// left out for its mistake still counts as defined (`default_profile` names it), and
 /// anchors still resolve.
 #[test]
 fn every_bad_profile_is_reported_at_once() {
@@ -100,7 +101,7 @@ fn every_bad_profile_is_reported_at_once() {
 fn very_many_mistakes_are_cut_short() {
     let mut yaml = String::from("default_profile: p0\nprofiles:\n");
     for i in 0..30 {
-        yaml.push_str(&format!("  p{i}:\n    comand: x\n"));
+        write!(yaml, "  p{i}:\n    comand: x\n").unwrap();
     }
     let t = Test::new().config(&yaml);
     let path = t.config_path();
