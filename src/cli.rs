@@ -74,7 +74,27 @@ pub enum Command {
             its change list and the path of its diff, then the new prompt.\n\n\
             The mode (pane or headless) and the working directory are the run's unless \
             given. Without a prompt the agent is asked to go on where it left off.",
-        after_help = CONTINUE_EXAMPLES
+        after_help = CONTINUE_EXAMPLES,
+        // `continue` goes on with one profile: the fan-out options, which it refuses,
+        // are not offered (still parsed, for the refusal that names them).
+        mut_arg("judge", |a| a.hide(true)),
+        mut_arg("max_parallel", |a| a.hide(true)),
+        mut_arg("profile", |a| a.help(
+            "Profile to continue with (default: the run's). Another profile of the same \
+             agent CLI resumes the session; one of another CLI is a hand-off"
+        )),
+        mut_arg("cwd", |a| a.help("Working directory for the agent (default: the run's)")),
+        mut_arg("worktree", |a| a.help_heading(CONTINUE_WORKTREE)),
+        mut_arg("no_worktree", |a| a.help_heading(CONTINUE_WORKTREE)),
+        mut_arg("check", |a| a.help_heading(CONTINUE_WORKTREE).help(
+            "After the agent ends, run this shell command in its directory (its worktree) \
+             and record the result; done with a failed check is exit 7 (e.g. --check \
+             \"cargo test\")"
+        )),
+        // Output stays last, as in run's help.
+        mut_arg("json", |a| a.help_heading(OUTPUT)),
+        mut_arg("stream", |a| a.help_heading(OUTPUT)),
+        mut_arg("quiet", |a| a.help_heading(OUTPUT))
     )]
     Continue(ContinueArgs),
     /// Wait for a run again: the same summary and exit code as the first wait.
@@ -204,6 +224,8 @@ const PROMPT: &str = "Prompt and profile";
 const MODE: &str = "Mode";
 const LIMITS: &str = "Limits";
 const FANOUT: &str = "Worktree and fan-out";
+/// `continue`'s: it starts no fan-out.
+const CONTINUE_WORKTREE: &str = "Worktree and check";
 const OUTPUT: &str = "Output";
 
 #[derive(Debug, Args, Default)]

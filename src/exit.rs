@@ -98,6 +98,18 @@ pub fn usage(message: impl Into<String>) -> anyhow::Error {
     UsageError(message.into()).into()
 }
 
+/// What separates the problems of one [`usage_all`] error: each is a line of its own
+/// that starts as an error line does (`agent-offload: `), for a reader and for an
+/// editor that jumps to `FILE:LINE:COLUMN: `. A caller that shows the error inside its
+/// own text (doctor) splits it here.
+pub const NEXT_PROBLEM: &str = "\nagent-offload: ";
+
+/// Several usage problems reported at once, in the order given: fixed one at a time,
+/// each would only show after the one before.
+pub fn usage_all(problems: &[String]) -> anyhow::Error {
+    usage(problems.join(NEXT_PROBLEM))
+}
+
 /// The exit code for an error that ended the command before a result existed.
 pub fn code_for_error(err: &anyhow::Error) -> u8 {
     if err.downcast_ref::<UsageError>().is_some() {

@@ -18,6 +18,7 @@ const GO_ON: &str = "Go on with the task where you left off, and finish it.";
 pub fn run(cont: &ContinueArgs, env: Env<'_>) -> Result<u8> {
     let args = &cont.args;
     super::run::refuse_misplaced_options(args)?;
+    one_profile(args)?;
     let root = run::runs_root(env)?;
     let parent_dir = run::resolve(&root, &cont.run)?;
     let parent = run::refresh(&parent_dir)?;
@@ -43,7 +44,6 @@ pub fn run(cont: &ContinueArgs, env: Env<'_>) -> Result<u8> {
         }
     };
     let config = config::discover_and_load(args.config.as_deref(), &cwd, env)?;
-    one_profile(args)?;
     let profile = config.profile(Some(
         args.profile
             .first()
@@ -122,14 +122,23 @@ pub fn run(cont: &ContinueArgs, env: Env<'_>) -> Result<u8> {
     })
 }
 
-/// `continue` goes on with one profile: a fan-out starts from a new task.
+/// `continue` goes on with one profile: a fan-out starts from a new task. The refusal
+/// names the option given (its `--help` does not offer them).
 fn one_profile(args: &crate::cli::RunArgs) -> Result<()> {
-    if args.profile.len() > 1 || args.judge.is_some() || args.max_parallel.is_some() {
-        return Err(usage(
-            "continue takes one profile (-p NAME); a fan-out starts from a new task",
-        ));
-    }
-    Ok(())
+    let given = if args.profile.len() > 1 {
+        format!("-p/--profile given {} times", args.profile.len())
+    } else if args.judge.is_some() {
+        "--judge".to_owned()
+    } else if args.max_parallel.is_some() {
+        "--max-parallel".to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(usage(format!(
+        "continue does not take {given}: it goes on with one run and one profile (-p NAME); \
+         a fan-out (-p a -p b, --judge, --max-parallel) starts from a new task \
+         (agent-offload -p a -p b ... \"the task\")"
+    )))
 }
 
 /// Why a run has no session to resume, and what to do instead.

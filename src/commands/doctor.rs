@@ -171,11 +171,14 @@ fn check_config(
                 Some(c)
             }
             Err(e) => {
-                checks.broken(
-                    format!("config {}: {e:#}", shown(&path)),
-                    "edit the file at that line (`agent-offload config schema` gives editors \
-                     the rules)",
-                );
+                // Each mistake the loader found, a check of its own.
+                for mistake in format!("{e:#}").split(crate::exit::NEXT_PROBLEM) {
+                    checks.broken(
+                        format!("config {}: {mistake}", shown(&path)),
+                        "edit the file at that line (`agent-offload config schema` gives \
+                         editors the rules)",
+                    );
+                }
                 None
             }
         },

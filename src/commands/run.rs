@@ -171,6 +171,8 @@ fn headless(args: &RunArgs, profile: &Profile, config: &config::Config, env: Env
 }
 
 /// Where the agent runs: headless, or in a pane beside the caller's (which must exist).
+/// Outside tmux, the error names every way out, and the profile's command problem too
+/// when it has one: fixed one at a time, the second would only show after the first.
 pub fn placement(
     args: &RunArgs,
     profile: &Profile,
@@ -183,18 +185,51 @@ pub fn placement(
             stream: args.stream,
         });
     }
-    let caller = run::Caller::from_env(env).ok_or_else(|| {
-        usage(
-            "not inside tmux ($TMUX and $TMUX_PANE are not set): run agent-offload from a \
-             tmux pane, or add -H to run the agent headless",
-        )
-    })?;
+    let Some(caller) = run::Caller::from_env(env) else {
+        let mut problems = vec![not_in_tmux(args, profile)];
+        problems.extend(command_problem(profile, env));
+        return Err(crate::exit::usage_all(&problems));
+    };
     Ok(Placement::Pane {
         caller,
         focus: profile.focus.unwrap_or(config.focus),
         min_width: profile.min_pane_width.unwrap_or(config.min_pane_width),
         path: env("PATH"),
     })
+}
+
+/// The usage error for a pane asked for outside tmux, with the ways out: a pane, `-H`,
+/// or (unless `--tmux` asked for the pane) `headless: auto`.
+fn not_in_tmux(args: &RunArgs, profile: &Profile) -> String {
+    let why = "not inside tmux ($TMUX and $TMUX_PANE are not set)";
+    if args.tmux {
+        return format!(
+            "{why}: --tmux needs a tmux pane: run agent-offload from one, or use -H \
+             (--headless) instead to run the agent headless"
+        );
+    }
+    let config = profile.defined_in.as_deref().map_or_else(
+        || "a config file (`agent-offload init` writes one)".to_owned(),
+        |p| p.display().to_string(),
+    );
+    format!(
+        "{why}: run agent-offload from a tmux pane, add -H (--headless) to run the agent \
+         headless, or set `headless: auto` for profile \"{}\" in {config} (headless outside \
+         tmux, a pane inside)",
+        profile.name
+    )
+}
+
+/// What is wrong with the profile's command (not found, not executable), as the usage
+/// error says it; `None` when the agent can be started.
+fn command_problem(profile: &Profile, env: Env<'_>) -> Option<String> {
+    let where_ = profile.defined_in.as_deref().map_or_else(
+        || "a config file (`agent-offload init`)".to_owned(),
+        |p| p.display().to_string(),
+    );
+    profile
+        .command_problem(profile.agent_path(env("PATH")).as_deref(), &where_)
+        .map(|(problem, fix)| format!("{problem}: {fix}; nothing was started"))
 }
 
 /// The prompt from the words, `--prompt-file` or stdin, bounded by the run's limits;
@@ -268,14 +303,8 @@ pub fn delegate(d: Delegation<'_>) -> Result<u8> {
         stop: args.on_stall.or(profile.on_stall).or(config.on_stall)
             == Some(crate::profile::OnStall::Stop),
     });
-    let where_ = profile.defined_in.as_deref().map_or_else(
-        || "a config file (`agent-offload init`)".to_owned(),
-        |p| p.display().to_string(),
-    );
-    if let Some((problem, fix)) =
-        profile.command_problem(profile.agent_path(env("PATH")).as_deref(), &where_)
-    {
-        return Err(usage(format!("{problem}: {fix}; nothing was started")));
+    if let Some(problem) = command_problem(profile, env) {
+        return Err(usage(problem));
     }
     let secrets = config::resolve_secrets(profile, env)?;
     let signals = Signals::install()?;

@@ -111,21 +111,101 @@ pub fn load(
     from_text(&text, path, origin, env)
 }
 
-/// Parses and validates config text as if it had been read from `path`.
+/// At most this many mistakes are reported at once; a file with more is cut short.
+const MAX_MISTAKES: usize = 20;
+
+/// One mistake in the config file: where it is (line and column; `None` for one that is
+/// about the file as a whole), and what it is, naming the profile and field.
+#[derive(Debug)]
+struct Mistake {
+    at: Option<(u64, u64)>,
+    message: String,
+}
+
+impl Mistake {
+    fn at(loc: Location, message: &str) -> Mistake {
+        Mistake {
+            at: Some((loc.line(), loc.column())),
+            message: message.to_owned(),
+        }
+    }
+
+    fn in_file(message: impl Into<String>) -> Mistake {
+        Mistake {
+            at: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// Parses and validates config text as if it had been read from `path`. Every mistake
+/// is reported, each on its own line with its file, line and column, in the order of
+/// the file (a mistake in one profile does not hide another's), up to
+/// [`MAX_MISTAKES`].
 pub fn from_text(
     text: &str,
     path: &Path,
     origin: Origin,
     env: &dyn Fn(&str) -> Option<OsString>,
 ) -> anyhow::Result<Config> {
-    let raw = parse(text).map_err(|e| usage(format!("{}:{e}", path.display())))?;
-    let ctx = Ctx { path, env };
-    ctx.validate(raw, origin)
+    let (raw, skipped, mut mistakes) = parse_all(text);
+    if let Some(raw) = raw {
+        let ctx = Ctx { path, env };
+        match ctx.validate(raw, origin, &skipped) {
+            Ok(config) if mistakes.is_empty() => return Ok(config),
+            Ok(_) => {}
+            Err(more) => mistakes.extend(more),
+        }
+    }
+    // In the order of the file; those about the file as a whole last.
+    mistakes.sort_by_key(|m| m.at.unwrap_or((u64::MAX, u64::MAX)));
+    let more = mistakes.len() > MAX_MISTAKES;
+    mistakes.truncate(MAX_MISTAKES);
+    let mut lines: Vec<String> = mistakes
+        .iter()
+        .map(|m| match m.at {
+            Some((line, column)) => format!("{}:{line}:{column}: {}", path.display(), m.message),
+            None => format!("{}: {}", path.display(), m.message),
+        })
+        .collect();
+    if more {
+        lines.push(format!(
+            "{}: more mistakes than these {MAX_MISTAKES}: fix these and load it again",
+            path.display()
+        ));
+    }
+    Err(crate::exit::usage_all(&lines))
+}
+
+/// Parses the YAML, and after a mistake in a profile parses it again without that
+/// profile, for the next one's: the config as parsed without the profiles skipped (when
+/// the rest parses), their names, and every mistake found. A mistake outside the
+/// profiles ends the search: what follows it cannot be told apart from its effects.
+fn parse_all(text: &str) -> (Option<RawConfig>, Vec<String>, Vec<Mistake>) {
+    let mut skipped: Vec<String> = Vec::new();
+    let mut mistakes = Vec::new();
+    loop {
+        match schema::skipping(&skipped, || parse(text)) {
+            Ok(raw) => return (Some(raw), skipped, mistakes),
+            // A skipped profile is still read as YAML: a mistake in it that is one in
+            // any YAML (a duplicate key) comes again, and ends the search.
+            Err((_, Some(name))) if skipped.contains(&name) => {
+                return (None, skipped, mistakes);
+            }
+            Err((mistake, profile)) => {
+                mistakes.push(mistake);
+                match profile {
+                    Some(name) if mistakes.len() <= MAX_MISTAKES => skipped.push(name),
+                    _ => return (None, skipped, mistakes),
+                }
+            }
+        }
+    }
 }
 
 /// Parses the YAML, naming the profile and field of any error from the path that
-/// `serde_path_to_error` tracked. The error text starts with `line:column: `.
-fn parse(text: &str) -> Result<RawConfig, String> {
+/// `serde_path_to_error` tracked; with the mistake, the name of the profile it is in.
+fn parse(text: &str) -> Result<RawConfig, (Mistake, Option<String>)> {
     let segments: RefCell<Vec<String>> = RefCell::new(Vec::new());
     let result = serde_saphyr::with_deserializer_from_str(text, |de| {
         serde_path_to_error::deserialize(de).map_err(|e| {
@@ -150,7 +230,15 @@ fn parse(text: &str) -> Result<RawConfig, String> {
             path.pop();
         }
         let context = context_from_path(&path);
-        format!("{line}:{column}: {context}{message}")
+        let profile = match path.as_slice() {
+            [profiles, name, ..] if profiles == "profiles" => Some(name.clone()),
+            _ => None,
+        };
+        let mistake = Mistake {
+            at: Some((line, column)),
+            message: format!("{context}{message}"),
+        };
+        (mistake, profile)
     })
 }
 
@@ -250,60 +338,78 @@ struct Ctx<'a> {
     env: &'a dyn Fn(&str) -> Option<OsString>,
 }
 
+// The checks of the fields are the loading context's methods, whether or not a check
+// needs the context itself (its file, its environment).
+#[allow(clippy::unused_self)]
 impl Ctx<'_> {
-    fn err_at(&self, loc: Location, message: &str) -> anyhow::Error {
-        usage(format!(
-            "{}:{}:{}: {message}",
-            self.path.display(),
-            loc.line(),
-            loc.column()
-        ))
-    }
-
-    fn validate(&self, raw: RawConfig, origin: Origin) -> anyhow::Result<Config> {
-        if raw.profiles.is_empty() {
-            return Err(usage(format!(
-                "{}: field \"profiles\": no profiles defined (add at least one, with a command)",
-                self.path.display()
-            )));
+    /// The checked config, or every mistake found; `skipped` names the profiles the
+    /// parse left out for mistakes of their own (they exist, for `default_profile`).
+    fn validate(
+        &self,
+        raw: RawConfig,
+        origin: Origin,
+        skipped: &[String],
+    ) -> Result<Config, Vec<Mistake>> {
+        if raw.profiles.is_empty() && skipped.is_empty() {
+            return Err(vec![Mistake::in_file(
+                "field \"profiles\": no profiles defined (add at least one, with a command)",
+            )]);
         }
+        let mut mistakes = Vec::new();
+        let mut all: Vec<String> = raw.profiles.keys().cloned().collect();
+        all.extend(skipped.iter().cloned());
         let mut profiles = IndexMap::new();
         for (name, spanned) in raw.profiles {
-            let profile = self.profile(&name, spanned)?;
-            profiles.insert(name, profile);
+            match self.profile(&name, spanned) {
+                Ok(profile) => {
+                    profiles.insert(name, profile);
+                }
+                Err(m) => mistakes.push(m),
+            }
         }
-        let names = || profiles.keys().cloned().collect::<Vec<_>>().join(", ");
+        let names = all.join(", ");
         let default_profile = match raw.default_profile {
-            Some(d) if profiles.contains_key(&d.value) => d.value,
+            Some(d) if all.contains(&d.value) => Some(d.value),
             Some(d) => {
-                return Err(self.err_at(
+                mistakes.push(Mistake::at(
                     d.referenced,
                     &format!(
-                        "field \"default_profile\": no profile named \"{}\" (profiles: {})",
+                        "field \"default_profile\": no profile named \"{}\" (profiles: {names})",
                         d.value,
-                        names()
                     ),
                 ));
+                None
             }
-            None if profiles.len() == 1 => profiles.keys().next().cloned().unwrap_or_default(),
+            None if all.len() == 1 => all.first().cloned(),
             None => {
-                return Err(usage(format!(
-                    "{}: field \"default_profile\" is required when there is more than one profile \
-                     (profiles: {})",
-                    self.path.display(),
-                    names()
+                mistakes.push(Mistake::in_file(format!(
+                    "field \"default_profile\" is required when there is more than one profile \
+                     (profiles: {names})"
                 )));
+                None
             }
         };
-        let detach_after =
-            match raw.detach_after {
-                Some(t) => Some(duration::parse(&t.value).map_err(|e| {
-                    self.err_at(t.referenced, &format!("field \"detach_after\": {e}"))
-                })?),
-                None => None,
-            };
-        let max_cost = self.usd("max_cost", raw.max_cost)?;
-        let stall_after = self.stall_after("field \"stall_after\"", raw.stall_after)?;
+        let detach_after = raw.detach_after.and_then(|t| {
+            duration::parse(&t.value)
+                .map_err(|e| {
+                    mistakes.push(Mistake::at(
+                        t.referenced,
+                        &format!("field \"detach_after\": {e}"),
+                    ));
+                })
+                .ok()
+        });
+        let max_cost = self
+            .usd("max_cost", raw.max_cost)
+            .map_err(|m| mistakes.push(m))
+            .unwrap_or_default();
+        let stall_after = self
+            .stall_after("field \"stall_after\"", raw.stall_after)
+            .map_err(|m| mistakes.push(m))
+            .unwrap_or_default();
+        let Some(default_profile) = default_profile.filter(|_| mistakes.is_empty()) else {
+            return Err(mistakes);
+        };
         Ok(Config {
             stall_after,
             on_stall: raw.on_stall,
@@ -321,11 +427,11 @@ impl Ctx<'_> {
         })
     }
 
-    fn profile(&self, name: &str, spanned: Spanned<RawProfile>) -> anyhow::Result<Profile> {
+    fn profile(&self, name: &str, spanned: Spanned<RawProfile>) -> Result<Profile, Mistake> {
         let at = spanned.referenced;
         let raw = spanned.value;
         let here = |field: &str, loc: Location, msg: &str| {
-            self.err_at(
+            Mistake::at(
                 loc,
                 &format!("profile \"{name}\": field \"{field}\": {msg}"),
             )
@@ -335,7 +441,7 @@ impl Ctx<'_> {
                 .chars()
                 .all(|c| c.is_alphanumeric() || "._-".contains(c))
         {
-            return Err(self.err_at(
+            return Err(Mistake::at(
                 at,
                 &format!(
                     "profile \"{name}\": invalid profile name (use letters, digits, '.', '_' and '-')"
@@ -427,14 +533,14 @@ impl Ctx<'_> {
         &self,
         name: &str,
         raw: Option<IndexMap<String, Spanned<RawEnvValue>>>,
-    ) -> anyhow::Result<Vec<(String, EnvValue)>> {
+    ) -> Result<Vec<(String, EnvValue)>, Mistake> {
         let mut env = Vec::new();
         // Keys are plain strings so that a value's error names its variable (serde's
         // path records string keys only); positions come from the value.
         for (key, spanned) in raw.unwrap_or_default() {
             let at = spanned.referenced;
             if !is_shell_identifier(&key) {
-                return Err(self.err_at(
+                return Err(Mistake::at(
                     at,
                     &format!(
                         "profile \"{name}\": env \"{key}\": not a valid variable name \
@@ -446,7 +552,7 @@ impl Ctx<'_> {
                 RawEnvValue::Literal(s) => EnvValue::Literal(s),
                 RawEnvValue::FromEnv(var) => {
                     if !is_shell_identifier(&var) {
-                        return Err(self.err_at(
+                        return Err(Mistake::at(
                             at,
                             &format!(
                                 "profile \"{name}\": env \"{key}\": from_env \"{var}\" is not a \
@@ -469,7 +575,7 @@ impl Ctx<'_> {
         &self,
         name: &str,
         raw: Option<Spanned<Vec<String>>>,
-    ) -> anyhow::Result<Vec<String>> {
+    ) -> Result<Vec<String>, Mistake> {
         let Some(list) = raw else {
             return Ok(Vec::new());
         };
@@ -482,7 +588,7 @@ impl Ctx<'_> {
                 is_shell_identifier(stem)
             };
             if !valid {
-                return Err(self.err_at(
+                return Err(Mistake::at(
                     list.referenced,
                     &format!(
                         "profile \"{name}\": field \"pass_env\": \"{entry}\" is not a variable \
@@ -499,12 +605,12 @@ impl Ctx<'_> {
         &self,
         name: &str,
         raw: Option<Spanned<schema::RawPrice>>,
-    ) -> anyhow::Result<Option<crate::usage::Price>> {
+    ) -> Result<Option<crate::usage::Price>, Mistake> {
         let Some(p) = raw else { return Ok(None) };
         let v = p.value;
         let fine = |x: f64| x.is_finite() && x >= 0.0;
         if !(fine(v.input) && fine(v.output) && v.cached_input.is_none_or(fine)) {
-            return Err(self.err_at(
+            return Err(Mistake::at(
                 p.referenced,
                 &format!(
                     "profile \"{name}\": field \"price\": prices must be numbers of zero or more"
@@ -523,19 +629,19 @@ impl Ctx<'_> {
         &self,
         field: &str,
         raw: Option<Spanned<String>>,
-    ) -> anyhow::Result<Option<crate::profile::StallAfter>> {
+    ) -> Result<Option<crate::profile::StallAfter>, Mistake> {
         match raw {
             Some(v) if v.value.trim() == "off" => Ok(Some(crate::profile::StallAfter::Off)),
             Some(v) => duration::parse(&v.value)
                 .map(|d| Some(crate::profile::StallAfter::After(d)))
-                .map_err(|e| self.err_at(v.referenced, &format!("{field}: {e} (or off)"))),
+                .map_err(|e| Mistake::at(v.referenced, &format!("{field}: {e} (or off)"))),
             None => Ok(None),
         }
     }
 
     /// A budget in US dollars: more than zero. `field` names it in the error (a
     /// top-level field is named as it is, a profile's with its profile).
-    fn usd(&self, field: &str, raw: Option<Spanned<f64>>) -> anyhow::Result<Option<f64>> {
+    fn usd(&self, field: &str, raw: Option<Spanned<f64>>) -> Result<Option<f64>, Mistake> {
         match raw {
             Some(v) if !(v.value.is_finite() && v.value > 0.0) => {
                 let field = if field.contains('"') {
@@ -543,7 +649,7 @@ impl Ctx<'_> {
                 } else {
                     format!("field \"{field}\"")
                 };
-                Err(self.err_at(
+                Err(Mistake::at(
                     v.referenced,
                     &format!("{field}: must be an amount of US dollars more than zero"),
                 ))
@@ -557,17 +663,18 @@ impl Ctx<'_> {
         &self,
         name: &str,
         raw: Option<Spanned<Vec<String>>>,
-    ) -> anyhow::Result<Option<Vec<String>>> {
+    ) -> Result<Option<Vec<String>>, Mistake> {
         match raw {
-            Some(r) if !r.value.iter().any(|a| a.contains(SESSION_ID_PLACEHOLDER)) => Err(self
-                .err_at(
+            Some(r) if !r.value.iter().any(|a| a.contains(SESSION_ID_PLACEHOLDER)) => {
+                Err(Mistake::at(
                     r.referenced,
                     &format!(
                         "profile \"{name}\": field \"resume_args\": needs \
                          {SESSION_ID_PLACEHOLDER} in one of its arguments (e.g. [\"--resume\", \
                          \"{SESSION_ID_PLACEHOLDER}\"])"
                     ),
-                )),
+                ))
+            }
             r => Ok(r.map(|r| r.value)),
         }
     }
@@ -580,11 +687,11 @@ impl Ctx<'_> {
         name: &str,
         interface: Interface,
         raw: Option<Spanned<bool>>,
-    ) -> anyhow::Result<bool> {
+    ) -> Result<bool, Mistake> {
         match raw {
             None => Ok(true),
             Some(t) if interface == Interface::Cursor => Ok(t.value),
-            Some(t) => Err(self.err_at(
+            Some(t) => Err(Mistake::at(
                 t.referenced,
                 &format!(
                     "profile \"{name}\": field \"trust_workspace\": only applies to interface: \

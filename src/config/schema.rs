@@ -60,6 +60,7 @@ pub struct RawConfig {
     pub max_cost: Option<Spanned<f64>>,
     /// The profiles, by name (letters, digits, '.', '_' and '-').
     #[schemars(with = "BTreeMap<String, RawProfile>", extend("minProperties" = 1))]
+    #[serde(deserialize_with = "profiles_but_skipped")]
     pub profiles: IndexMap<String, Spanned<RawProfile>>,
 }
 
@@ -374,4 +375,44 @@ impl<'de> Visitor<'de> for EnvValueVisitor {
         name.map(RawEnvValue::FromEnv)
             .ok_or_else(|| de::Error::custom("expected {from_env: NAME}"))
     }
+}
+
+std::thread_local! {
+    /// The profiles [`skipping`] leaves out of the parse on this thread.
+    static SKIPPED: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `parse` with the profiles named in `skipped` read as any YAML at all and left
+/// out of `profiles`: after a mistake in one profile, the parse goes on to find the
+/// next profile's, with every position, anchor and message exactly as in a full parse.
+pub fn skipping<T>(skipped: &[String], parse: impl FnOnce() -> T) -> T {
+    SKIPPED.with(|s| s.borrow_mut().clone_from(&skipped.to_vec()));
+    let out = parse();
+    SKIPPED.with(|s| s.borrow_mut().clear());
+    out
+}
+
+/// `profiles`: the map, without the profiles [`skipping`] names.
+fn profiles_but_skipped<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<IndexMap<String, Spanned<RawProfile>>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = IndexMap<String, Spanned<RawProfile>>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a mapping of profile names to profiles")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = IndexMap::new();
+            while let Some(name) = map.next_key::<String>()? {
+                if SKIPPED.with(|s| s.borrow().contains(&name)) {
+                    map.next_value::<de::IgnoredAny>()?;
+                } else {
+                    out.insert(name, map.next_value::<Spanned<RawProfile>>()?);
+                }
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(V)
 }

@@ -127,6 +127,7 @@ fn headings(help: &str) -> Vec<String> {
             !l.starts_with(' ') && l.ends_with(':') && !l.contains(' ')
                 || l == &"Prompt and profile:"
                 || l == &"Worktree and fan-out:"
+                || l == &"Worktree and check:"
         })
         .map(str::to_owned)
         .collect()
@@ -147,12 +148,18 @@ fn help_groups_the_options() {
         assert_eq!(out.status.code(), Some(0));
         let help = text(&out.stdout);
         let found = headings(&help);
+        // continue starts no fan-out: its worktree options are under their own heading.
+        let worktree = if args[0] == "continue" {
+            "Worktree and check:"
+        } else {
+            "Worktree and fan-out:"
+        };
         for h in [
             "Options:",
             "Prompt and profile:",
             "Mode:",
             "Limits:",
-            "Worktree and fan-out:",
+            worktree,
             "Output:",
         ] {
             assert!(
@@ -175,4 +182,45 @@ fn help_groups_the_options() {
             );
         }
     }
+}
+
+/// `continue --help` offers only what continue takes: not the fan-out options it
+/// refuses. Given anyway, the refusal names the option given, before anything else is
+/// looked at (no run is needed to be told), and nothing starts.
+#[test]
+fn continue_offers_no_fan_out_and_its_refusals_name_the_option() {
+    let t = Test::new();
+    for args in [&["continue", "--help"][..], &["continue", "-h"]] {
+        let out = t.exec(args);
+        assert_eq!(out.status.code(), Some(0));
+        let help = text(&out.stdout);
+        for word in ["--judge", "--max-parallel", "fan-out", "more than once"] {
+            assert!(!help.contains(word), "{args:?} offers {word}:\n{help}");
+        }
+        assert!(help.contains("--profile"), "{help}");
+    }
+    for (args, named) in [
+        (
+            &["continue", "last", "--judge", "j", "go on"][..],
+            "--judge",
+        ),
+        (
+            &["continue", "last", "--max-parallel", "2", "go on"],
+            "--max-parallel",
+        ),
+        (
+            &["continue", "last", "-p", "a", "-p", "b", "go on"],
+            "-p/--profile given 2 times",
+        ),
+    ] {
+        let out = t.exec(args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("agent-offload: continue does not take {named}: ")),
+            "{args:?}: {stderr}"
+        );
+        assert!(stderr.contains("a fan-out"), "{stderr}");
+    }
+    assert!(t.run_dirs().is_empty(), "nothing started");
 }

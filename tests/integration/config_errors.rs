@@ -1,5 +1,6 @@
 //! Config errors with their exact messages, and config discovery.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::harness::Test;
@@ -43,6 +44,82 @@ fn unknown_fields() {
     assert_config_error(
         "profiles:\n  a:\n    command: x\n    env:\n      A: {from_env: B, other: C}\n",
         ":5:10: profile \"a\": env \"A\": unknown key \"other\" (expected {from_env: NAME})",
+    );
+}
+
+/// Every bad profile is reported, each on a line of its own with its file, line,
+/// profile and field, in the order of the file: the same mistake in two profiles, a
+/// mistake the parse finds next to one the checks find, and a top-level one. A profile
+/// left out for its mistake still counts as defined (`default_profile` names it), and
+/// anchors still resolve.
+#[test]
+fn every_bad_profile_is_reported_at_once() {
+    let unknown = "unknown field \"comand\" (expected one of command, interface, args, env, \
+                   pass_env, prompt, headless, timeout, detach_after, focus, min_pane_width, \
+                   worktree, stall_after, on_stall, max_tokens, max_cost, price, resume_args, \
+                   trust_workspace)";
+    let t = Test::new()
+        .config("default_profile: a\nprofiles:\n  a:\n    comand: x\n  b:\n    comand: y\n");
+    let path = t.config_path();
+    let out = t.args(["-H", "do it"]).run();
+    out.status(2).stdout_is("");
+    let p = path.display();
+    assert_eq!(
+        out.stderr(),
+        format!(
+            "agent-offload: {p}:4:5: profile \"a\": {unknown}\nagent-offload: {p}:6:5: profile \
+             \"b\": {unknown}\n"
+        )
+    );
+    assert!(!out.test.runs_root().exists());
+
+    let t = Test::new().config(
+        "detach_after: 5\ndefault_profile: a\nprofiles:\n  base: &base\n    command: x\n    \
+         timeout: soon\n  a:\n    comand: x\n  b:\n    <<: *base\n    headless: maybe\n  \
+         ok:\n    <<: *base\n    timeout: 5m\n",
+    );
+    let path = t.config_path();
+    let out = t.args(["-H", "do it"]).run();
+    out.status(2).stdout_is("");
+    let p = path.display();
+    assert_eq!(
+        out.stderr(),
+        format!(
+            "agent-offload: {p}:1:15: field \"detach_after\": invalid duration \"5\": missing \
+             unit (did you mean 5s or 5m?)\n\
+             agent-offload: {p}:6:14: profile \"base\": field \"timeout\": invalid duration \
+             \"soon\" (expected e.g. 90s, 20m, 1h30m)\n\
+             agent-offload: {p}:8:5: profile \"a\": {unknown}\n\
+             agent-offload: {p}:11:15: profile \"b\": field \"headless\": invalid value \
+             \"maybe\" (expected true, false or auto)\n"
+        )
+    );
+}
+
+/// A file with very many mistakes is cut short, and says so.
+#[test]
+fn very_many_mistakes_are_cut_short() {
+    let mut yaml = String::from("default_profile: p0\nprofiles:\n");
+    for i in 0..30 {
+        write!(yaml, "  p{i}:\n    comand: x\n").unwrap();
+    }
+    let t = Test::new().config(&yaml);
+    let path = t.config_path();
+    let out = t.args(["-H", "do it"]).run();
+    out.status(2);
+    let stderr = out.stderr();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 21, "{stderr}");
+    assert!(
+        lines[19].contains(":42:5: profile \"p19\": unknown field"),
+        "{stderr}"
+    );
+    assert_eq!(
+        lines[20],
+        format!(
+            "agent-offload: {}: more mistakes than these 20: fix these and load it again",
+            path.display()
+        )
     );
 }
 

@@ -64,6 +64,29 @@ fn a_broken_config_is_reported_with_its_position() {
     assert_eq!(l.last().unwrap(), "1 problem found");
 }
 
+/// Every bad profile is a problem of its own, not only the first.
+#[test]
+fn every_bad_profile_of_a_broken_config_is_reported() {
+    let t = Test::new().config(
+        "default_profile: a\nprofiles:\n  a:\n    comand: x\n  b:\n    command: y\n    \
+         timeout: soon\n  c:\n    command: z\n    comand: z\n",
+    );
+    let out = t.arg("doctor").run();
+    out.status(1);
+    let l = lines(&out);
+    let broken: Vec<&String> = l.iter().filter(|l| l.starts_with("✗ config ")).collect();
+    assert_eq!(broken.len(), 3, "{}", l.join("\n"));
+    for (line, what) in broken.iter().zip([
+        ":4:5: profile \"a\": unknown field \"comand\"",
+        ":7:14: profile \"b\": field \"timeout\": invalid duration \"soon\"",
+        ":10:5: profile \"c\": unknown field \"comand\"",
+    ]) {
+        assert!(line.contains(what), "{what} not in {line}");
+        assert!(line.contains(" — fix: "), "{line}");
+    }
+    assert_eq!(l.last().unwrap(), "3 problems found");
+}
+
 #[test]
 fn a_missing_command_and_a_missing_from_env_variable() {
     let t = base(

@@ -121,26 +121,83 @@ fn timeout_without_unit() {
 
 #[test]
 fn tmux_mode_outside_tmux() {
-    let expected = "agent-offload: not inside tmux ($TMUX and $TMUX_PANE are not set): run \
-                    agent-offload from a tmux pane, or add -H to run the agent headless\n";
-    // The profile says tmux (the default).
+    // The profile says tmux (the default): every way out, `headless: auto` included.
     let out = marking(false)
         .env_remove("TMUX")
         .env_remove("TMUX_PANE")
         .arg("do it")
         .run();
     out.status(2).stdout_is("");
-    assert_eq!(out.stderr(), expected);
+    assert_eq!(
+        out.stderr(),
+        format!(
+            "agent-offload: not inside tmux ($TMUX and $TMUX_PANE are not set): run \
+             agent-offload from a tmux pane, add -H (--headless) to run the agent headless, or \
+             set `headless: auto` for profile \"fake\" in {} (headless outside tmux, a pane \
+             inside)\n",
+            out.test.config_path().display()
+        )
+    );
     assert_nothing_launched(&out);
-    // --tmux forces it over a headless profile; TMUX alone is not enough.
+    // --tmux forces it over a headless profile (so the profile's setting is no way out);
+    // TMUX alone is not enough.
     let out = marking(true)
         .env("TMUX", "/tmp/nonexistent-socket,1,0")
         .env_remove("TMUX_PANE")
         .args(["--tmux", "do it"])
         .run();
     out.status(2);
-    assert_eq!(out.stderr(), expected);
+    assert_eq!(
+        out.stderr(),
+        "agent-offload: not inside tmux ($TMUX and $TMUX_PANE are not set): --tmux needs a \
+         tmux pane: run agent-offload from one, or use -H (--headless) instead to run the \
+         agent headless\n"
+    );
     assert_nothing_launched(&out);
+}
+
+/// Outside tmux with a profile whose command is not on PATH, one error names both
+/// problems: fixing the first (-H) must not be what reveals the second.
+#[test]
+fn outside_tmux_with_a_missing_command_names_both_problems() {
+    let missing = format!("no-such-agent-{}", crate::harness::unique());
+    let gone = || {
+        Test::new()
+            .config(&format!("profiles:\n  gone:\n    command: {missing}\n"))
+            .env_remove("TMUX")
+            .env_remove("TMUX_PANE")
+    };
+    let command_problem = |t: &Test| {
+        format!(
+            "agent-offload: profile gone: command {missing} is not on PATH: install it, or set \
+             `command` to its full path in {}; nothing was started",
+            t.config_path().display()
+        )
+    };
+    let out = gone().arg("do it").run();
+    out.status(2).stdout_is("");
+    let stderr = out.stderr();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(
+        lines[0].starts_with("agent-offload: not inside tmux (")
+            && lines[0].contains("-H (--headless)")
+            && lines[0].contains("`headless: auto`"),
+        "{stderr}"
+    );
+    assert_eq!(lines[1], command_problem(&out.test), "{stderr}");
+    assert!(
+        !out.test.runs_root().exists(),
+        "a run directory was created"
+    );
+    // Headless, the command problem alone, as before.
+    let out = gone().args(["-H", "do it"]).run();
+    out.status(2);
+    assert_eq!(out.stderr(), format!("{}\n", command_problem(&out.test)));
+    assert!(
+        !out.test.runs_root().exists(),
+        "a run directory was created"
+    );
 }
 
 #[test]
