@@ -14,6 +14,7 @@ mod interface;
 mod layers;
 mod os;
 mod outcome;
+mod pane;
 mod profile;
 mod run;
 mod search_path;

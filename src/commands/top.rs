@@ -10,7 +10,6 @@
 //! pruned); only running runs are read again, through `run::refresh` (which concludes
 //! a run whose launcher is gone) — no process-table scan, no git.
 
-mod pane;
 mod ui;
 
 use std::collections::{HashMap, HashSet};

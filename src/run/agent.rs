@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::interface::Mode;
 use crate::os::stop;
 use crate::outcome::signal_name;
-use crate::run::tmux;
+use crate::pane::tmux;
 use crate::store::dir::{Manifest, ProcessId, RunDir};
 
 pub enum Agent {

@@ -15,7 +15,6 @@ mod prepare;
 mod prompt;
 mod relay;
 mod session;
-mod tmux;
 mod transcript;
 mod waiter;
 
@@ -27,6 +26,7 @@ pub use crate::git::worktree::{
 };
 pub use crate::os::signals::Signals;
 pub use crate::os::{WATCH_HELPER_COMMAND, describe as describe_waiting, watch_helper_main};
+pub use crate::pane::tmux::Caller;
 #[cfg(test)]
 pub use crate::store::dir::StallKind;
 pub use crate::store::dir::{
@@ -41,7 +41,6 @@ pub use prepare::structured;
 pub use prompt::read_or as read_prompt_or;
 pub use relay::{RELAY_COMMAND, recorded_session_usage, relay_main, spent};
 pub use session::{discover as session_id, known as known_session_id};
-pub use tmux::Caller;
 
 /// A run working in the worktree at `path` now, if any: a run and the runs that
 /// continue it share one, and none may be removed, taken or entered under another.
@@ -79,6 +78,7 @@ use anyhow::{Context, Result};
 use crate::interface::Mode;
 use crate::os::{self as sys, ExitWatch, stop};
 use crate::outcome::Outcome;
+use crate::pane::tmux;
 use crate::profile::Profile;
 use crate::store::dir::{self as dir, ProcessId};
 use crate::store::lock::RunLock;

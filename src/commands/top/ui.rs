@@ -27,6 +27,7 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
 
 use super::{Board, Entry, HEADERS, printable};
 use crate::commands::Env;
+use crate::interface::Mode;
 use crate::run::{self, RunDir, Status};
 
 /// How long a key waits at most before the loop looks at signals and cancels again.
@@ -328,11 +329,17 @@ impl App {
         let Some(e) = self.target() else {
             return "no run selected".to_owned();
         };
-        let here = super::pane::Here {
+        let here = crate::pane::jump::Here {
             tmux: self.tmux.as_deref(),
             pane: self.tmux_pane.as_deref(),
         };
-        match super::pane::jump(e, &here) {
+        let id = &e.run.id;
+        let jumped = match (e.pane.as_deref(), e.mode) {
+            (Some(pane), _) => crate::pane::jump::jump(id, pane, e.tmux_socket.as_deref(), &here),
+            (None, Mode::Headless) => Err(format!("run {id} is headless: it has no pane")),
+            (None, Mode::Tmux) => Err(format!("run {id} has no pane recorded")),
+        };
+        match jumped {
             Ok(said) | Err(said) => printable(&said),
         }
     }

@@ -37,10 +37,7 @@ impl Caller {
     pub fn from_env(env: &dyn Fn(&str) -> Option<OsString>) -> Option<Caller> {
         let tmux = env("TMUX").filter(|v| !v.is_empty())?;
         let pane = env("TMUX_PANE")?.into_string().ok()?;
-        // $TMUX is "socket_path,server_pid,session_index".
-        let bytes = tmux.as_bytes();
-        let end = bytes.iter().position(|&b| b == b',').unwrap_or(bytes.len());
-        let socket = (end > 0).then(|| OsString::from(std::ffi::OsStr::from_bytes(&bytes[..end])));
+        let socket = socket_of(&tmux).map(OsString::from);
         Some(Caller { socket, pane })
     }
 
@@ -58,12 +55,7 @@ impl Caller {
     }
 
     fn tmux(&self) -> Command {
-        let mut cmd = Command::new("tmux");
-        if let Some(s) = &self.socket {
-            cmd.arg("-S").arg(s);
-        }
-        cmd.stdin(Stdio::null());
-        cmd
+        command(self.socket.as_deref())
     }
 
     /// Runs a tmux command and returns its stdout; the error carries tmux's stderr.
@@ -84,6 +76,25 @@ impl Caller {
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
+}
+
+/// `tmux` talking to the server at `socket` (`None`: the one `$TMUX` names, else the
+/// default), its input closed: every tmux this crate runs is built here.
+pub fn command(socket: Option<&std::ffi::OsStr>) -> Command {
+    let mut cmd = Command::new("tmux");
+    if let Some(s) = socket {
+        cmd.arg("-S").arg(s);
+    }
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+/// The server's socket in a `$TMUX` value (`socket_path,server_pid,session_index`);
+/// `None` when it names none.
+pub fn socket_of(tmux: &std::ffi::OsStr) -> Option<&std::ffi::OsStr> {
+    let bytes = tmux.as_bytes();
+    let end = bytes.iter().position(|&b| b == b',').unwrap_or(bytes.len());
+    (end > 0).then(|| std::ffi::OsStr::from_bytes(&bytes[..end]))
 }
 
 /// A pane running a launcher.

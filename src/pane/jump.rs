@@ -1,13 +1,9 @@
 //! `p` in `top`: brings a run's pane to the front — its window selected, the pane
 //! selected, and the tmux client `top` runs in switched to the pane's session when it
 //! is another. Every command goes to the run's own tmux server (its recorded socket).
+//! The caller says which run and pane; this knows no run directory.
 
 use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt as _;
-use std::process::{Command, Stdio};
-
-use super::Entry;
-use crate::interface::Mode;
 
 /// Where `top` itself runs: `$TMUX` and `$TMUX_PANE`, when inside tmux.
 pub struct Here<'a> {
@@ -18,27 +14,18 @@ pub struct Here<'a> {
 impl Here<'_> {
     /// The socket of the server `top` runs in (`$TMUX` is `socket,pid,session`).
     fn socket(&self) -> Option<&OsStr> {
-        let bytes = self.tmux.filter(|t| !t.is_empty())?.as_bytes();
-        let end = bytes.iter().position(|&b| b == b',').unwrap_or(bytes.len());
-        Some(OsStr::from_bytes(&bytes[..end]))
+        super::tmux::socket_of(self.tmux.filter(|t| !t.is_empty())?)
     }
 }
 
-/// Jumps to the run's pane. `Ok`: what was done; `Err`: why not. Both for the status
-/// bar, in words.
-pub fn jump(e: &Entry, here: &Here<'_>) -> Result<String, String> {
-    let id = &e.run.id;
-    let Some(pane) = e.pane.as_deref() else {
-        return Err(match e.mode {
-            Mode::Headless => format!("run {id} is headless: it has no pane"),
-            Mode::Tmux => format!("run {id} has no pane recorded"),
-        });
-    };
+/// Jumps to `pane` of run `id` on the tmux server at `socket` (`None`: the one of
+/// `$TMUX`). `Ok`: what was done; `Err`: why not. Both for the status bar, in words.
+pub fn jump(id: &str, pane: &str, socket: Option<&str>, here: &Here<'_>) -> Result<String, String> {
     // run.json can be written by the agent: only a pane id is passed to tmux.
     if !valid_pane_id(pane) {
         return Err(format!("run {id} names no valid pane ({pane:?})"));
     }
-    let socket = e.tmux_socket.as_deref().map(OsStr::new);
+    let socket = socket.map(OsStr::new);
     let tmux = |args: &[&str]| tmux(socket, args);
     let session = tmux(&["display-message", "-p", "-t", pane, "#{session_id}"])
         .map_err(|err| format!("cannot reach pane {pane} of run {id}: {err}"))?;
@@ -89,13 +76,8 @@ fn valid_pane_id(pane: &str) -> bool {
 /// Runs tmux on `socket` (else the server of `$TMUX`, else the default); its trimmed
 /// stdout, or its stderr as the error.
 fn tmux(socket: Option<&OsStr>, args: &[&str]) -> Result<String, String> {
-    let mut cmd = Command::new("tmux");
-    if let Some(s) = socket {
-        cmd.arg("-S").arg(s);
-    }
-    let out = cmd
+    let out = super::tmux::command(socket)
         .args(args)
-        .stdin(Stdio::null())
         .output()
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => "tmux is not installed".to_owned(),
