@@ -277,7 +277,11 @@ fn check_state_dir(env: Env<'_>, shown: &dyn Fn(&Path) -> String, checks: &mut C
     let root = match crate::run::runs_root(env) {
         Ok(r) => r,
         Err(e) => {
-            let fix = if e.to_string().contains("symbolic link") {
+            let link = matches!(
+                e.downcast_ref::<crate::store::dir::RootError>(),
+                Some(crate::store::dir::RootError::Link { .. })
+            );
+            let fix = if link {
                 "remove the link; agent-offload makes the directory itself"
             } else {
                 "set HOME or XDG_STATE_HOME"

@@ -67,7 +67,7 @@ pub fn run(args: &RunArgs, env: Env<'_>, cwd: &Path, config: &Config) -> Result<
         config.profile(Some(name))?;
     }
     let start = args.worktree.unwrap_or(run::WorktreeStart::Head);
-    run::check_worktree(cwd, start).map_err(|e| usage(e.replace("--worktree", "a fan-out")))?;
+    run::check_worktree(cwd, start).map_err(|e| usage(e.said_of("a fan-out")))?;
     let first = config.profile(args.profile.first().map(String::as_str))?;
     let prompt = super::run::read_prompt(args, first, config, None)?;
     let root = run::runs_root(env)?;

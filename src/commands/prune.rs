@@ -51,8 +51,12 @@ pub fn prune(args: &PruneArgs, env: Env<'_>) -> Result<u8> {
                 .iter()
                 .find(|(id, path)| *id != run_dir.id && *path == wt.path)
                 .map(|(id, _)| id.clone());
+            // Another run's worktree stays; one removed by hand still has a branch and
+            // an entry in git to remove.
+            let mut remove = true;
             if let Some(other) = shared {
                 note = format!("; its worktree stays for run {other}");
+                remove = false;
             } else if !wt.path.exists() && !gone_now.contains(&wt.path) {
                 note = format!(
                     ", its worktree {} was already removed by hand",
@@ -60,7 +64,7 @@ pub fn prune(args: &PruneArgs, env: Env<'_>) -> Result<u8> {
                 );
             }
             if !args.dry_run
-                && (note.is_empty() || note.contains("by hand"))
+                && remove
                 && let Err(err) = run::remove_worktree(wt, || run::working_in(&root, &wt.path))
             {
                 super::outln!("kept {} ({}): {err:#}", run_dir.id, m.status.as_str())?;

@@ -276,7 +276,7 @@ pub fn delegate(d: Delegation<'_>) -> Result<u8> {
         Some(wt) => run::WorktreeRequest::Inherit(Box::new(wt)),
         None => match worktree_start(args, profile, config) {
             Some(start) => {
-                run::check_worktree(&cwd, start).map_err(usage)?;
+                run::check_worktree(&cwd, start).map_err(|e| usage(e.to_string()))?;
                 run::WorktreeRequest::New(start)
             }
             None => run::WorktreeRequest::None,

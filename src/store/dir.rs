@@ -69,7 +69,7 @@ pub fn runs_root(env: &dyn Fn(&str) -> Option<OsString>) -> Result<PathBuf> {
                 .filter(|h| !h.is_empty())
                 .map(|h| PathBuf::from(h).join(".local/state"))
         })
-        .context("neither XDG_STATE_HOME nor HOME is set: nowhere to keep run directories")?;
+        .ok_or(RootError::NoHome)?;
     let state = base.join("agent-offload");
     refuse_symlink(&state.join(PLACEMENT_LOCK))?;
     let root = state.join("runs");
@@ -77,21 +77,50 @@ pub fn runs_root(env: &dyn Fn(&str) -> Option<OsString>) -> Result<PathBuf> {
     Ok(root)
 }
 
+/// Why there is no runs directory to use.
+#[derive(Debug)]
+pub enum RootError {
+    /// Neither `XDG_STATE_HOME` (absolute) nor `HOME` is set.
+    NoHome,
+    /// A symbolic link where agent-offload keeps its state (`to`: where it points).
+    Link { path: PathBuf, to: Option<PathBuf> },
+}
+
+impl std::fmt::Display for RootError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RootError::NoHome => f.write_str(
+                "neither XDG_STATE_HOME nor HOME is set: nowhere to keep run directories",
+            ),
+            RootError::Link { path, to } => {
+                let to = to
+                    .as_ref()
+                    .map_or_else(String::new, |t| format!(" (to {})", t.display()));
+                write!(
+                    f,
+                    "{} is a symbolic link{to}: agent-offload does not follow links in its \
+                     state directory; remove the link (rm {})",
+                    path.display(),
+                    crate::shell::quote(&path.to_string_lossy())
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for RootError {}
+
 /// An error naming `path` if it is a symbolic link; anything else (a directory, a file,
 /// nothing yet) is fine here.
-fn refuse_symlink(path: &Path) -> Result<()> {
+fn refuse_symlink(path: &Path) -> Result<(), RootError> {
     let is_link = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
     if !is_link {
         return Ok(());
     }
-    let target =
-        fs::read_link(path).map_or_else(|_| String::new(), |t| format!(" (to {})", t.display()));
-    anyhow::bail!(
-        "{} is a symbolic link{target}: agent-offload does not follow links in its state \
-         directory; remove the link (rm {})",
-        path.display(),
-        crate::shell::quote(&path.to_string_lossy())
-    )
+    Err(RootError::Link {
+        path: path.to_path_buf(),
+        to: fs::read_link(path).ok(),
+    })
 }
 
 #[derive(Debug, Clone)]

@@ -204,10 +204,11 @@ msg() {{ printf '{{"type":"assistant","sessionId":"%s","message":{{"id":"%s","ro
 /// closed and the run ends `over_budget` (exit 4).
 #[test]
 fn a_pane_runs_budget_is_watched_through_its_transcript() {
+    let marker = format!("64.{}", crate::harness::unique());
     let t = claude_tui(
         Test::new(),
         "msg m1 100 0 20; msg m2 100 0 20",
-        "exec sleep 64",
+        &format!("exec sleep {marker}"),
     );
     let server = crate::tmux_server::TmuxServer::start(t.path(), &t.work());
     let cfg = format!(
@@ -223,7 +224,7 @@ fn a_pane_runs_budget_is_watched_through_its_transcript() {
         .stderr_contains("240 tokens used, over the budget of 200 tokens");
     assert_eq!(out.manifest()["status"], "over_budget");
     assert_eq!(server.panes().len(), 1, "the pane is closed");
-    crate::harness::assert_no_survivor("sleep 64");
+    crate::harness::assert_no_survivor(&format!("sleep {marker}"));
 }
 
 /// In a pane there is no event stream: a claude TUI's usage comes from its session

@@ -18,7 +18,12 @@ fn headless(t: Test, agent: &str, extra: &str) -> Test {
 /// A 0-CPU agent that writes nothing: `no_start`, within the limit and 5 s, exit 5.
 #[test]
 fn a_silent_agent_is_stalled_no_start() {
-    let t = headless(Test::new().agent("a", "exec sleep 60"), "a", "");
+    let marker = format!("60.{}", crate::harness::unique());
+    let t = headless(
+        Test::new().agent("a", &format!("exec sleep {marker}")),
+        "a",
+        "",
+    );
     let started = Instant::now();
     let out = t
         .args(["--stall-after", "2s", "--on-stall", "stop", "go"])
@@ -33,7 +38,7 @@ fn a_silent_agent_is_stalled_no_start() {
     assert_eq!(m["agent_offload_exit"], 5);
     assert_eq!(m["health"]["state"], "stalled");
     assert_eq!(m["health"]["stall"], "no_start");
-    crate::harness::assert_no_survivor("sleep 60");
+    crate::harness::assert_no_survivor(&format!("sleep {marker}"));
 }
 
 /// It said something, then nothing and no CPU: waiting on the model (`api_stall`).

@@ -82,47 +82,96 @@ fn own_identity(cmd: &mut Command) -> &mut Command {
 /// The repository at `cwd` and its current commit, or the usage error that says why a
 /// worktree cannot be made there: no repository, no commit, or a directory the
 /// worktree would not have (issue 21: the run started, then could not enter it).
-pub fn check(cwd: &Path, start: Start) -> std::result::Result<(PathBuf, String), String> {
+pub fn check(cwd: &Path, start: Start) -> std::result::Result<(PathBuf, String), Unfit> {
     let toplevel = changes::text(changes::git(cwd).args(["rev-parse", "--show-toplevel"]))
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            format!(
-                "--worktree: {} is not in a git repository (a worktree needs one)",
-                cwd.display()
-            )
+        .ok_or_else(|| Unfit::NotARepository {
+            cwd: cwd.to_path_buf(),
         })?;
-    let head = changes::text(changes::git(cwd).args([
-        "rev-parse",
-        "--verify",
-        "-q",
-        "HEAD^{commit}",
-    ]))
-    .filter(|h| !h.is_empty())
-    .ok_or_else(|| {
-        format!(
-            "--worktree: the repository at {toplevel} has no commit yet to start a worktree \
-                 from; commit first"
-        )
-    })?;
+    let head =
+        changes::text(changes::git(cwd).args(["rev-parse", "--verify", "-q", "HEAD^{commit}"]))
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| Unfit::NoCommit {
+                toplevel: toplevel.clone(),
+            })?;
     if !in_start_tree(cwd, start) {
         return Err(match start {
-            Start::Head => format!(
-                "--worktree: {} is not in HEAD ({}) of the repository at {toplevel}, so a \
-                 worktree from it has no such directory: run from a directory HEAD has, commit \
-                 it first, or carry uncommitted files with --worktree=dirty; nothing was started",
-                cwd.display(),
-                &head[..head.len().min(10)]
-            ),
-            Start::Dirty => format!(
-                "--worktree=dirty: {} has no file git would carry (it is empty, or holds only \
-                 ignored files), so a worktree from it has no such directory: run from a \
-                 directory with tracked or untracked files; nothing was started",
-                cwd.display()
-            ),
+            Start::Head => Unfit::NotInHead {
+                cwd: cwd.to_path_buf(),
+                head: head[..head.len().min(10)].to_owned(),
+                toplevel,
+            },
+            Start::Dirty => Unfit::NothingCarried {
+                cwd: cwd.to_path_buf(),
+            },
         });
     }
     Ok((PathBuf::from(toplevel), head))
 }
+
+/// Why a worktree cannot start from a directory.
+#[derive(Debug)]
+pub enum Unfit {
+    NotARepository {
+        cwd: PathBuf,
+    },
+    NoCommit {
+        toplevel: String,
+    },
+    NotInHead {
+        cwd: PathBuf,
+        head: String,
+        toplevel: String,
+    },
+    NothingCarried {
+        cwd: PathBuf,
+    },
+}
+
+impl Unfit {
+    /// The error, said of `what` asked for a worktree (`--worktree`, `a fan-out`).
+    pub fn said_of(&self, what: &str) -> String {
+        match self {
+            Unfit::NotARepository { cwd } => format!(
+                "{what}: {} is not in a git repository (a worktree needs one)",
+                cwd.display()
+            ),
+            Unfit::NoCommit { toplevel } => format!(
+                "{what}: the repository at {toplevel} has no commit yet to start a worktree \
+                 from; commit first"
+            ),
+            Unfit::NotInHead {
+                cwd,
+                head,
+                toplevel,
+            } => format!(
+                "{what}: {} is not in HEAD ({head}) of the repository at {toplevel}, so a \
+                 worktree from it has no such directory: run from a directory HEAD has, commit \
+                 it first, or carry uncommitted files with --worktree=dirty; nothing was started",
+                cwd.display(),
+            ),
+            Unfit::NothingCarried { cwd } => format!(
+                "{what}: {} has no file git would carry (it is empty, or holds only ignored \
+                 files), so a worktree from it has no such directory: run from a directory \
+                 with tracked or untracked files; nothing was started",
+                cwd.display()
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for Unfit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = if matches!(self, Unfit::NothingCarried { .. }) {
+            "--worktree=dirty"
+        } else {
+            "--worktree"
+        };
+        f.write_str(&self.said_of(what))
+    }
+}
+
+impl std::error::Error for Unfit {}
 
 /// Whether the directory `cwd` is in the tree a worktree starts from: HEAD's, or for
 /// `dirty` the working tree's (a file git tracks or would track is there). An ignored
@@ -214,7 +263,7 @@ pub fn create(
     start: Start,
     runs_root: &Path,
 ) -> Result<(Worktree, PathBuf, Vec<String>)> {
-    let (repo, base) = check(cwd, start).map_err(crate::exit::usage)?;
+    let (repo, base) = check(cwd, start).map_err(|e| crate::exit::usage(e.to_string()))?;
     let prefix = run(git(cwd).args(["rev-parse", "--show-prefix"]), "--worktree")?;
     let dir = root(runs_root);
     std::fs::create_dir_all(&dir)
