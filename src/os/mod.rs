@@ -279,6 +279,18 @@ pub fn own_command() -> std::io::Result<std::process::Command> {
     Ok(cmd)
 }
 
+/// This executable's path, for a script to run it by (a script cannot name a running
+/// image, so [`own_command`] is for what this process starts itself). Linux names a
+/// running executable replaced since it started (an upgrade, a rebuild) "PATH
+/// (deleted)": the path is then what is at PATH now. `None` without an executable
+/// there.
+pub fn own_path() -> Option<String> {
+    let exe = std::env::current_exe().ok()?;
+    let exe = exe.to_string_lossy();
+    let exe = exe.strip_suffix(" (deleted)").unwrap_or(&exe).to_owned();
+    crate::search_path::find(&exe, None).map(|_| exe)
+}
+
 /// Makes this process the one that orphans among its descendants are re-parented to
 /// (Linux's child subreaper), so that a helper the agent daemonised (double fork,
 /// `setsid`) stays findable as our child and is ended with the run. False where the

@@ -216,13 +216,9 @@ fn relayed(req: &Request<'_>) -> Option<String> {
     if !structured(req.profile, req.placement.mode()) {
         return None;
     }
-    // Linux names a running executable that was replaced since it started (an
-    // upgrade, a rebuild) "PATH (deleted)": the relay then starts from what is at PATH
+    // launch.sh names the relay by path: after an upgrade, the executable at that path
     // now. Without an executable there, the agent runs without the relay.
-    let exe = std::env::current_exe().ok()?;
-    let exe = exe.to_string_lossy();
-    let exe = exe.strip_suffix(" (deleted)").unwrap_or(&exe).to_owned();
-    crate::search_path::find(&exe, None).map(|_| exe)
+    crate::os::own_path()
 }
 
 /// Whether a run of `p` in `mode` speaks the CLI's structured output (read by the
