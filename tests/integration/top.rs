@@ -89,7 +89,8 @@ fn top_script(t: &Test) -> PathBuf {
         .unwrap_or_default();
     let text = format!(
         "env -i HOME={home} XDG_CONFIG_HOME={cfg} XDG_STATE_HOME={state} PATH={path} \
-         TERM=xterm-256color TMUX=\"$TMUX\" TMUX_PANE=\"$TMUX_PANE\" {backend} {bin} top\n\
+         TERM=xterm-256color TZ='<+14>-14' TMUX=\"$TMUX\" TMUX_PANE=\"$TMUX_PANE\" {backend} \
+         {bin} top\n\
          echo \"EXIT=$?\"\n",
         home = sh_quote(&p.join("home").display().to_string()),
         cfg = sh_quote(&p.join("config").display().to_string()),
@@ -130,6 +131,15 @@ fn screen_where(
         std::thread::sleep(Duration::from_millis(20));
     }
     panic!("timed out waiting for {what}; the pane shows:\n{last}{seen}");
+}
+
+/// Seconds since the epoch, as a clock at UTC+14 reads them.
+fn clock_at_utc_plus_14() -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    now + 14 * 3600
 }
 
 /// The words of the table line that starts with `id`.
@@ -238,7 +248,23 @@ fn the_live_view_draws_the_table_and_q_quits() {
             && s.lines()
                 .any(|l| l.starts_with(&id) && l.contains("running"))
     });
+    let after = clock_at_utc_plus_14();
     assert!(screen.contains("agent-offload top · 1 running"), "{screen}");
+    // The heading's time of day is local (the script's TZ is UTC+14), to the minute
+    // it was drawn in or the one before.
+    let heading = screen
+        .lines()
+        .find(|l| l.contains("agent-offload top ·"))
+        .unwrap();
+    let earlier = after.saturating_sub(60);
+    assert!(
+        [after, earlier].iter().any(|&s| heading.contains(&format!(
+            "{:02}:{:02}:",
+            s / 3600 % 24,
+            s / 60 % 60
+        ))),
+        "{heading}"
+    );
     server.tmux(&["send-keys", "-t", &server.caller, "q"]);
     let end = screen_where(&server, &server.caller, "top to exit", |s| {
         s.contains("EXIT=")

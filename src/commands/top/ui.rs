@@ -356,7 +356,8 @@ impl App {
             "agent-offload top · {running} running · {} shown · every {} · {}",
             self.board.entries.len(),
             crate::duration::human(self.interval),
-            Timestamp::now().strftime("%H:%M:%S"),
+            // The time of day a person reads: local.
+            jiff::ZonedDateTime::now().strftime("%H:%M:%S"),
         );
         f.render_widget(Line::styled(heading, Modifier::BOLD), title);
         match &self.view {
