@@ -32,6 +32,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("shell", 5),
     ("style", 5),
     ("search_path", 5),
+    ("names", 2),
     ("layers", 1),
 ];
 

@@ -12,6 +12,7 @@ mod git;
 mod interface;
 #[cfg(test)]
 mod layers;
+mod names;
 mod os;
 mod outcome;
 mod pane;

@@ -4,80 +4,53 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Running,
-    Done,
-    /// The agent published a question (`question.md`) and stopped: answer it with
-    /// `agent-offload continue RUN "the answer"`.
-    NeedsInput,
-    /// A budget (`--max-tokens`, `--max-cost`) was crossed; the agent was stopped.
-    OverBudget,
-    /// No sign of work for `--stall-after` with `--on-stall stop`; the agent was stopped.
-    Stalled,
-    Failed,
-    TimedOut,
-    Cancelled,
-    /// The launcher ended without anything recording how (machine restarted, the
-    /// waiting process and the pane or process killed).
-    Lost,
+crate::names::names! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    pub enum Status {
+        Running = "running",
+        Done = "done",
+        /// The agent published a question (`question.md`) and stopped: answer it with
+        /// `agent-offload continue RUN "the answer"`.
+        NeedsInput = "needs_input",
+        /// A budget (`--max-tokens`, `--max-cost`) was crossed; the agent was stopped.
+        OverBudget = "over_budget",
+        /// No sign of work for `--stall-after` with `--on-stall stop`; the agent was stopped.
+        Stalled = "stalled",
+        Failed = "failed",
+        TimedOut = "timed_out",
+        Cancelled = "cancelled",
+        /// The launcher ended without anything recording how (machine restarted, the
+        /// waiting process and the pane or process killed).
+        Lost = "lost",
+    }
 }
 
 impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Running => "running",
-            Status::Done => "done",
-            Status::NeedsInput => "needs_input",
-            Status::OverBudget => "over_budget",
-            Status::Stalled => "stalled",
-            Status::Failed => "failed",
-            Status::TimedOut => "timed_out",
-            Status::Cancelled => "cancelled",
-            Status::Lost => "lost",
-        }
-    }
-
     pub fn is_final(self) -> bool {
         self != Status::Running
     }
 }
 
-/// Who or what ended a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EndedBy {
-    /// The agent: it published, asked, or exited.
-    Agent,
-    /// A person (or the tmux server's end) closed its pane.
-    PaneClosed,
-    /// `--timeout`.
-    Timeout,
-    /// `agent-offload cancel`.
-    Cancel,
-    /// A signal to the waiting agent-offload (a host tool's kill, Ctrl-C).
-    Signal,
-    /// A budget (`--max-tokens`, `--max-cost`).
-    Budget,
-    /// The stall detector (`--on-stall stop`).
-    Stall,
-    /// Nothing recorded how (`lost`).
-    Unknown,
-}
-
-impl EndedBy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EndedBy::Agent => "agent",
-            EndedBy::PaneClosed => "pane_closed",
-            EndedBy::Timeout => "timeout",
-            EndedBy::Cancel => "cancel",
-            EndedBy::Signal => "signal",
-            EndedBy::Budget => "budget",
-            EndedBy::Stall => "stall",
-            EndedBy::Unknown => "unknown",
-        }
+crate::names::names! {
+    /// Who or what ended a run.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    pub enum EndedBy {
+        /// The agent: it published, asked, or exited.
+        Agent = "agent",
+        /// A person (or the tmux server's end) closed its pane.
+        PaneClosed = "pane_closed",
+        /// `--timeout`.
+        Timeout = "timeout",
+        /// `agent-offload cancel`.
+        Cancel = "cancel",
+        /// A signal to the waiting agent-offload (a host tool's kill, Ctrl-C).
+        Signal = "signal",
+        /// A budget (`--max-tokens`, `--max-cost`).
+        Budget = "budget",
+        /// The stall detector (`--on-stall stop`).
+        Stall = "stall",
+        /// Nothing recorded how (`lost`).
+        Unknown = "unknown",
     }
 }
 

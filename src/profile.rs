@@ -183,30 +183,14 @@ pub enum OnStall {
     Stop,
 }
 
-/// Where a run's worktree starts from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WorktreeStart {
-    /// The current commit (`HEAD`).
-    Head,
-    /// The current working tree: `HEAD` plus staged, unstaged and untracked (not
-    /// ignored) changes.
-    Dirty,
-}
-
-impl WorktreeStart {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WorktreeStart::Head => "head",
-            WorktreeStart::Dirty => "dirty",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<WorktreeStart> {
-        match s {
-            "head" => Some(WorktreeStart::Head),
-            "dirty" => Some(WorktreeStart::Dirty),
-            _ => None,
-        }
+crate::names::names! {
+    /// Where a run's worktree starts from.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+    pub enum WorktreeStart {
+        /// The current commit (`HEAD`).
+        Head = "head",
+        /// The current working tree: `HEAD` plus staged, unstaged and untracked (not
+        /// ignored) changes.
+        Dirty = "dirty",
     }
 }

@@ -304,28 +304,18 @@ pub enum HealthState {
     Stalled,
 }
 
-/// What a stalled run is stuck on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StallKind {
-    /// Nothing at all since the agent was launched.
-    NoStart,
-    /// No CPU and no output: waiting on the model's API (a half-open stream).
-    ApiStall,
-    /// The pane shows a permission dialog the CLI stopped at.
-    ApprovalPrompt,
-    /// The agent answered (its final message is there) but never published.
-    IdleAfterAnswer,
-}
-
-impl StallKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StallKind::NoStart => "no_start",
-            StallKind::ApiStall => "api_stall",
-            StallKind::ApprovalPrompt => "approval_prompt",
-            StallKind::IdleAfterAnswer => "idle_after_answer",
-        }
+crate::names::names! {
+    /// What a stalled run is stuck on.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    pub enum StallKind {
+        /// Nothing at all since the agent was launched.
+        NoStart = "no_start",
+        /// No CPU and no output: waiting on the model's API (a half-open stream).
+        ApiStall = "api_stall",
+        /// The pane shows a permission dialog the CLI stopped at.
+        ApprovalPrompt = "approval_prompt",
+        /// The agent answered (its final message is there) but never published.
+        IdleAfterAnswer = "idle_after_answer",
     }
 }
 
