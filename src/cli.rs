@@ -297,6 +297,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "ID", hide = true, help_heading = FANOUT)]
     pub fanout: Option<String>,
 
+    /// The candidate's place in its fan-out (set by the fan-out for its runs).
+    #[arg(long, value_name = "N", hide = true, requires = "fanout", help_heading = FANOUT)]
+    pub fanout_slot: Option<usize>,
+
     /// Print the result as one JSON object on stdout.
     #[arg(long, help_heading = OUTPUT)]
     pub json: bool,

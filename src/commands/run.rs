@@ -303,10 +303,13 @@ pub fn delegate(d: Delegation<'_>) -> Result<u8> {
         task,
         cwd,
         timeout: args.timeout.or(profile.timeout),
-        detach_after: args
-            .detach_after
-            .or(profile.detach_after)
-            .or(config.detach_after),
+        // A fan-out's candidate runs to its end: the fan-out detaches as a whole.
+        detach_after: args.detach_after.or_else(|| {
+            args.fanout
+                .is_none()
+                .then_some(profile.detach_after.or(config.detach_after))
+                .flatten()
+        }),
         secrets,
         session,
         parent,
@@ -315,6 +318,15 @@ pub fn delegate(d: Delegation<'_>) -> Result<u8> {
         worktree,
         fanout: args.fanout.clone(),
         check: args.check.clone(),
+    };
+    let observer: Box<dyn run::Observer> = match (&args.fanout, args.fanout_slot) {
+        (Some(fanout), Some(slot)) => Box::new(super::fanout::Candidate {
+            inner: observer,
+            runs_root: root.clone(),
+            fanout: fanout.clone(),
+            slot,
+        }),
+        _ => observer,
     };
     let finish = run::execute(&request, &root, &signals, observer.as_ref())?;
     drop(observer);
