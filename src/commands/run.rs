@@ -286,14 +286,7 @@ pub fn delegate(d: Delegation<'_>) -> Result<u8> {
             eprintln!("{m}");
         }
     };
-    // At a terminal, a live status line instead of the headless transcript (--stream
-    // still asks for the transcript); never anything but errors with --quiet.
-    let live = std::io::stderr().is_terminal() && !args.stream;
-    let observer: Box<dyn run::Observer> = match (args.quiet, live) {
-        (true, _) => Box::new(status_line::Silent),
-        (false, true) => Box::new(StatusLine::new(Box::new(Stderr), paint(env))),
-        (false, false) => Box::new(Stderr),
-    };
+    let observer = observer(args, env, &root);
     say(&format!("agent-offload: config {}", config.describe()));
     trust_cursor_workspace(profile, &cwd, env, args.quiet)?;
     let request = Request {
@@ -319,19 +312,31 @@ pub fn delegate(d: Delegation<'_>) -> Result<u8> {
         fanout: args.fanout.clone(),
         check: args.check.clone(),
     };
-    let observer: Box<dyn run::Observer> = match (&args.fanout, args.fanout_slot) {
-        (Some(fanout), Some(slot)) => Box::new(super::fanout::Candidate {
-            inner: observer,
-            runs_root: root.clone(),
-            fanout: fanout.clone(),
-            slot,
-        }),
-        _ => observer,
-    };
     let finish = run::execute(&request, &root, &signals, observer.as_ref())?;
     drop(observer);
     let finish = super::report::check(finish, &signals, args.timeout, args.quiet)?;
     super::report::print(&finish, args.json, args.quiet)
+}
+
+/// What the run reports on stderr. At a terminal, a live status line instead of the
+/// headless transcript (--stream still asks for the transcript); never anything but
+/// errors with --quiet. A fan-out's candidate also names its run to the fan-out.
+fn observer(args: &RunArgs, env: Env<'_>, runs_root: &Path) -> Box<dyn run::Observer> {
+    let live = std::io::stderr().is_terminal() && !args.stream;
+    let observer: Box<dyn run::Observer> = match (args.quiet, live) {
+        (true, _) => Box::new(status_line::Silent),
+        (false, true) => Box::new(StatusLine::new(Box::new(Stderr), paint(env))),
+        (false, false) => Box::new(Stderr),
+    };
+    match (&args.fanout, args.fanout_slot) {
+        (Some(fanout), Some(slot)) => Box::new(super::fanout::Candidate {
+            inner: observer,
+            runs_root: runs_root.to_path_buf(),
+            fanout: fanout.clone(),
+            slot,
+        }),
+        _ => observer,
+    }
 }
 
 /// How long to wait for a prompt on stdin (or from a prompt file that is a FIFO): the

@@ -503,9 +503,10 @@ fn detach_after_detaches_the_fan_out_as_a_whole_and_the_queue_keeps_its_limit() 
     // Detached once, while slow holds the only place: good is still queued.
     assert_eq!(agents_log(&t), "start slow\n", "after {took:?}");
     let record: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(t.path().join(format!(
-            "state/agent-offload/fanouts/{id}/fanout.json"
-        )))
+        &std::fs::read_to_string(
+            t.path()
+                .join(format!("state/agent-offload/fanouts/{id}/fanout.json")),
+        )
         .unwrap(),
     )
     .unwrap();
@@ -523,7 +524,10 @@ fn detach_after_detaches_the_fan_out_as_a_whole_and_the_queue_keeps_its_limit() 
         let row = text.lines().find(|l| l.starts_with(&format!("{p} ")));
         assert!(row.is_some_and(|r| r.contains(" done ")), "{p}: {text}");
     }
-    assert!(text.contains("slow did it") && text.contains("good did it"), "{text}");
+    assert!(
+        text.contains("slow did it") && text.contains("good did it"),
+        "{text}"
+    );
 }
 
 #[test]

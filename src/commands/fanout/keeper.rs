@@ -91,10 +91,7 @@ fn start(dir: &run::RunDir, record: &mut Record) -> Result<std::process::Child> 
         .append(true)
         .open(dir.file(LOG))
         .with_context(|| format!("cannot open {}", dir.file(LOG).display()))?;
-    let (mut child, id) = run::spawn_helper(
-        &[KEEPER_COMMAND.as_ref(), dir.path.as_os_str()],
-        log,
-    )?;
+    let (mut child, id) = run::spawn_helper(&[KEEPER_COMMAND.as_ref(), dir.path.as_os_str()], log)?;
     record.keeper = id;
     let saved = save(dir, record);
     // The go-ahead: the keeper reads its record only now (its stdin ends).
@@ -184,7 +181,11 @@ pub fn keeper_main(path: &Path) -> Result<u8> {
     if let Some(other) = record.keeper.as_ref().filter(|k| Some(*k) != me.as_ref())
         && run::Watched::new(other).alive()
     {
-        anyhow::bail!("fan-out {} has a keeper already (pid {})", record.id, other.pid);
+        anyhow::bail!(
+            "fan-out {} has a keeper already (pid {})",
+            record.id,
+            other.pid
+        );
     }
     record.keeper = me;
     let exe = own_exe()?;

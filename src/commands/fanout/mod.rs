@@ -17,8 +17,8 @@
 
 mod keeper;
 
-pub use keeper::{KEEPER_COMMAND, keeper_main};
 use keeper::Progress;
+pub use keeper::{KEEPER_COMMAND, keeper_main};
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -92,7 +92,13 @@ impl run::Observer for Candidate {
         self.inner.note(message);
     }
 
-    fn started(&self, run: &run::RunDir, profile: &str, mode: crate::interface::Mode, target: &str) {
+    fn started(
+        &self,
+        run: &run::RunDir,
+        profile: &str,
+        mode: crate::interface::Mode,
+        target: &str,
+    ) {
         if let Some(dir) = find(&self.runs_root, &self.fanout).filter(|d| d.id == self.fanout) {
             let _ = dir.write_atomic(&slot_file(self.slot), run.id.as_bytes(), 0o600);
         }
@@ -292,7 +298,14 @@ fn results(
             labels.push(profile.clone());
         }
     }
-    let waited = collect(commands, usize::MAX, signals, &labels, quiet, &mut |_, _| {})?;
+    let waited = collect(
+        commands,
+        usize::MAX,
+        signals,
+        &labels,
+        quiet,
+        &mut |_, _| {},
+    )?;
     // Candidates that never started keep their place (and their missing row).
     let mut results: Vec<Outcome> = Vec::new();
     let mut waited = waited.into_iter();
