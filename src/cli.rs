@@ -78,7 +78,7 @@ pub enum Command {
     Continue(ContinueArgs),
     /// Wait for a run again: the same summary and exit code as the first wait.
     #[command(
-        after_help = "RUN is a run id, a unique prefix of one, or `last`. Without RUN: the newest run started from this directory."
+        after_help = "RUN is a run id, a unique prefix of one, or `last`. Without RUN: the newest run started from this directory. RUN may be a fan-out id: its queue, every candidate, then the judge and the table; --timeout then stops the whole fan-out (exit 124)."
     )]
     Wait(WaitArgs),
     /// List recent runs, newest first.
@@ -235,7 +235,8 @@ pub struct RunArgs {
     pub timeout: Option<std::time::Duration>,
 
     /// Stop waiting after this long and leave the agent running: exit 75 with the
-    /// command that resumes waiting (`agent-offload wait RUN`). At most 365d.
+    /// command that resumes waiting (`agent-offload wait RUN`). At most 365d. A
+    /// fan-out detaches as a whole: its queue goes on, --max-parallel kept.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = LIMITS)]
     pub detach_after: Option<std::time::Duration>,
 

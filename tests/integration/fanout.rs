@@ -591,3 +591,49 @@ fn a_profiles_detach_after_does_not_detach_a_fan_out_candidate() {
     assert!(row.contains(" done "), "{stdout}");
     assert!(stdout.contains("lingered"), "{stdout}");
 }
+
+#[test]
+fn term_to_a_detached_fan_outs_keeper_cancels_its_candidates_and_its_queue() {
+    let t = setup("");
+    repo(&t);
+    let out = t
+        .args([
+            "-p",
+            "slow",
+            "-p",
+            "good",
+            "--max-parallel",
+            "1",
+            "--detach-after",
+            "300ms",
+            "the task",
+        ])
+        .run();
+    out.status(75);
+    let t = out.test;
+    let id = only_fanout(&t);
+    let record_path = t
+        .path()
+        .join(format!("state/agent-offload/fanouts/{id}/fanout.json"));
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&record_path).unwrap()).unwrap();
+    let keeper = u32::try_from(record["keeper"]["pid"].as_i64().unwrap()).unwrap();
+    send_signal(keeper, "TERM");
+    let waited = t.exec(["wait", &id, "--json"]);
+    assert_eq!(waited.status.code(), Some(143), "{waited:?}");
+    let v: serde_json::Value = serde_json::from_slice(&waited.stdout).unwrap_or_default();
+    assert!(!crate::harness::pid_alive(keeper), "the keeper ended");
+    assert_eq!(agents_log(&t), "start slow\n", "good never started: {v}");
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&record_path).unwrap()).unwrap();
+    assert_eq!(
+        record["progress"],
+        serde_json::json!(["ended", "not_started"]),
+        "{record}"
+    );
+    let dirs = t.run_dirs();
+    assert_eq!(dirs.len(), 1, "one candidate's run");
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dirs[0].join("run.json")).unwrap()).unwrap();
+    assert_eq!(m["status"], "cancelled", "{m}");
+}

@@ -331,6 +331,26 @@ pub fn members(dir: &run::RunDir) -> Result<Vec<String>> {
         .collect())
 }
 
+/// The candidates a working keeper has queued or started that have no run yet (their
+/// profiles).
+pub fn starting(dir: &run::RunDir) -> Result<Vec<String>> {
+    let record = load(dir)?;
+    if !record
+        .keeper
+        .as_ref()
+        .is_some_and(|k| run::Watched::new(k).alive())
+    {
+        return Ok(Vec::new());
+    }
+    Ok(record
+        .progress
+        .iter()
+        .zip(record.runs.iter().zip(&record.profiles))
+        .filter(|(p, (id, _))| id.is_none() && matches!(p, Progress::Queued | Progress::Running))
+        .map(|(_, (_, profile))| profile.clone())
+        .collect())
+}
+
 /// The record, with the runs candidates have named since it was written (`slot-N`).
 fn load(dir: &run::RunDir) -> Result<Record> {
     let path = dir.file(RECORD);
