@@ -500,8 +500,13 @@ fn detach_after_detaches_the_fan_out_as_a_whole_and_the_queue_keeps_its_limit() 
     );
     let id = only_fanout(&t);
     assert_eq!(stdout, format!("still running: agent-offload wait {id}\n"));
-    // Detached once, while slow holds the only place: good is still queued.
-    assert_eq!(agents_log(&t), "start slow\n", "after {took:?}");
+    // Detached once, while slow holds the only place (on a loaded machine, maybe before
+    // its agent began): good is still queued.
+    let log = agents_log(&t);
+    assert!(
+        log.is_empty() || log == "start slow\n",
+        "after {took:?}: {log}"
+    );
     let record: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(
             t.path()
@@ -510,7 +515,10 @@ fn detach_after_detaches_the_fan_out_as_a_whole_and_the_queue_keeps_its_limit() 
         .unwrap(),
     )
     .unwrap();
-    assert_eq!(record["progress"], serde_json::json!(["running", "queued"]));
+    assert_eq!(record["progress"][1], "queued", "{record}");
+    eventually(Duration::from_secs(20), "slow to start", || {
+        agents_log(&t) == "start slow\n"
+    });
     open_gate(&t);
     let waited = t.exec(["wait", &id]);
     let text = String::from_utf8_lossy(&waited.stdout);
@@ -615,6 +623,10 @@ fn term_to_a_detached_fan_outs_keeper_cancels_its_candidates_and_its_queue() {
     let record_path = t
         .path()
         .join(format!("state/agent-offload/fanouts/{id}/fanout.json"));
+    // Once slow's agent works (the keeper has started it): good waits in the queue.
+    eventually(Duration::from_secs(20), "slow to start", || {
+        agents_log(&t) == "start slow\n"
+    });
     let record: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&record_path).unwrap()).unwrap();
     let keeper = u32::try_from(record["keeper"]["pid"].as_i64().unwrap()).unwrap();
