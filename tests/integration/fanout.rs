@@ -649,3 +649,64 @@ fn term_to_a_detached_fan_outs_keeper_cancels_its_candidates_and_its_queue() {
         serde_json::from_str(&std::fs::read_to_string(dirs[0].join("run.json")).unwrap()).unwrap();
     assert_eq!(m["status"], "cancelled", "{m}");
 }
+
+#[test]
+fn a_killed_keeper_is_replaced_by_the_next_wait_and_its_queue_goes_on() {
+    let t = setup("");
+    repo(&t);
+    let out = t.exec([
+        "-p",
+        "slow",
+        "-p",
+        "good",
+        "--max-parallel",
+        "1",
+        "--detach-after",
+        "300ms",
+        "the task",
+    ]);
+    assert_eq!(out.status.code(), Some(75), "{out:?}");
+    let id = only_fanout(&t);
+    let fanout = t.path().join(format!("state/agent-offload/fanouts/{id}"));
+    let keeper_pid = || {
+        let record: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(fanout.join("fanout.json")).unwrap())
+                .unwrap();
+        u32::try_from(record["keeper"]["pid"].as_i64().unwrap()).unwrap()
+    };
+    // Once slow works and has named its run: good waits in the queue.
+    eventually(Duration::from_secs(20), "slow to start", || {
+        agents_log(&t) == "start slow\n" && fanout.join("slot-0").exists()
+    });
+    let keeper = keeper_pid();
+    send_signal(keeper, "KILL");
+    eventually(Duration::from_secs(10), "the keeper to end", || {
+        !crate::harness::pid_alive(keeper)
+    });
+    // The wait starts a new keeper; slow still holds its place in the new one's queue.
+    let t = t.args(["wait", &id]);
+    let child = t.spawn();
+    eventually(Duration::from_secs(20), "a new keeper", || {
+        keeper_pid() != keeper
+    });
+    open_gate(&t);
+    let waited = crate::harness::wait_bounded(child, Duration::from_secs(60));
+    let text = String::from_utf8_lossy(&waited.stdout);
+    let stderr = String::from_utf8_lossy(&waited.stderr);
+    assert_eq!(waited.status.code(), Some(0), "{text}\n{stderr}");
+    assert!(stderr.contains("keeper is gone"), "{stderr}");
+    assert_eq!(
+        agents_log(&t),
+        "start slow\nend slow\nstart good\nend good\n",
+        "the new keeper kept the limit and started good once slow ended"
+    );
+    let log = std::fs::read_to_string(fanout.join("keeper.log")).unwrap();
+    assert!(
+        log.contains("slow done") && !log.contains("error"),
+        "the new keeper waited for slow's run: {log}"
+    );
+    for p in ["slow", "good"] {
+        let row = text.lines().find(|l| l.starts_with(&format!("{p} ")));
+        assert!(row.is_some_and(|r| r.contains(" done ")), "{p}: {text}");
+    }
+}

@@ -197,7 +197,7 @@ pub fn keeper_main(path: &Path) -> Result<u8> {
             match &record.runs[slot] {
                 Some(id) => {
                     let mut c = Command::new(&exe);
-                    c.args(["wait", id, "--json", "--quiet"]);
+                    c.args(["wait", id, "--json"]);
                     commands.push(c);
                     slots.push(slot);
                 }
