@@ -101,6 +101,7 @@ fn start(dir: &run::RunDir, record: &mut Record) -> Result<std::process::Child> 
 }
 
 /// TERM to the fan-out's keeper (it cancels its candidates), then waits for it to end.
+/// What it left queued (a keeper TERM ended before it could catch it) never starts.
 fn stop(dir: &run::RunDir) -> Result<()> {
     let record = load(dir)?;
     if let Some(keeper) = record.keeper.as_ref().map(run::Watched::new) {
@@ -108,6 +109,15 @@ fn stop(dir: &run::RunDir) -> Result<()> {
         while keeper.alive() {
             keeper.wait(LOOK);
         }
+    }
+    let mut record = load(dir)?;
+    if record.progress.contains(&Progress::Queued) {
+        for p in &mut record.progress {
+            if *p == Progress::Queued {
+                *p = Progress::NotStarted;
+            }
+        }
+        save(dir, &record)?;
     }
     Ok(())
 }
