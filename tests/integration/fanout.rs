@@ -710,3 +710,47 @@ fn a_killed_keeper_is_replaced_by_the_next_wait_and_its_queue_goes_on() {
         assert!(row.is_some_and(|r| r.contains(" done ")), "{p}: {text}");
     }
 }
+
+#[test]
+fn wait_fanout_detaches_again_or_stops_the_fan_out_at_its_timeout() {
+    let t = setup("");
+    repo(&t);
+    let out = t.exec([
+        "-p",
+        "slow",
+        "-p",
+        "good",
+        "--max-parallel",
+        "1",
+        "--detach-after",
+        "300ms",
+        "the task",
+    ]);
+    assert_eq!(out.status.code(), Some(75), "{out:?}");
+    let id = only_fanout(&t);
+    eventually(Duration::from_secs(20), "slow to start", || {
+        agents_log(&t) == "start slow\n"
+    });
+    let again = t.exec(["wait", &id, "--detach-after", "300ms"]);
+    assert_eq!(again.status.code(), Some(75), "{again:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout),
+        format!("still running: agent-offload wait {id}\n")
+    );
+    let stopped = t.exec(["wait", &id, "--timeout", "300ms"]);
+    let text = String::from_utf8_lossy(&stopped.stdout);
+    assert_eq!(stopped.status.code(), Some(124), "{stopped:?}");
+    assert!(
+        String::from_utf8_lossy(&stopped.stderr).contains("--timeout 300ms passed"),
+        "{stopped:?}"
+    );
+    let row = |p: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{p} ")))
+            .unwrap_or_else(|| panic!("no row for {p}: {text}"))
+            .to_owned()
+    };
+    assert!(row("slow").contains(" cancelled "), "{text}");
+    assert!(row("good").contains(" not started "), "{text}");
+    assert_eq!(agents_log(&t), "start slow\n", "good never started");
+}

@@ -220,7 +220,7 @@ pub fn wait(dir: &run::RunDir, json: bool, limits: Limits) -> Result<u8> {
             keeper::Waited::Ended => {}
             keeper::Waited::Detach => return detached(&record, false),
             keeper::Waited::Signal(sig) => return Ok(exit::for_signal(sig)),
-            keeper::Waited::Deadline => return timed_out(dir, json, limits),
+            keeper::Waited::Deadline => return timed_out(dir, &signals, json, limits),
         }
     }
     let remaining = |at: Option<Instant>| at.map(|at| at.saturating_duration_since(Instant::now()));
@@ -239,8 +239,7 @@ pub fn wait(dir: &run::RunDir, json: bool, limits: Limits) -> Result<u8> {
 
 /// `wait --timeout` passed while the keeper's queue went on: it was stopped (its
 /// candidates cancelled, the rest never started); the table, exit 124.
-fn timed_out(dir: &run::RunDir, json: bool, limits: Limits) -> Result<u8> {
-    let signals = Signals::install()?;
+fn timed_out(dir: &run::RunDir, signals: &Signals, json: bool, limits: Limits) -> Result<u8> {
     let mut record = load(dir)?;
     eprintln!(
         "agent-offload: --timeout {} passed; fan-out {} was stopped",
@@ -249,7 +248,7 @@ fn timed_out(dir: &run::RunDir, json: bool, limits: Limits) -> Result<u8> {
             .map_or_else(String::new, crate::duration::human),
         record.id
     );
-    let results = results(&record, &signals, Limits::default(), true)?;
+    let results = results(&record, signals, Limits::default(), true)?;
     record_runs(&mut record, &results);
     save(dir, &record)?;
     print_results(&record, &results, None, None, json)?;
