@@ -79,6 +79,10 @@ pub enum Command {
         // are not offered (still parsed, for the refusal that names them).
         mut_arg("judge", |a| a.hide(true)),
         mut_arg("max_parallel", |a| a.hide(true)),
+        mut_arg("detach_after", |a| a.help(
+            "Stop waiting after this long and leave the agent running: exit 75 with the \
+             command that resumes waiting (`agent-offload wait RUN`). At most 365d"
+        )),
         mut_arg("profile", |a| a.help(
             "Profile to continue with (default: the run's). Another profile of the same \
              agent CLI resumes the session; one of another CLI is a hand-off"
@@ -99,7 +103,7 @@ pub enum Command {
     Continue(ContinueArgs),
     /// Wait for a run again: the same summary and exit code as the first wait.
     #[command(
-        after_help = "RUN is a run id, a unique prefix of one, or `last`. Without RUN: the newest run started from this directory."
+        after_help = "RUN is a run id, a unique prefix of one, or `last`. Without RUN: the newest run started from this directory. RUN may be a fan-out id: its queue, every candidate, then the judge and the table; --timeout then stops the whole fan-out (exit 124)."
     )]
     Wait(WaitArgs),
     /// List recent runs, newest first.
@@ -258,7 +262,8 @@ pub struct RunArgs {
     pub timeout: Option<std::time::Duration>,
 
     /// Stop waiting after this long and leave the agent running: exit 75 with the
-    /// command that resumes waiting (`agent-offload wait RUN`). At most 365d.
+    /// command that resumes waiting (`agent-offload wait RUN`). At most 365d. A
+    /// fan-out detaches as a whole: its queue goes on, --max-parallel kept.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = LIMITS)]
     pub detach_after: Option<std::time::Duration>,
 
@@ -319,6 +324,10 @@ pub struct RunArgs {
     /// The fan-out a run belongs to (set by the fan-out for its runs).
     #[arg(long, value_name = "ID", hide = true, help_heading = FANOUT)]
     pub fanout: Option<String>,
+
+    /// The candidate's place in its fan-out (set by the fan-out for its runs).
+    #[arg(long, value_name = "N", hide = true, requires = "fanout", help_heading = FANOUT)]
+    pub fanout_slot: Option<usize>,
 
     /// Print the result as one JSON object on stdout.
     #[arg(long, help_heading = OUTPUT)]

@@ -51,7 +51,8 @@ fn main() -> ExitCode {
 
 /// The internal helpers agent-offload starts itself — the run-directory watch helper
 /// (`__watch DIR`, see `os`) and a detached run's guard (`__guard DIR`, see
-/// `run::ensure_guard`) — are not clap subcommands, so that completions and the man
+/// `run::ensure_guard`) and a detached fan-out's keeper (`__fanout DIR`, see
+/// `commands::fanout`) — are not clap subcommands, so that completions and the man
 /// page never offer them.
 fn internal_command() -> Option<anyhow::Result<u8>> {
     let mut args = std::env::args_os().skip(1);
@@ -67,6 +68,8 @@ fn internal_command() -> Option<anyhow::Result<u8>> {
         Some(run::watch_helper_main(dir))
     } else if command == run::GUARD_COMMAND {
         Some(run::guard_main(dir))
+    } else if command == commands::FANOUT_KEEPER_COMMAND {
+        Some(commands::fanout_keeper_main(dir))
     } else {
         None
     }

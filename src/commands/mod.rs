@@ -26,6 +26,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::cli::{Cli, Command};
+pub use fanout::{KEEPER_COMMAND as FANOUT_KEEPER_COMMAND, keeper_main as fanout_keeper_main};
 
 /// How commands read the environment: passed in, so tests never mutate the process env.
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<OsString>;

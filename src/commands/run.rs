@@ -315,14 +315,7 @@ pub fn delegate(d: Delegation<'_>) -> Result<u8> {
             eprintln!("{m}");
         }
     };
-    // At a terminal, a live status line instead of the headless transcript (--stream
-    // still asks for the transcript); never anything but errors with --quiet.
-    let live = std::io::stderr().is_terminal() && !args.stream;
-    let observer: Box<dyn run::Observer> = match (args.quiet, live) {
-        (true, _) => Box::new(status_line::Silent),
-        (false, true) => Box::new(StatusLine::new(Box::new(Stderr), paint(env))),
-        (false, false) => Box::new(Stderr),
-    };
+    let observer = observer(args, env, &root);
     say(&format!("agent-offload: config {}", config.describe()));
     trust_cursor_workspace(profile, &cwd, env, args.quiet)?;
     let request = Request {
@@ -332,10 +325,13 @@ pub fn delegate(d: Delegation<'_>) -> Result<u8> {
         task,
         cwd,
         timeout: args.timeout.or(profile.timeout),
-        detach_after: args
-            .detach_after
-            .or(profile.detach_after)
-            .or(config.detach_after),
+        // A fan-out's candidate runs to its end: the fan-out detaches as a whole.
+        detach_after: args.detach_after.or_else(|| {
+            args.fanout
+                .is_none()
+                .then_some(profile.detach_after.or(config.detach_after))
+                .flatten()
+        }),
         secrets,
         session,
         parent,
@@ -349,6 +345,27 @@ pub fn delegate(d: Delegation<'_>) -> Result<u8> {
     drop(observer);
     let finish = super::report::check(finish, &signals, args.timeout, args.quiet)?;
     super::report::print(&finish, args.json, args.quiet)
+}
+
+/// What the run reports on stderr. At a terminal, a live status line instead of the
+/// headless transcript (--stream still asks for the transcript); never anything but
+/// errors with --quiet. A fan-out's candidate also names its run to the fan-out.
+fn observer(args: &RunArgs, env: Env<'_>, runs_root: &Path) -> Box<dyn run::Observer> {
+    let live = std::io::stderr().is_terminal() && !args.stream;
+    let observer: Box<dyn run::Observer> = match (args.quiet, live) {
+        (true, _) => Box::new(status_line::Silent),
+        (false, true) => Box::new(StatusLine::new(Box::new(Stderr), paint(env))),
+        (false, false) => Box::new(Stderr),
+    };
+    match (&args.fanout, args.fanout_slot) {
+        (Some(fanout), Some(slot)) => Box::new(super::fanout::Candidate {
+            inner: observer,
+            runs_root: runs_root.to_path_buf(),
+            fanout: fanout.clone(),
+            slot,
+        }),
+        _ => observer,
+    }
 }
 
 /// How long to wait for a prompt on stdin (or from a prompt file that is a FIFO): the

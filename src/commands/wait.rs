@@ -13,7 +13,13 @@ pub fn run(args: &WaitArgs, env: Env<'_>) -> Result<u8> {
             Ok(run) => run,
             // Not a run: a fan-out, waited for as a whole.
             Err(err) => match super::fanout::find(&root, spec) {
-                Some(fanout) => return super::fanout::wait(&fanout, args.json),
+                Some(fanout) => {
+                    let limits = super::fanout::Limits {
+                        timeout: args.timeout,
+                        detach_after: args.detach_after,
+                    };
+                    return super::fanout::wait(&fanout, args.json, limits);
+                }
                 None => return Err(err),
             },
         },

@@ -191,6 +191,14 @@ fn discard_fanout(fanout: &RunDir, force: bool, env: Env<'_>) -> Result<u8> {
         }
     }
     let id = &fanout.id;
+    // A candidate still queued, or started without a run yet, will make a worktree.
+    for profile in super::fanout::starting(fanout)? {
+        eprintln!(
+            "agent-offload: kept candidate {profile} of fan-out {id}: it is still running \
+             (queued, or its run is starting)"
+        );
+        kept += 1;
+    }
     if kept > 0 {
         eprintln!(
             "agent-offload: kept {kept} of fan-out {id}'s worktrees (named above); \

@@ -30,7 +30,8 @@ pub use crate::pane::tmux::Caller;
 #[cfg(test)]
 pub use crate::store::dir::StallKind;
 pub use crate::store::dir::{
-    Continuation, Health, HealthState, Manifest, RunDir, Status, list, resolve, rfc3339, runs_root,
+    Continuation, Health, HealthState, Manifest, ProcessId, RunDir, Status, list, resolve, rfc3339,
+    runs_root,
 };
 pub use crate::usage::{CostSource, Meter, Spent, Tokens, short_count};
 pub use check::{Check, describe as describe_check, run_pending as run_check};
@@ -80,7 +81,7 @@ use crate::os::{self as sys, ExitWatch, stop};
 use crate::outcome::Outcome;
 use crate::pane::tmux;
 use crate::profile::Profile;
-use crate::store::dir::{self as dir, ProcessId};
+use crate::store::dir;
 use crate::store::lock::RunLock;
 use agent::Agent;
 use conclude::Ending;
@@ -772,4 +773,64 @@ pub fn guard_main(run_dir: &Path) -> Result<u8> {
         true,
     )?;
     Ok(0)
+}
+
+/// Starts a helper of ours that must outlive this process (a fan-out's keeper): this
+/// executable with `args`, in a session of its own (out of reach of signals to our
+/// group, no terminal), stdin a pipe the caller uses as a go-ahead, stdout nothing,
+/// stderr to `log`. Returns the child and its identity for a record.
+pub fn spawn_helper(
+    args: &[&std::ffi::OsStr],
+    log: std::fs::File,
+) -> Result<(std::process::Child, Option<ProcessId>)> {
+    let mut cmd = sys::own_command().context("cannot find agent-offload's own executable")?;
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(log);
+    headless::in_own_session(&mut cmd);
+    let child = cmd.spawn().context("cannot start a helper process")?;
+    sys::note_own_helper(child.id());
+    let id = stop::identify(i32::try_from(child.id()).unwrap_or(i32::MAX));
+    Ok((child, id))
+}
+
+/// This process, named for a record.
+pub fn own_identity() -> Option<ProcessId> {
+    stop::identify(sys::own_pid())
+}
+
+/// A process recorded as a [`ProcessId`] (not necessarily our child), watched for its
+/// end.
+pub struct Watched {
+    id: ProcessId,
+    exit: ExitWatch,
+}
+
+impl Watched {
+    pub fn new(id: &ProcessId) -> Watched {
+        Watched {
+            exit: ExitWatch::new(id.pid),
+            id: id.clone(),
+        }
+    }
+
+    /// Whether it still runs (the same process; a zombie has ended).
+    pub fn alive(&self) -> bool {
+        stop::is_alive(&self.id)
+    }
+
+    /// Blocks until it may have ended, at most `timeout`.
+    pub fn wait(&self, timeout: Duration) {
+        self.exit.wait(timeout);
+    }
+
+    /// Sends it SIGTERM, if it is still the process recorded.
+    pub fn terminate(&self) {
+        if self.alive()
+            && let Some(pid) = rustix::process::Pid::from_raw(self.id.pid)
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+    }
 }

@@ -19,6 +19,11 @@ fn repo(t: &Test) -> PathBuf {
 /// `slow` waits for `$GATE` (a file) first, then writes other.txt; `judge` names the
 /// candidate of profile `slow`. Every agent notes its start and end in `$LOG`.
 fn setup(extra: &str) -> Test {
+    setup_with("", extra)
+}
+
+/// [`setup`], with `slow_options` added to profile `slow`'s (`, detach_after: 1s`).
+fn setup_with(slow_options: &str, extra: &str) -> Test {
     let log_and_gate = r"log=${AGENT_OFFLOAD_RUN_DIR}/../../fanout-test.log";
     let t = Test::new()
         .agent(
@@ -42,7 +47,7 @@ slow's is the one"
         );
     let cfg = format!(
         "default_profile: good\nprofiles:\n  good: {{command: {}, headless: true}}\n  broken: \
-         {{command: {}, headless: true}}\n  slow: {{command: {}, headless: true}}\n  judge: \
+         {{command: {}, headless: true}}\n  slow: {{command: {}, headless: true{slow_options}}}\n  judge: \
          {{command: {}, headless: true}}\n{extra}",
         t.agent_path("good"),
         t.agent_path("broken"),
@@ -450,4 +455,302 @@ fn discard_fanout_never_removes_a_live_candidate() {
         text.contains("slow did it"),
         "the live candidate finished its work: {text}"
     );
+}
+
+/// The fan-out's id: the one directory under `fanouts/`.
+fn only_fanout(t: &Test) -> String {
+    let fanouts = t.path().join("state/agent-offload/fanouts");
+    let mut ids: Vec<String> = std::fs::read_dir(&fanouts)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    ids.remove(0)
+}
+
+fn agents_log(t: &Test) -> String {
+    std::fs::read_to_string(t.path().join("state/agent-offload/fanout-test.log"))
+        .unwrap_or_default()
+}
+
+#[test]
+fn detach_after_detaches_the_fan_out_as_a_whole_and_the_queue_keeps_its_limit() {
+    let t = setup("");
+    repo(&t);
+    let t = t.args([
+        "-p",
+        "slow",
+        "-p",
+        "good",
+        "--max-parallel",
+        "1",
+        "--detach-after",
+        "300ms",
+        "the task",
+    ]);
+    let started = std::time::Instant::now();
+    let out = crate::harness::wait_bounded(t.spawn(), Duration::from_secs(30));
+    let took = started.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(75),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = only_fanout(&t);
+    assert_eq!(stdout, format!("still running: agent-offload wait {id}\n"));
+    // Detached once, while slow holds the only place (on a loaded machine, maybe before
+    // its agent began): good is still queued.
+    let log = agents_log(&t);
+    assert!(
+        log.is_empty() || log == "start slow\n",
+        "after {took:?}: {log}"
+    );
+    let record: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            t.path()
+                .join(format!("state/agent-offload/fanouts/{id}/fanout.json")),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record["progress"][1], "queued", "{record}");
+    eventually(Duration::from_secs(20), "slow to start", || {
+        agents_log(&t) == "start slow\n"
+    });
+    open_gate(&t);
+    let waited = t.exec(["wait", &id]);
+    let text = String::from_utf8_lossy(&waited.stdout);
+    assert_eq!(waited.status.code(), Some(0), "{text}");
+    assert_eq!(
+        agents_log(&t),
+        "start slow\nend slow\nstart good\nend good\n",
+        "one at a time after the detach too"
+    );
+    for p in ["slow", "good"] {
+        let row = text.lines().find(|l| l.starts_with(&format!("{p} ")));
+        assert!(row.is_some_and(|r| r.contains(" done ")), "{p}: {text}");
+    }
+    assert!(
+        text.contains("slow did it") && text.contains("good did it"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_sigkill_to_the_fan_out_command_does_not_lose_its_queue() {
+    let t = setup("");
+    repo(&t);
+    let t = t.args([
+        "-p",
+        "slow",
+        "-p",
+        "good",
+        "--max-parallel",
+        "1",
+        "--detach-after",
+        "10m",
+        "the task",
+    ]);
+    let child = t.spawn();
+    eventually(Duration::from_secs(20), "slow to start", || {
+        agents_log(&t) == "start slow\n"
+    });
+    send_signal(child.id(), "KILL");
+    let killed = crate::harness::wait_bounded(child, Duration::from_secs(10));
+    assert_eq!(killed.status.code(), None, "{killed:?}");
+    open_gate(&t);
+    let id = only_fanout(&t);
+    let waited = t.exec(["wait", &id, "--json"]);
+    assert_eq!(waited.status.code(), Some(0), "{waited:?}");
+    let v: serde_json::Value = serde_json::from_slice(&waited.stdout).unwrap();
+    let statuses: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["done", "done"], "{v}");
+    assert_eq!(
+        agents_log(&t),
+        "start slow\nend slow\nstart good\nend good\n",
+        "the queued candidate started once slow ended"
+    );
+}
+
+#[test]
+fn a_profiles_detach_after_does_not_detach_a_fan_out_candidate() {
+    // `lingers` outlasts its profile's detach_after: a run of its own would detach.
+    let t = setup("").agent("lingers", "sleep 1\npublish 'lingered'");
+    let cfg = std::fs::read_to_string(t.config_path()).unwrap().replace(
+        "\nprofiles:\n",
+        &format!(
+            "\nprofiles:\n  lingers: {{command: {}, headless: true, detach_after: 300ms}}\n",
+            t.agent_path("lingers")
+        ),
+    );
+    let t = t.config(&cfg);
+    repo(&t);
+    let out = t.args(["-p", "lingers", "-p", "good", "the task"]).run();
+    out.status(0);
+    let stdout = out.stdout();
+    let row = stdout.lines().find(|l| l.starts_with("lingers ")).unwrap();
+    assert!(row.contains(" done "), "{stdout}");
+    assert!(stdout.contains("lingered"), "{stdout}");
+}
+
+#[test]
+fn term_to_a_detached_fan_outs_keeper_cancels_its_candidates_and_its_queue() {
+    let t = setup("");
+    repo(&t);
+    let out = t
+        .args([
+            "-p",
+            "slow",
+            "-p",
+            "good",
+            "--max-parallel",
+            "1",
+            "--detach-after",
+            "300ms",
+            "the task",
+        ])
+        .run();
+    out.status(75);
+    let t = out.test;
+    let id = only_fanout(&t);
+    let record_path = t
+        .path()
+        .join(format!("state/agent-offload/fanouts/{id}/fanout.json"));
+    // Once slow's agent works (the keeper has started it): good waits in the queue.
+    eventually(Duration::from_secs(20), "slow to start", || {
+        agents_log(&t) == "start slow\n"
+    });
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&record_path).unwrap()).unwrap();
+    let keeper = u32::try_from(record["keeper"]["pid"].as_i64().unwrap()).unwrap();
+    send_signal(keeper, "TERM");
+    let waited = t.exec(["wait", &id, "--json"]);
+    assert_eq!(waited.status.code(), Some(143), "{waited:?}");
+    let v: serde_json::Value = serde_json::from_slice(&waited.stdout).unwrap_or_default();
+    assert!(!crate::harness::pid_alive(keeper), "the keeper ended");
+    assert_eq!(agents_log(&t), "start slow\n", "good never started: {v}");
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&record_path).unwrap()).unwrap();
+    assert_eq!(
+        record["progress"],
+        serde_json::json!(["ended", "not_started"]),
+        "{record}"
+    );
+    let dirs = t.run_dirs();
+    assert_eq!(dirs.len(), 1, "one candidate's run");
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dirs[0].join("run.json")).unwrap()).unwrap();
+    assert_eq!(m["status"], "cancelled", "{m}");
+}
+
+#[test]
+fn a_killed_keeper_is_replaced_by_the_next_wait_and_its_queue_goes_on() {
+    let t = setup("");
+    repo(&t);
+    let out = t.exec([
+        "-p",
+        "slow",
+        "-p",
+        "good",
+        "--max-parallel",
+        "1",
+        "--detach-after",
+        "300ms",
+        "the task",
+    ]);
+    assert_eq!(out.status.code(), Some(75), "{out:?}");
+    let id = only_fanout(&t);
+    let fanout = t.path().join(format!("state/agent-offload/fanouts/{id}"));
+    let keeper_pid = || {
+        let record: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(fanout.join("fanout.json")).unwrap())
+                .unwrap();
+        u32::try_from(record["keeper"]["pid"].as_i64().unwrap()).unwrap()
+    };
+    // Once slow works and has named its run: good waits in the queue.
+    eventually(Duration::from_secs(20), "slow to start", || {
+        agents_log(&t) == "start slow\n" && fanout.join("slot-0").exists()
+    });
+    let keeper = keeper_pid();
+    send_signal(keeper, "KILL");
+    eventually(Duration::from_secs(10), "the keeper to end", || {
+        !crate::harness::pid_alive(keeper)
+    });
+    // The wait starts a new keeper; slow still holds its place in the new one's queue.
+    let t = t.args(["wait", &id]);
+    let child = t.spawn();
+    eventually(Duration::from_secs(20), "a new keeper", || {
+        keeper_pid() != keeper
+    });
+    open_gate(&t);
+    let waited = crate::harness::wait_bounded(child, Duration::from_secs(60));
+    let text = String::from_utf8_lossy(&waited.stdout);
+    let stderr = String::from_utf8_lossy(&waited.stderr);
+    assert_eq!(waited.status.code(), Some(0), "{text}\n{stderr}");
+    assert!(stderr.contains("keeper is gone"), "{stderr}");
+    assert_eq!(
+        agents_log(&t),
+        "start slow\nend slow\nstart good\nend good\n",
+        "the new keeper kept the limit and started good once slow ended"
+    );
+    let log = std::fs::read_to_string(fanout.join("keeper.log")).unwrap();
+    assert!(
+        log.contains("slow done") && !log.contains("error"),
+        "the new keeper waited for slow's run: {log}"
+    );
+    for p in ["slow", "good"] {
+        let row = text.lines().find(|l| l.starts_with(&format!("{p} ")));
+        assert!(row.is_some_and(|r| r.contains(" done ")), "{p}: {text}");
+    }
+}
+
+#[test]
+fn wait_fanout_detaches_again_or_stops_the_fan_out_at_its_timeout() {
+    let t = setup("");
+    repo(&t);
+    let out = t.exec([
+        "-p",
+        "slow",
+        "-p",
+        "good",
+        "--max-parallel",
+        "1",
+        "--detach-after",
+        "300ms",
+        "the task",
+    ]);
+    assert_eq!(out.status.code(), Some(75), "{out:?}");
+    let id = only_fanout(&t);
+    eventually(Duration::from_secs(20), "slow to start", || {
+        agents_log(&t) == "start slow\n"
+    });
+    let again = t.exec(["wait", &id, "--detach-after", "300ms"]);
+    assert_eq!(again.status.code(), Some(75), "{again:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout),
+        format!("still running: agent-offload wait {id}\n")
+    );
+    let stopped = t.exec(["wait", &id, "--timeout", "300ms"]);
+    let text = String::from_utf8_lossy(&stopped.stdout);
+    assert_eq!(stopped.status.code(), Some(124), "{stopped:?}");
+    assert!(
+        String::from_utf8_lossy(&stopped.stderr).contains("--timeout 300ms passed"),
+        "{stopped:?}"
+    );
+    let row = |p: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{p} ")))
+            .unwrap_or_else(|| panic!("no row for {p}: {text}"))
+            .to_owned()
+    };
+    assert!(row("slow").contains(" cancelled "), "{text}");
+    assert!(row("good").contains(" not started "), "{text}");
+    assert_eq!(agents_log(&t), "start slow\n", "good never started");
 }

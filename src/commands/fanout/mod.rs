@@ -8,12 +8,23 @@
 //! column), so a fan-out is exactly as robust as a run. The fan-out forwards a signal to
 //! its children, which cancel their runs. Its record is `fanout.json` in
 //! `<state>/fanouts/<id>/`, with the task; `wait ID` waits for the fan-out as a whole.
+//!
+//! A fan-out that may detach (`--detach-after`, or the config's `detach_after`) hands
+//! its queue to a keeper (`__fanout DIR`, see `keeper`) that outlives the command and
+//! keeps `--max-parallel`; the command waits on the keeper until the limit passes.
+//! Each candidate names its run in the fan-out's directory (`slot-N`) once it starts,
+//! so the record tells the truth while the fan-out works.
+
+mod keeper;
+
+use keeper::Progress;
+pub use keeper::{KEEPER_COMMAND, keeper_main};
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -48,6 +59,56 @@ struct Record {
     started_at: String,
     /// The options every candidate was started with (for the judge, started later).
     options: Vec<String>,
+    /// Where each candidate's worktree starts (`head`, `dirty`).
+    #[serde(default)]
+    start: Option<String>,
+    /// `--max-parallel`.
+    #[serde(default)]
+    max_parallel: Option<u16>,
+    /// The process that keeps a detachable fan-out's queue (`__fanout DIR`).
+    #[serde(default)]
+    keeper: Option<run::ProcessId>,
+    /// Each candidate's place in the keeper's queue, in the order of `profiles` (empty:
+    /// no keeper; the fan-out command ran them itself).
+    #[serde(default)]
+    progress: Vec<Progress>,
+}
+
+/// The file in which candidate `slot` names its run once it has started.
+fn slot_file(slot: usize) -> String {
+    format!("slot-{slot}")
+}
+
+/// A fan-out's candidate, as the run's observer: names its run in the fan-out's
+/// directory the moment it starts, then reports as `inner` does.
+pub struct Candidate {
+    pub inner: Box<dyn run::Observer>,
+    pub runs_root: PathBuf,
+    pub fanout: String,
+    pub slot: usize,
+}
+
+impl run::Observer for Candidate {
+    fn note(&self, message: &str) {
+        self.inner.note(message);
+    }
+
+    fn started(
+        &self,
+        run: &run::RunDir,
+        profile: &str,
+        mode: crate::interface::Mode,
+        target: &str,
+    ) {
+        if let Some(dir) = find(&self.runs_root, &self.fanout).filter(|d| d.id == self.fanout) {
+            let _ = dir.write_atomic(&slot_file(self.slot), run.id.as_bytes(), 0o600);
+        }
+        self.inner.started(run, profile, mode, target);
+    }
+
+    fn finished(&self) {
+        self.inner.finished();
+    }
 }
 
 /// The fan-outs directory, beside the runs directory.
@@ -83,7 +144,11 @@ pub fn run(args: &RunArgs, env: Env<'_>, cwd: &Path, config: &Config) -> Result<
         judge: args.judge.clone(),
         judge_run: None,
         started_at: run::rfc3339(jiff::Timestamp::now()),
-        options: options.clone(),
+        options,
+        start: Some(start.as_str().to_owned()),
+        max_parallel: args.max_parallel,
+        keeper: None,
+        progress: Vec::new(),
     };
     save(&dir, &record)?;
     if !args.quiet {
@@ -97,50 +162,150 @@ pub fn run(args: &RunArgs, env: Env<'_>, cwd: &Path, config: &Config) -> Result<
             dir.path.display()
         );
     }
-    let exe = own_exe()?;
-    let commands: Vec<Command> = args
-        .profile
-        .iter()
-        .map(|profile| {
-            let mut c = Command::new(&exe);
-            c.arg("run")
-                .args(["-p", profile])
-                .arg(format!("--worktree={}", start.as_str()))
-                .arg("-f")
-                .arg(dir.file(TASK))
-                .args(["--fanout", &dir.id])
-                .args(&options);
-            c
-        })
-        .collect();
     let signals = Signals::install()?;
+    // The profiles' own `detach_after` is theirs; the fan-out detaches as a whole.
+    if let Some(limit) = args.detach_after.or(config.detach_after) {
+        return keeper::run_detachable(&dir, &mut record, limit, &signals, args.json, args.quiet);
+    }
+    let exe = own_exe()?;
+    let commands: Vec<Command> = (0..record.profiles.len())
+        .map(|slot| candidate(&exe, &dir, &record, slot))
+        .collect();
     let results = collect(
         commands,
         args.max_parallel.map_or(usize::MAX, usize::from),
         &signals,
         &args.profile,
         args.quiet,
+        &mut |_, _| {},
     )?;
     finish(&dir, &mut record, &results, &signals, args.json, args.quiet)
 }
 
-/// `wait ID` for a fan-out: waits for every candidate again, then judges (if asked and
-/// no judge gave a verdict yet: see [`recorded_verdict`]) and prints the table.
-pub fn wait(dir: &run::RunDir, json: bool) -> Result<u8> {
+/// The child `agent-offload run` for candidate `slot`.
+fn candidate(exe: &Path, dir: &run::RunDir, record: &Record, slot: usize) -> Command {
+    let mut c = Command::new(exe);
+    c.arg("run")
+        .args(["-p", &record.profiles[slot]])
+        .arg(format!(
+            "--worktree={}",
+            record.start.as_deref().unwrap_or("head")
+        ))
+        .arg("-f")
+        .arg(dir.file(TASK))
+        .args(["--fanout", &dir.id])
+        .arg(format!("--fanout-slot={slot}"))
+        .args(&record.options);
+    c
+}
+
+/// How long `wait FANOUT` waits, from now: `timeout` stops the fan-out (its queue and
+/// its candidates, exit 124), `detach_after` stops waiting (exit 75).
+#[derive(Clone, Copy, Default)]
+pub struct Limits {
+    pub timeout: Option<Duration>,
+    pub detach_after: Option<Duration>,
+}
+
+/// `wait ID` for a fan-out: waits for its keeper's queue to end (if it has one) and for
+/// every candidate, then judges (if asked and no judge gave a verdict yet: see
+/// [`recorded_verdict`]) and prints the table.
+pub fn wait(dir: &run::RunDir, json: bool, limits: Limits) -> Result<u8> {
+    let signals = Signals::install()?;
+    let now = Instant::now();
+    let deadline = limits.timeout.and_then(|t| now.checked_add(t));
+    let detach_at = limits.detach_after.and_then(|d| now.checked_add(d));
+    let record = load(dir)?;
+    if !record.progress.is_empty() {
+        match keeper::wait_queue(dir, deadline, detach_at, &signals, false)? {
+            keeper::Waited::Ended => {}
+            keeper::Waited::Detach => return detached(&record, false),
+            keeper::Waited::Signal(sig) => return Ok(exit::for_signal(sig)),
+            keeper::Waited::Deadline => return timed_out(dir, &signals, json, limits),
+        }
+    }
+    let remaining = |at: Option<Instant>| at.map(|at| at.saturating_duration_since(Instant::now()));
+    conclude(
+        dir,
+        &signals,
+        json,
+        false,
+        false,
+        Limits {
+            timeout: remaining(deadline),
+            detach_after: remaining(detach_at),
+        },
+    )
+}
+
+/// `wait --timeout` passed while the keeper's queue went on: it was stopped (its
+/// candidates cancelled, the rest never started); the table, exit 124.
+fn timed_out(dir: &run::RunDir, signals: &Signals, json: bool, limits: Limits) -> Result<u8> {
     let mut record = load(dir)?;
+    eprintln!(
+        "agent-offload: --timeout {} passed; fan-out {} was stopped",
+        limits
+            .timeout
+            .map_or_else(String::new, crate::duration::human),
+        record.id
+    );
+    let results = results(&record, signals, Limits::default(), true)?;
+    record_runs(&mut record, &results);
+    save(dir, &record)?;
+    print_results(&record, &results, None, None, json)?;
+    Ok(exit::TIMED_OUT)
+}
+
+/// Waits for every candidate that started (already ended, once the keeper's queue
+/// is done), then judges and prints: the end of every fan-out that had a keeper, and
+/// of `wait FANOUT`. `announced`: each candidate's end was on stderr already.
+fn conclude(
+    dir: &run::RunDir,
+    signals: &Signals,
+    json: bool,
+    quiet: bool,
+    announced: bool,
+    limits: Limits,
+) -> Result<u8> {
+    let mut record = load(dir)?;
+    let results = results(&record, signals, limits, quiet || announced)?;
+    finish(dir, &mut record, &results, signals, json, quiet)
+}
+
+/// Each candidate's result, by `wait RUN --json` (with `limits`); a candidate that
+/// never started keeps its place and its missing row.
+fn results(
+    record: &Record,
+    signals: &Signals,
+    limits: Limits,
+    quiet: bool,
+) -> Result<Vec<Outcome>> {
     let exe = own_exe()?;
+    let ms = |d: Duration| format!("{}ms", d.as_millis());
     let mut labels = Vec::new();
     let mut commands = Vec::new();
     for (profile, id) in record.profiles.iter().zip(&record.runs) {
         if let Some(id) = id {
             let mut c = Command::new(&exe);
             c.args(["wait", id, "--json"]);
+            if let Some(t) = limits.timeout {
+                c.arg(format!("--timeout={}", ms(t)));
+            }
+            if let Some(d) = limits.detach_after {
+                c.arg(format!("--detach-after={}", ms(d)));
+            }
             commands.push(c);
             labels.push(profile.clone());
         }
     }
-    let signals = Signals::install()?;
-    let waited = collect(commands, usize::MAX, &signals, &labels, false)?;
+    let waited = collect(
+        commands,
+        usize::MAX,
+        signals,
+        &labels,
+        quiet,
+        &mut |_, _| {},
+    )?;
     // Candidates that never started keep their place (and their missing row).
     let mut results: Vec<Outcome> = Vec::new();
     let mut waited = waited.into_iter();
@@ -152,7 +317,7 @@ pub fn wait(dir: &run::RunDir, json: bool) -> Result<u8> {
             None => Outcome::missing(exit::USAGE),
         });
     }
-    finish(dir, &mut record, &results, &signals, json, false)
+    Ok(results)
 }
 
 /// The runs of the fan-out in `dir`: the candidates that started, then the judge's.
@@ -166,10 +331,46 @@ pub fn members(dir: &run::RunDir) -> Result<Vec<String>> {
         .collect())
 }
 
+/// The candidates a working keeper has queued or started that have no run yet (their
+/// profiles).
+pub fn starting(dir: &run::RunDir) -> Result<Vec<String>> {
+    let record = load(dir)?;
+    if !record
+        .keeper
+        .as_ref()
+        .is_some_and(|k| run::Watched::new(k).alive())
+    {
+        return Ok(Vec::new());
+    }
+    Ok(record
+        .progress
+        .iter()
+        .zip(record.runs.iter().zip(&record.profiles))
+        .filter(|(p, (id, _))| id.is_none() && matches!(p, Progress::Queued | Progress::Running))
+        .map(|(_, (_, profile))| profile.clone())
+        .collect())
+}
+
+/// The record, with the runs candidates have named since it was written (`slot-N`).
 fn load(dir: &run::RunDir) -> Result<Record> {
     let path = dir.file(RECORD);
     let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_slice(&bytes).with_context(|| format!("cannot read {}", path.display()))
+    let mut record: Record = serde_json::from_slice(&bytes)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    for (slot, id) in record.runs.iter_mut().enumerate() {
+        if id.is_none()
+            && let Ok(named) = std::fs::read_to_string(dir.file(&slot_file(slot)))
+            && valid_run_id(named.trim())
+        {
+            *id = Some(named.trim().to_owned());
+        }
+    }
+    Ok(record)
+}
+
+/// A run id as agent-offload makes them (what a `slot-N` file may name).
+fn valid_run_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 /// The fan-out `spec` names (an id or a unique prefix of one), if any.
@@ -200,13 +401,15 @@ impl Outcome {
 }
 
 /// Runs the children, at most `parallel` at once, until all have exited; a signal to
-/// us is forwarded to them (they cancel their runs and exit).
+/// us is forwarded to them (they cancel their runs and exit). `progress` hears of each
+/// child's start and end (and of those a signal left unstarted).
 fn collect(
     commands: Vec<Command>,
     parallel: usize,
     signals: &Signals,
     labels: &[String],
     quiet: bool,
+    progress: &mut dyn FnMut(usize, Progress),
 ) -> Result<Vec<Outcome>> {
     let total = commands.len();
     let (tx, rx) = mpsc::channel::<(usize, std::io::Result<std::process::Output>)>();
@@ -216,9 +419,9 @@ fn collect(
     let mut forwarded = false;
     let start_next = |queue: &mut dyn Iterator<Item = (usize, Command)>,
                       running: &mut Vec<(usize, u32)>|
-     -> Result<bool> {
+     -> Result<Option<usize>> {
         let Some((i, mut cmd)) = queue.next() else {
-            return Ok(false);
+            return Ok(None);
         };
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -231,9 +434,13 @@ fn collect(
         std::thread::spawn(move || {
             let _ = tx.send((i, child.wait_with_output()));
         });
-        Ok(true)
+        Ok(Some(i))
     };
-    while running.len() < parallel && start_next(&mut queue, &mut running)? {}
+    while running.len() < parallel
+        && let Some(i) = start_next(&mut queue, &mut running)?
+    {
+        progress(i, Progress::Running);
+    }
     while !running.is_empty() {
         match rx.recv_timeout(Duration::from_millis(200)) {
             Ok((i, output)) => {
@@ -257,8 +464,12 @@ fn collect(
                     );
                 }
                 results[i] = Some(outcome);
-                if !forwarded {
-                    while running.len() < parallel && start_next(&mut queue, &mut running)? {}
+                progress(i, Progress::Ended);
+                while !forwarded
+                    && running.len() < parallel
+                    && let Some(i) = start_next(&mut queue, &mut running)?
+                {
+                    progress(i, Progress::Running);
                 }
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -274,6 +485,7 @@ fn collect(
             // Those not started yet never start.
             for (i, _) in queue.by_ref() {
                 results[i] = Some(Outcome::missing(exit::for_signal(sig)));
+                progress(i, Progress::NotStarted);
             }
         }
     }
@@ -308,11 +520,7 @@ fn finish(
     json: bool,
     quiet: bool,
 ) -> Result<u8> {
-    for (slot, outcome) in record.runs.iter_mut().zip(results) {
-        if let Some(id) = outcome.result.as_ref().and_then(|v| v["id"].as_str()) {
-            *slot = Some(id.to_owned());
-        }
-    }
+    record_runs(record, results);
     save(dir, record)?;
     if let Some(sig) = signals.pending() {
         return Ok(exit::for_signal(sig));
@@ -329,15 +537,7 @@ fn finish(
         return Ok(signal_code);
     }
     if results.iter().any(|o| o.code == exit::DETACHED) {
-        super::outln!("still running: agent-offload wait {}", record.id)?;
-        if !quiet {
-            eprintln!(
-                "agent-offload: fan-out {} goes on without this command; wait for all of it \
-                 with: agent-offload wait {0}",
-                record.id
-            );
-        }
-        return Ok(exit::DETACHED);
+        return detached(record, quiet);
     }
     let judged = match record.judge.clone() {
         Some(judge) => Some(judge_once(dir, record, results, &judge, signals, quiet)?),
@@ -357,6 +557,46 @@ fn finish(
     } else {
         exit::FAILED
     };
+    print_results(record, results, judged.as_ref(), pick.as_deref(), json)?;
+    if !json && !quiet {
+        eprintln!(
+            "agent-offload: take a candidate's work with agent-offload apply RUN (or merge \
+             RUN); throw the rest away with agent-offload discard RUN --force"
+        );
+    }
+    Ok(code)
+}
+
+/// The runs the candidates' results name, into the record.
+fn record_runs(record: &mut Record, results: &[Outcome]) {
+    for (slot, outcome) in record.runs.iter_mut().zip(results) {
+        if let Some(id) = outcome.result.as_ref().and_then(|v| v["id"].as_str()) {
+            *slot = Some(id.to_owned());
+        }
+    }
+}
+
+/// The fan-out goes on without this command: how to wait for it (stdout), exit 75.
+fn detached(record: &Record, quiet: bool) -> Result<u8> {
+    super::outln!("still running: agent-offload wait {}", record.id)?;
+    if !quiet {
+        eprintln!(
+            "agent-offload: fan-out {} goes on without this command; wait for all of it \
+             with: agent-offload wait {0}",
+            record.id
+        );
+    }
+    Ok(exit::DETACHED)
+}
+
+/// The table and each summary, or with `json` the array of results.
+fn print_results(
+    record: &Record,
+    results: &[Outcome],
+    judged: Option<&Outcome>,
+    pick: Option<&str>,
+    json: bool,
+) -> Result<()> {
     if json {
         let mut all: Vec<Value> = results
             .iter()
@@ -368,31 +608,31 @@ fn finish(
                 });
                 v["role"] = "candidate".into();
                 if record.judge.is_some() {
-                    v["picked"] = (pick.is_some() && v["id"].as_str() == pick.as_deref()).into();
+                    v["picked"] = (pick.is_some() && v["id"].as_str() == pick).into();
                 }
                 v
             })
             .collect();
-        if let Some(j) = &judged {
+        if let Some(j) = judged {
             let mut v = j.result.clone().unwrap_or_else(|| serde_json::json!({}));
             v["role"] = "judge".into();
-            v["pick"] = pick.clone().into();
+            v["pick"] = pick.into();
             all.push(v);
         }
         let mut out = super::Stdout;
         serde_json::to_writer_pretty(&mut out, &all)?;
         writeln!(out)?;
-        return Ok(code);
+        return Ok(());
     }
-    print_table(record, results, pick.as_deref())?;
-    if let Some(j) = &judged {
+    print_table(record, results, pick)?;
+    if let Some(j) = judged {
         let summary = j.result.as_ref().and_then(|v| v["summary"].as_str());
         let mut out = super::Stdout;
         writeln!(
             out,
             "\n== judge ({}): {}",
             record.judge.as_deref().unwrap_or("?"),
-            match &pick {
+            match pick {
                 Some(p) => format!("picks {p}"),
                 None => "named no candidate".to_owned(),
             }
@@ -401,13 +641,7 @@ fn finish(
             writeln!(out, "{}", s.trim_end())?;
         }
     }
-    if !quiet {
-        eprintln!(
-            "agent-offload: take a candidate's work with agent-offload apply RUN (or merge \
-             RUN); throw the rest away with agent-offload discard RUN --force"
-        );
-    }
-    Ok(code)
+    Ok(())
 }
 
 fn print_table(record: &Record, results: &[Outcome], pick: Option<&str>) -> Result<()> {
@@ -504,7 +738,7 @@ fn recorded_verdict(record: &Record, signals: &Signals) -> Result<Option<Outcome
     let mut c = Command::new(own_exe()?);
     c.args(["wait", id, "--json"]);
     let label = format!("judge {}", record.judge.as_deref().unwrap_or("?"));
-    let outcome = collect(vec![c], 1, signals, &[label], true)?.pop();
+    let outcome = collect(vec![c], 1, signals, &[label], true, &mut |_, _| {})?.pop();
     Ok(outcome.filter(|o| {
         o.result
             .as_ref()
@@ -549,7 +783,14 @@ fn judge_them(
     if !quiet {
         eprintln!("agent-offload: asking {judge} to judge the candidates");
     }
-    let mut out = collect(vec![c], 1, signals, &[format!("judge {judge}")], quiet)?;
+    let mut out = collect(
+        vec![c],
+        1,
+        signals,
+        &[format!("judge {judge}")],
+        quiet,
+        &mut |_, _| {},
+    )?;
     let outcome = out.pop().unwrap_or_else(|| Outcome::missing(exit::FAILED));
     if let Some(id) = outcome.result.as_ref().and_then(|v| v["id"].as_str()) {
         record.judge_run = Some(id.to_owned());
@@ -702,9 +943,6 @@ fn options(args: &RunArgs) -> Vec<String> {
     }
     if let Some(t) = args.timeout {
         o.push(format!("--timeout={}", ms(t)));
-    }
-    if let Some(d) = args.detach_after {
-        o.push(format!("--detach-after={}", ms(d)));
     }
     if let Some(n) = args.max_tokens {
         o.push(format!("--max-tokens={n}"));
