@@ -41,10 +41,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// The internal helpers agent-offload starts itself — the run-directory watch helper
-/// (`__watch DIR`, see `run::sys`) and a detached run's guard (`__guard DIR`, see
-/// `run::ensure_guard`) — are not clap subcommands, so that completions and the man
-/// page never offer them.
+/// The internal helpers agent-offload starts itself — a detached run's guard
+/// (`__guard DIR`, see `run::ensure_guard`) and a headless run's relay (`__relay`) — are
+/// not clap subcommands, so that completions and the man page never offer them.
 fn internal_command() -> Option<anyhow::Result<u8>> {
     let mut args = std::env::args_os().skip(1);
     let command = args.next()?;
@@ -55,9 +54,7 @@ fn internal_command() -> Option<anyhow::Result<u8>> {
         return None;
     };
     let dir = std::path::Path::new(&dir);
-    if command == run::WATCH_HELPER_COMMAND {
-        Some(run::watch_helper_main(dir))
-    } else if command == run::GUARD_COMMAND {
+    if command == run::GUARD_COMMAND {
         Some(run::guard_main(dir))
     } else {
         None

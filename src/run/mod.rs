@@ -43,7 +43,7 @@ pub use prompt::read_or as read_prompt_or;
 pub use relay::{RELAY_COMMAND, recorded_session_usage, relay_main, spent};
 pub use session::{discover as session_id, known as known_session_id};
 pub use signals::Signals;
-pub use sys::{WATCH_HELPER_COMMAND, describe as describe_waiting, watch_helper_main};
+pub use sys::describe as describe_waiting;
 pub use tmux::Caller;
 pub use usage::{CostSource, Meter, Price, Spent, Tokens, short_count};
 pub use worktree::{
