@@ -26,7 +26,8 @@ Groups:
             and its helpers start, collected through a child subreaper) and peak RSS, of a
             headless run (outside git) and of a tmux run whose agent publishes at once;
             beside the agent alone and, with AGENT_OFFLOAD_UPSTREAM=PATH, the upstream tool
-            (agent-offload 0.1.4 from crates.io) in the same rounds. Not in the default set.
+            (agent-offload 0.1.4 from crates.io), with AGENT_OFFLOAD_BEFORE=PATH another
+            build of ours, in the same rounds. Not in the default set.
 """
 import json
 import os
@@ -523,6 +524,8 @@ def bench_cost():
                 f.write(f"default_profile: bench\nprofiles:\n  bench:\n    command: {agent}\n"
                         f"    headless: {mode}\n")
             who = [("agent-offload", [BIN, "--config", ours_cfg, *([] if tmux else ["-H"]), "task"])]
+            if os.environ.get("AGENT_OFFLOAD_BEFORE"):
+                who.append(("agent-offload (before)", [os.environ["AGENT_OFFLOAD_BEFORE"], *who[0][1][1:]]))
             if upstream:
                 who.append(("upstream 0.1.4", [upstream, "--config", up_cfg, *([] if tmux else ["-H"]),
                                                "task"]))

@@ -201,12 +201,25 @@ fn drain_fd(fd: &OwnedFd) {
 }
 
 /// A watch already registered (or the error that prevented it, reported by `ready`, so
-/// that the caller records it like any other failure of the run).
-pub struct StartingWatch(Result<DirWatch>);
+/// that the caller records it like any other failure of the run), and the directory,
+/// when it is to have a holder.
+pub struct StartingWatch {
+    watch: Result<DirWatch>,
+    holder_for: Option<PathBuf>,
+}
 
 impl StartingWatch {
+    /// Starts the holder, if any: here rather than with the watch, so that its start-up
+    /// comes after the agent's start, not before it.
     pub fn ready(self) -> Result<DirWatch> {
-        self.0
+        let watch = self.watch?;
+        match (self.holder_for, watch.fd) {
+            (Some(dir), Some(fd)) => Ok(DirWatch {
+                _holder: spawn_holder(&fd, &dir),
+                fd: Some(fd),
+            }),
+            (_, fd) => Ok(DirWatch { fd, _holder: None }),
+        }
     }
 }
 
@@ -214,19 +227,20 @@ impl DirWatch {
     /// An in-process watch without a holder: for a process whose exit nobody waits on.
     #[allow(clippy::unnecessary_wraps)] // the signature every backend's watch shares
     pub fn start_inline(dir: &Path) -> Result<StartingWatch> {
-        Ok(StartingWatch(inotify_on(dir).map(|fd| DirWatch {
-            fd: Some(fd),
-            _holder: None,
-        })))
+        Ok(StartingWatch {
+            watch: inotify_on(dir).map(|fd| DirWatch {
+                fd: Some(fd),
+                _holder: None,
+            }),
+            holder_for: None,
+        })
     }
 
-    /// Registers the watch and starts its holder (without waiting for it).
-    #[allow(clippy::unnecessary_wraps)] // the signature every backend's watch shares
+    /// Registers the watch; its holder starts in [`StartingWatch::ready`].
     pub fn start(dir: &Path) -> Result<StartingWatch> {
-        Ok(StartingWatch(inotify_on(dir).map(|fd| DirWatch {
-            _holder: spawn_holder(&fd, dir),
-            fd: Some(fd),
-        })))
+        let mut starting = DirWatch::start_inline(dir)?;
+        starting.holder_for = Some(dir.to_path_buf());
+        Ok(starting)
     }
 
     pub fn watching(&self) -> bool {
