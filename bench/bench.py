@@ -505,7 +505,7 @@ def bench_cost():
     import ctypes
 
     upstream = os.environ.get("AGENT_OFFLOAD_UPSTREAM")
-    for tmux in (False, True):
+    for tmux, in_git in ((False, False), (False, True), (True, False)):
         sb = Sandbox()
         try:
             scratch = os.path.join(sb.dir, "scratch")
@@ -517,6 +517,17 @@ def bench_cost():
             ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
             agent = sb.agent("agent.sh", COST_AGENT)
             env = sb.env
+            cwd = sb.dir
+            if in_git:
+                cwd = os.path.join(sb.dir, "work")
+                os.makedirs(cwd)
+                for n in range(200):
+                    with open(os.path.join(cwd, f"f{n}.txt"), "w") as f:
+                        f.write(f"line {n}\n" * 20)
+                git = ["git", "-c", "user.name=b", "-c", "user.email=b@x"]
+                subprocess.run(git + ["init", "-q"], cwd=cwd, check=True)
+                subprocess.run(git + ["add", "."], cwd=cwd, check=True)
+                subprocess.run(git + ["commit", "-qm", "init"], cwd=cwd, check=True)
             mode = "true" if not tmux else "false"
             ours_cfg = sb.config(agent, not tmux)
             up_cfg = os.path.join(sb.dir, "upstream.yaml")
@@ -534,14 +545,15 @@ def bench_cost():
             got = {name: ([], [], []) for name, _ in who}
             for r in range(ROUNDS):
                 for name, argv in who:
-                    wall, cpu = cost_round(argv, env, sb.dir)
+                    wall, cpu = cost_round(argv, env, cwd)
                     got[name][0].append(wall)
                     got[name][1].append(cpu)
                     if r < 3:
-                        got[name][2].append(peak_rss(argv, env, sb.dir) or 0)
+                        got[name][2].append(peak_rss(argv, env, cwd) or 0)
                     for f in os.listdir(scratch):
                         os.remove(os.path.join(scratch, f))
-            print(f"fixed cost of a {'tmux' if tmux else 'headless'} run (agent publishes at once"
+            where = " in a git repository of 200 files (the change list)" if in_git else ""
+            print(f"fixed cost of a {'tmux' if tmux else 'headless'} run{where} (agent publishes at once"
                   f"{', then stays open' if tmux else ' and exits'}), medians of {ROUNDS}:")
             for name, (wall, cpu, rss) in got.items():
                 print(f"  {name}: {statistics.median(wall):.2f} ms wall, {statistics.median(cpu):.1f} ms CPU, "
