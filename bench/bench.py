@@ -4,7 +4,7 @@ same run, on the same machine, as a ratio: shared machines are noisy, ratios les
 
     python3 bench/bench.py            # everything (about a minute)
     python3 bench/bench.py --quick    # fewer rounds, 5 s CPU window
-    python3 bench/bench.py headless   # one group: headless | done | closed | cpu | transcript
+    python3 bench/bench.py headless   # one group: headless | done | closed | cpu | transcript | cost
 
 Groups:
   headless  headless run overhead: agent-offload -H vs the same fake agent run directly,
@@ -22,6 +22,12 @@ Groups:
             appended since the last look vs reading the whole file (the kept
             transcript-usage.json removed first: what every look cost before it existed);
             then the CPU of the waiting process checking a --max-tokens budget every 5 s
+  cost      the fixed cost of one run, whole-process: wall time, CPU (with every process it
+            and its helpers start, collected through a child subreaper) and peak RSS, of a
+            headless run (outside git) and of a tmux run whose agent publishes at once;
+            beside the agent alone and, with AGENT_OFFLOAD_UPSTREAM=PATH, the upstream tool
+            (agent-offload 0.1.4 from crates.io), with AGENT_OFFLOAD_BEFORE=PATH another
+            build of ours, in the same rounds. Not in the default set.
 """
 import json
 import os
@@ -292,14 +298,15 @@ def cpu_ns(pid):
 
 
 def helpers_of(run_dir):
-    """agent-offload's own helper processes for a run: `__watch DIR` and `__guard DIR`."""
+    """agent-offload's own helper processes for a run: `__guard DIR`, and the watch holder
+    (`ps` shows it as `agent-offload __watch DIR`)."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    args = f.read().split(b"\0")
-                if len(args) >= 3 and args[1] in (b"__watch", b"__guard") and args[2] == run_dir.encode():
+                    args = b" ".join(f.read().split(b"\0"))
+                if any(f"{h} {run_dir}".encode() in args for h in ("__watch", "__guard")):
                     found.append(int(entry))
             except OSError:
                 pass
@@ -433,6 +440,129 @@ def bench_transcript():
         sb.close()
 
 
+COST_AGENT = """#!/bin/sh
+# The run directory from agent-offload, or the done.md path the upstream tool's prompt names.
+d=${AGENT_OFFLOAD_RUN_DIR:-$(printf '%s\\n' "$*" | grep -o '/[^ ]*/done\\.md' | head -n 1 | sed 's#/done\\.md$##')}
+[ -n "$d" ] || d=$COST_SCRATCH
+printf 'summary\\n' >"$d/done.md.tmp"
+mv "$d/done.md.tmp" "$d/done.md"
+[ -n "$COST_STAY" ] && exec sleep 100000
+exit 0
+"""
+
+
+def collect_all():
+    """Waits for every descendant (we are their subreaper); returns the CPU they used, ms."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    while True:
+        try:
+            os.wait()
+        except ChildProcessError:
+            break
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return before, after
+
+
+def cost_round(argv, env, cwd):
+    """One whole run: wall ms, CPU ms (it, its helpers and what they started), peak RSS MB."""
+    import resource
+
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # posix_spawn (vfork): a forked copy of Python would count Python's RSS as the child's.
+    null = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_WRONLY, 0) for fd in (1, 2)]
+    here = os.getcwd()
+    os.chdir(cwd)
+    try:
+        t = time.perf_counter_ns()
+        pid = os.posix_spawnp(argv[0], argv, env, file_actions=null)
+    finally:
+        os.chdir(here)
+    _, status, ru = os.wait4(pid, 0)
+    wall = ms(time.perf_counter_ns() - t)
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise RuntimeError(f"{argv} exited with {code}")
+    _, r1 = collect_all()
+    cpu = (r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) * 1000
+    return wall, cpu
+
+
+def peak_rss(argv, env, cwd):
+    """Peak RSS in MB, from GNU time (a small parent: a process exec'd from Python, even
+    through vfork, inherits Python's peak as its own); None without /usr/bin/time."""
+    if not os.path.exists("/usr/bin/time"):
+        return None
+    with tempfile.NamedTemporaryFile("r") as out:
+        subprocess.run(["/usr/bin/time", "-f", "%M", "-o", out.name, *argv], env=env, cwd=cwd,
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        collect_all()
+        return int(out.read().split()[-1]) / 1024
+
+
+def bench_cost():
+    import ctypes
+
+    upstream = os.environ.get("AGENT_OFFLOAD_UPSTREAM")
+    for tmux, in_git in ((False, False), (False, True), (True, False)):
+        sb = Sandbox()
+        try:
+            scratch = os.path.join(sb.dir, "scratch")
+            os.makedirs(scratch)
+            # In the environment the tmux server gives its panes, too.
+            sb.env = dict(sb.env, COST_SCRATCH=scratch, **({"COST_STAY": "1"} if tmux else {}))
+            if tmux:
+                sb.start_tmux()  # before becoming a subreaper: the server is not ours to collect
+            ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+            agent = sb.agent("agent.sh", COST_AGENT)
+            env = sb.env
+            cwd = sb.dir
+            if in_git:
+                cwd = os.path.join(sb.dir, "work")
+                os.makedirs(cwd)
+                for n in range(200):
+                    with open(os.path.join(cwd, f"f{n}.txt"), "w") as f:
+                        f.write(f"line {n}\n" * 20)
+                git = ["git", "-c", "user.name=b", "-c", "user.email=b@x"]
+                subprocess.run(git + ["init", "-q"], cwd=cwd, check=True)
+                subprocess.run(git + ["add", "."], cwd=cwd, check=True)
+                subprocess.run(git + ["commit", "-qm", "init"], cwd=cwd, check=True)
+            mode = "true" if not tmux else "false"
+            ours_cfg = sb.config(agent, not tmux)
+            up_cfg = os.path.join(sb.dir, "upstream.yaml")
+            with open(up_cfg, "w") as f:
+                f.write(f"default_profile: bench\nprofiles:\n  bench:\n    command: {agent}\n"
+                        f"    headless: {mode}\n")
+            who = [("agent-offload", [BIN, "--config", ours_cfg, *([] if tmux else ["-H"]), "task"])]
+            if os.environ.get("AGENT_OFFLOAD_BEFORE"):
+                who.append(("agent-offload (before)", [os.environ["AGENT_OFFLOAD_BEFORE"], *who[0][1][1:]]))
+            if upstream:
+                who.append(("upstream 0.1.4", [upstream, "--config", up_cfg, *([] if tmux else ["-H"]),
+                                               "task"]))
+            if not tmux:
+                who.append(("the agent alone", ["sh", agent, "--", "task"]))
+            got = {name: ([], [], []) for name, _ in who}
+            for r in range(ROUNDS):
+                for name, argv in who:
+                    wall, cpu = cost_round(argv, env, cwd)
+                    got[name][0].append(wall)
+                    got[name][1].append(cpu)
+                    if r < 3:
+                        got[name][2].append(peak_rss(argv, env, cwd) or 0)
+                    for f in os.listdir(scratch):
+                        os.remove(os.path.join(scratch, f))
+            where = " in a git repository of 200 files (the change list)" if in_git else ""
+            print(f"fixed cost of a {'tmux' if tmux else 'headless'} run{where} (agent publishes at once"
+                  f"{', then stays open' if tmux else ' and exits'}), medians of {ROUNDS}:")
+            for name, (wall, cpu, rss) in got.items():
+                print(f"  {name}: {statistics.median(wall):.2f} ms wall, {statistics.median(cpu):.1f} ms CPU, "
+                      f"peak RSS {statistics.median(rss):.1f} MB")
+        finally:
+            ctypes.CDLL(None).prctl(36, 0, 0, 0, 0)
+            sb.close()
+
+
 def main():
     groups = [a for a in sys.argv[1:] if not a.startswith("-")] or ["headless", "done", "closed", "cpu",
                                                                      "transcript"]
@@ -440,7 +570,7 @@ def main():
         build()
     print(f"agent-offload benchmarks ({ROUNDS} rounds{', quick' if QUICK else ''}); binary {BIN}")
     table = {"headless": bench_headless, "done": bench_done, "closed": bench_closed, "cpu": bench_cpu,
-             "transcript": bench_transcript}
+             "transcript": bench_transcript, "cost": bench_cost}
     for g in groups:
         table[g]()
 

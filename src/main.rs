@@ -49,11 +49,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// The internal helpers agent-offload starts itself — the run-directory watch helper
-/// (`__watch DIR`, see `os`) and a detached run's guard (`__guard DIR`, see
-/// `run::ensure_guard`) and a detached fan-out's keeper (`__fanout DIR`, see
-/// `commands::fanout`) — are not clap subcommands, so that completions and the man
-/// page never offer them.
+/// The internal helpers agent-offload starts itself — a detached run's guard
+/// (`__guard DIR`, see `run::ensure_guard`), a detached fan-out's keeper (`__fanout
+/// DIR`, see `commands::fanout`) and a headless run's relay (`__relay`) — are not clap
+/// subcommands, so that completions and the man page never offer them.
 fn internal_command() -> Option<anyhow::Result<u8>> {
     let mut args = std::env::args_os().skip(1);
     let command = args.next()?;
@@ -64,9 +63,7 @@ fn internal_command() -> Option<anyhow::Result<u8>> {
         return None;
     };
     let dir = std::path::Path::new(&dir);
-    if command == run::WATCH_HELPER_COMMAND {
-        Some(run::watch_helper_main(dir))
-    } else if command == run::GUARD_COMMAND {
+    if command == run::GUARD_COMMAND {
         Some(run::guard_main(dir))
     } else if command == commands::FANOUT_KEEPER_COMMAND {
         Some(commands::fanout_keeper_main(dir))

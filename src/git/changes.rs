@@ -164,28 +164,47 @@ fn tempfile_path() -> PathBuf {
 pub fn since(before: &Snapshot) -> Option<Changes> {
     let dir = &before.toplevel;
     let after = match &before.index {
-        Some(index) => Snapshot {
-            toplevel: dir.clone(),
-            index: Some(index.clone()),
-            head: text(git(dir).args(["rev-parse", "--verify", "-q", "HEAD^{commit}"]))
-                .filter(|h| !h.is_empty()),
-            tree: write_tree(dir, index, &before.included)?,
-            included: before.included.clone(),
-        },
+        Some(index) => {
+            // HEAD is asked for while the tree is written: the two do not depend on
+            // each other, and each git process costs a few milliseconds.
+            let head = git(dir)
+                .args(["rev-parse", "--verify", "-q", "HEAD^{commit}"])
+                .stdout(Stdio::piped())
+                .spawn();
+            let tree = write_tree(dir, index, &before.included);
+            let head = head
+                .ok()
+                .and_then(|child| child.wait_with_output().ok())
+                .filter(|out| out.status.success())
+                .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+                .filter(|h| !h.is_empty());
+            Snapshot {
+                toplevel: dir.clone(),
+                index: Some(index.clone()),
+                head,
+                tree: tree?,
+                included: before.included.clone(),
+            }
+        }
         None => snapshot(dir, &before.included)?,
     };
-    // Both views in one process: `--raw` entries (status, paths) start with ':',
-    // `--numstat` entries with the counts.
-    let raw = output(git(dir).args([
-        "diff-tree",
-        "-r",
-        "-z",
-        "-M",
-        "--raw",
-        "--numstat",
-        &before.tree,
-        &after.tree,
-    ]))?;
+    // The same tree: no file changed, and git need not be asked.
+    let raw = if after.tree == before.tree {
+        Vec::new()
+    } else {
+        // Both views in one process: `--raw` entries (status, paths) start with ':',
+        // `--numstat` entries with the counts.
+        output(git(dir).args([
+            "diff-tree",
+            "-r",
+            "-z",
+            "-M",
+            "--raw",
+            "--numstat",
+            &before.tree,
+            &after.tree,
+        ]))?
+    };
     let (mut files, counts) = parse_diff(&raw);
     let (mut insertions, mut deletions) = (0, 0);
     for f in &mut files {

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::fs::inotify;
 use rustix::process::{Pid, PidfdFlags, pidfd_open};
 
@@ -13,9 +12,40 @@ use super::ProcInfo;
 
 pub const MECHANISMS: &str = "Linux: inotify on the run directory, a pidfd on the launcher, /proc";
 
+/// Reads a small `/proc` file with one `read(2)` into `buf`: `/proc/PID/stat` is made
+/// whole by one call of the kernel's formatter, so a read shorter than the buffer has it
+/// all (`std::fs::read_to_string` takes a `statx` and several reads for the same). A
+/// file that fills the buffer is read again the ordinary way.
+fn read_proc<'b>(path: &str, buf: &'b mut [u8; 1024]) -> Option<std::borrow::Cow<'b, str>> {
+    use rustix::fs::{Mode, OFlags, openat};
+    let fd = openat(
+        rustix::fs::CWD,
+        path,
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    let n = loop {
+        match rustix::io::read(&fd, &mut buf[..]) {
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return None,
+            Ok(n) => break n,
+        }
+    };
+    if n == buf.len() {
+        return std::fs::read_to_string(path)
+            .ok()
+            .map(std::borrow::Cow::Owned);
+    }
+    std::str::from_utf8(&buf[..n])
+        .ok()
+        .map(std::borrow::Cow::Borrowed)
+}
+
 /// `/proc/PID/stat`, parsed.
 pub fn process(pid: i32) -> Option<ProcInfo> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut buf = [0u8; 1024];
+    let stat = read_proc(&format!("/proc/{pid}/stat"), &mut buf)?;
     // The command name may contain spaces and parentheses: fields start after the last ')'.
     let rest = stat.get(stat.rfind(')')? + 2..)?;
     let mut f = rest.split_ascii_whitespace();
@@ -37,7 +67,8 @@ pub fn process(pid: i32) -> Option<ProcInfo> {
 
 /// `utime + stime + cutime + cstime` (fields 14 to 17 of `/proc/PID/stat`), in ms.
 pub fn cpu_ms(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut buf = [0u8; 1024];
+    let stat = read_proc(&format!("/proc/{pid}/stat"), &mut buf)?;
     let rest = stat.get(stat.rfind(')')? + 2..)?;
     // `rest` starts at field 3 (state): fields 14..=17 are its items 11..=14.
     let ticks: u64 = rest
@@ -73,24 +104,30 @@ pub fn adopt_orphans() -> bool {
     rustix::process::set_child_subreaper(Some(rustix::process::getpid())).is_ok()
 }
 
+/// Our children (zombies included), from `/proc/self/task/*/children`; `None` when the
+/// kernel does not list them (built without `CONFIG_PROC_CHILDREN`).
+pub fn own_children() -> Option<Vec<i32>> {
+    let tasks = std::fs::read_dir("/proc/self/task").ok()?;
+    let mut children = Vec::new();
+    for task in tasks {
+        let list = std::fs::read_to_string(task.ok()?.path().join("children")).ok()?;
+        children.extend(
+            list.split_ascii_whitespace()
+                .filter_map(|p| p.parse::<i32>().ok()),
+        );
+    }
+    Some(children)
+}
+
 /// Collects adopted orphans that have exited (our zombie children other than `keep`
-/// and our own helpers), so a long run does not pile them up. Our children are listed
-/// in `/proc/self/task/*/children`.
+/// and our own helpers), so a long run does not pile them up.
 pub fn reap_adopted(keep: i32) {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return;
-    };
-    for task in tasks.flatten() {
-        let Ok(list) = std::fs::read_to_string(task.path().join("children")) else {
+    for pid in own_children().unwrap_or_default() {
+        if pid == keep || super::is_own_helper(pid) || !process(pid).is_some_and(|p| p.zombie) {
             continue;
-        };
-        for pid in list.split_ascii_whitespace().filter_map(|p| p.parse().ok()) {
-            if pid == keep || super::is_own_helper(pid) || !process(pid).is_some_and(|p| p.zombie) {
-                continue;
-            }
-            if let Some(p) = Pid::from_raw(pid) {
-                let _ = rustix::process::waitpid(Some(p), rustix::process::WaitOptions::NOHANG);
-            }
+        }
+        if let Some(p) = Pid::from_raw(pid) {
+            let _ = rustix::process::waitpid(Some(p), rustix::process::WaitOptions::NOHANG);
         }
     }
 }
@@ -122,27 +159,20 @@ impl ExitWatch {
     }
 }
 
-/// The directory watch. The inotify instance normally lives in a small helper process
-/// (this binary, run as `agent-offload __watch DIR`) that writes one byte to a pipe per
-/// batch of events. Why: closing an inotify instance waits for an SRCU grace period in
-/// the kernel, measured here at 8–14 ms, and the exit of the process that holds it waits
-/// the same. In the helper that wait happens after we have exited; in-process it would
-/// sit on the path from `done.md` to our exit. If the helper cannot start, or dies, the
-/// watch is in-process.
+/// The directory watch: an inotify instance in this process, and a holder process that
+/// keeps a copy of it open. Why the holder: closing an inotify instance with a watch waits
+/// for an SRCU grace period in the kernel, measured here at 8–14 ms, and the exit of the
+/// process that holds the last copy waits the same. The holder (`/bin/sh` blocked on
+/// reading its stdin, a pipe from us) holds the last copy: it sees the pipe close when we
+/// exit, and the wait happens in its exit, after ours. It only holds the descriptor: the
+/// watch is registered and read here, so losing the holder loses nothing but the fast
+/// exit. An earlier version ran the watch in a re-executed copy of this binary that
+/// relayed events through a pipe: ~2.4 ms of start-up and a handshake, for the same
+/// benefit.
 pub struct DirWatch {
-    source: Source,
-    dir: PathBuf,
-}
-
-enum Source {
-    Helper {
-        // Held open: the helper exits when this closes (our exit included).
-        _control: std::process::ChildStdin,
-        events: OwnedFd,
-    },
-    Inline(OwnedFd),
-    /// No watch could be had (the helper died and inotify failed): poll.
-    None,
+    fd: Option<OwnedFd>,
+    // Held open: the holder exits when this closes (our exit included).
+    _holder: Option<std::process::ChildStdin>,
 }
 
 /// An inotify instance (non-blocking) watching `dir` for creations and renames into it.
@@ -170,148 +200,88 @@ fn drain_fd(fd: &OwnedFd) {
     while matches!(rustix::io::read(fd, &mut buf), Ok(n) if n > 0) {}
 }
 
-/// A watch whose helper has been started but may not have registered it yet.
+/// A watch already registered (or the error that prevented it, reported by `ready`, so
+/// that the caller records it like any other failure of the run), and the directory,
+/// when it is to have a holder.
 pub struct StartingWatch {
-    child: Option<std::process::Child>,
-    dir: PathBuf,
+    watch: Result<DirWatch>,
+    holder_for: Option<PathBuf>,
 }
 
 impl StartingWatch {
-    /// Waits for the helper's watch (a few milliseconds), or watches in-process.
+    /// Starts the holder, if any: here rather than with the watch, so that its start-up
+    /// comes after the agent's start, not before it.
     pub fn ready(self) -> Result<DirWatch> {
-        let source = match self.child.and_then(helper_ready) {
-            Some(source) => source,
-            None => Source::Inline(inotify_on(&self.dir)?),
-        };
-        Ok(DirWatch {
-            source,
-            dir: self.dir,
-        })
+        let watch = self.watch?;
+        match (self.holder_for, watch.fd) {
+            (Some(dir), Some(fd)) => Ok(DirWatch {
+                _holder: spawn_holder(&fd, &dir),
+                fd: Some(fd),
+            }),
+            (_, fd) => Ok(DirWatch { fd, _holder: None }),
+        }
     }
 }
 
 impl DirWatch {
-    /// An in-process watch (no helper).
+    /// An in-process watch without a holder: for a process whose exit nobody waits on.
     #[allow(clippy::unnecessary_wraps)] // the signature every backend's watch shares
     pub fn start_inline(dir: &Path) -> Result<StartingWatch> {
         Ok(StartingWatch {
-            child: None,
-            dir: dir.to_path_buf(),
+            watch: inotify_on(dir).map(|fd| DirWatch {
+                fd: Some(fd),
+                _holder: None,
+            }),
+            holder_for: None,
         })
     }
 
-    /// Starts the helper without waiting for it, so that its start-up overlaps the
-    /// agent's.
-    #[allow(clippy::unnecessary_wraps)] // the signature every backend's watch shares
+    /// Registers the watch; its holder starts in [`StartingWatch::ready`].
     pub fn start(dir: &Path) -> Result<StartingWatch> {
-        Ok(StartingWatch {
-            child: spawn_helper(dir),
-            dir: dir.to_path_buf(),
-        })
-    }
-
-    fn fd(&self) -> Option<BorrowedFd<'_>> {
-        match &self.source {
-            Source::Helper { events, .. } => Some(events.as_fd()),
-            Source::Inline(fd) => Some(fd.as_fd()),
-            Source::None => None,
-        }
+        let mut starting = DirWatch::start_inline(dir)?;
+        starting.holder_for = Some(dir.to_path_buf());
+        Ok(starting)
     }
 
     pub fn watching(&self) -> bool {
-        self.fd().is_some()
+        self.fd.is_some()
     }
 
-    /// One `poll(2)` on the signal pipe, the pidfd and the watch.
+    /// One `poll(2)` on the signal pipe, the pidfd and the watch; takes the watch's events.
     pub fn wait(&mut self, signal: BorrowedFd<'_>, exit: Option<&ExitWatch>, timeout: Duration) {
         let mut fds = vec![signal];
         fds.extend(exit.map(|e| e.0.as_fd()));
-        let watched = self.fd();
-        fds.extend(watched);
-        let revents = super::poll_readable(&fds, timeout);
-        // The helper's end of the pipe closed: it is gone.
-        let hung_up = watched.is_some()
-            && revents
-                .last()
-                .is_some_and(|r| r.intersects(PollFlags::HUP | PollFlags::ERR));
-        self.consume(hung_up);
-    }
-
-    fn consume(&mut self, hung_up: bool) {
-        if hung_up && matches!(self.source, Source::Helper { .. }) {
-            // The helper is gone: watch in-process from now on.
-            self.source = inotify_on(&self.dir).map_or(Source::None, Source::Inline);
-        }
-        match &self.source {
-            Source::Helper { events: fd, .. } | Source::Inline(fd) => drain_fd(fd),
-            Source::None => {}
+        fds.extend(self.fd.as_ref().map(AsFd::as_fd));
+        super::poll_readable(&fds, timeout);
+        if let Some(fd) = &self.fd {
+            drain_fd(fd);
         }
     }
 }
 
-fn spawn_helper(dir: &Path) -> Option<std::process::Child> {
-    let child = super::own_command()
-        .ok()?
-        .arg(super::WATCH_HELPER_COMMAND)
-        .arg(dir)
+/// Starts the holder of a copy of `fd` (see [`DirWatch`]); `None` if it cannot start
+/// (then our own exit pays for the close). The copy is made without close-on-exec for
+/// the holder to inherit and closed here right after: a process another thread starts
+/// in that moment inherits it too, which costs nothing but that process's exit time.
+/// `ps` shows the holder as `agent-offload __watch DIR`.
+fn spawn_holder(fd: &OwnedFd, dir: &Path) -> Option<std::process::ChildStdin> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe().ok()?;
+    let inherited = rustix::io::dup(fd).ok()?;
+    let child = std::process::Command::new("/bin/sh")
+        .arg0(format!(
+            "{} {} {}",
+            exe.display(),
+            super::WATCH_HELPER_COMMAND,
+            dir.display()
+        ))
+        .args(["-c", "read -r line"])
         .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
-        .spawn()
-        .ok()?;
+        .spawn();
+    drop(inherited);
+    let mut child = child.ok()?;
     super::note_own_helper(child.id());
-    Some(child)
-}
-
-fn helper_ready(mut child: std::process::Child) -> Option<Source> {
-    let control = child.stdin.take()?;
-    let events = OwnedFd::from(child.stdout.take()?);
-    // The helper says "r" once its watch is registered (a few milliseconds).
-    let mut fds = [PollFd::new(&events, PollFlags::IN)];
-    let limit = Timespec {
-        tv_sec: 5,
-        tv_nsec: 0,
-    };
-    let ready = poll(&mut fds, Some(&limit)).unwrap_or(0) > 0
-        && matches!(rustix::io::read(&events, &mut [0u8; 1]), Ok(1));
-    let nonblocking = rustix::fs::fcntl_getfl(&events)
-        .and_then(|f| rustix::fs::fcntl_setfl(&events, f | rustix::fs::OFlags::NONBLOCK))
-        .is_ok();
-    if !(ready && nonblocking) {
-        let _ = child.kill();
-        let _ = child.wait();
-        return None;
-    }
-    Some(Source::Helper {
-        _control: control,
-        events,
-    })
-}
-
-/// The watch helper: registers the watch, says "r", then writes "e" for each batch of
-/// events until its stdin closes (the parent is done or gone) or the pipe breaks.
-pub fn helper_main(dir: &Path) -> Result<u8> {
-    let fd = inotify_on(dir)?;
-    let stdin = rustix::stdio::stdin();
-    let stdout = rustix::stdio::stdout();
-    rustix::io::write(stdout, b"r").context("watch helper: stdout")?;
-    loop {
-        let mut fds = [
-            PollFd::new(&fd, PollFlags::IN),
-            PollFd::from_borrowed_fd(stdin, PollFlags::IN),
-        ];
-        if poll(&mut fds, None).is_err() {
-            continue;
-        }
-        if !fds[1].revents().is_empty() {
-            // Anything on stdin, or its end: the parent no longer needs us.
-            return Ok(0);
-        }
-        if !fds[0].revents().is_empty() {
-            drain_fd(&fd);
-            if rustix::io::write(stdout, b"e").is_err() {
-                return Ok(0);
-            }
-        }
-    }
+    child.stdin.take()
 }

@@ -300,6 +300,16 @@ pub fn adopt_orphans() -> bool {
     native::adopt_orphans()
 }
 
+/// Our children, zombies included, where the system lists them cheaply (Linux, not the
+/// portable backend); `None` elsewhere.
+pub fn own_children() -> Option<Vec<i32>> {
+    #[cfg(target_os = "linux")]
+    if !portable() {
+        return linux::own_children();
+    }
+    None
+}
+
 /// Collects adopted orphans that have exited, except `keep` (the launcher, collected by
 /// whoever started it). Nothing to do where nothing is adopted.
 pub fn reap_adopted(keep: i32) {
@@ -349,20 +359,10 @@ pub fn describe() -> String {
     format!("{}{exits}", native::MECHANISMS)
 }
 
-/// The hidden subcommand that runs the Linux watch helper (see `linux.rs`).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+/// The label `ps` shows the Linux watch holder under (`agent-offload __watch DIR`, see
+/// `linux.rs`), the name of the helper it replaced.
 pub const WATCH_HELPER_COMMAND: &str = "__watch";
-
-/// The watch helper's main (Linux); elsewhere there is no helper.
-pub fn watch_helper_main(dir: &Path) -> Result<u8> {
-    #[cfg(target_os = "linux")]
-    {
-        linux::helper_main(dir)
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        anyhow::bail!("no watch helper on this platform ({})", dir.display())
-    }
-}
 
 /// A process named so that it cannot be confused with a later one that reuses its pid
 /// (start time) or with anything from before a reboot (boot id).

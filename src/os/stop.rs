@@ -56,6 +56,9 @@ pub fn tree_cpu_ms(leader: i32) -> Option<u64> {
 fn members(leader: i32) -> Option<Vec<ProcInfo>> {
     let me = sys::own_pid();
     let adopting = ADOPTING.load(std::sync::atomic::Ordering::SeqCst);
+    if adopting && nothing_left(leader) {
+        return Some(Vec::new());
+    }
     let procs = sys::processes()?;
     let mut set: HashSet<i32> = procs
         .iter()
@@ -85,6 +88,25 @@ fn members(leader: i32) -> Option<Vec<ProcInfo>> {
             .filter(|p| set.contains(&p.pid) && !p.zombie && p.pid != me)
             .collect(),
     )
+}
+
+/// Whether the agent can have no live process left, known without reading the process
+/// table: for a process that adopts orphans, when the launcher `leader` is a child of
+/// ours that has exited and no other child of ours is there but our own helpers. Every
+/// live descendant of the launcher then has a chain of live parents up to a child of
+/// ours (an orphan is re-parented to the nearest subreaper: us, or a live descendant
+/// that is one), and every member of its session or process group is a descendant; so
+/// none is alive. The usual end of a headless run, which then reads a few `/proc` files
+/// instead of every process's.
+fn nothing_left(leader: i32) -> bool {
+    let Some(children) = sys::own_children() else {
+        return false;
+    };
+    children.contains(&leader)
+        && sys::process(leader).is_some_and(|p| p.zombie)
+        && children
+            .iter()
+            .all(|&c| c == leader || sys::is_own_helper(c))
 }
 
 /// Every process ever seen as a member during one stop, so that a descendant in a

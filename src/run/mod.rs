@@ -24,8 +24,8 @@ pub use crate::git::worktree::{
     base_moved, branch_tip, check as check_worktree, commit_all, current_tree,
     in_use as worktree_in_use, remove as remove_worktree, same_repository, unsaved_work,
 };
+pub use crate::os::describe as describe_waiting;
 pub use crate::os::signals::Signals;
-pub use crate::os::{WATCH_HELPER_COMMAND, describe as describe_waiting, watch_helper_main};
 pub use crate::pane::tmux::Caller;
 #[cfg(test)]
 pub use crate::store::dir::StallKind;
