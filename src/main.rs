@@ -42,9 +42,9 @@ fn main() -> ExitCode {
 }
 
 /// The internal helpers agent-offload starts itself — the run-directory watch helper
-/// (`__watch DIR`, see `run::sys`) and a detached run's guard (`__guard DIR`, see
-/// `run::ensure_guard`) — are not clap subcommands, so that completions and the man
-/// page never offer them.
+/// (`__watch DIR`, see `run::sys`), a detached run's guard (`__guard DIR`, see
+/// `run::ensure_guard`) and a pane's first process (`__pane DIR`, see `run::pane`) —
+/// are not clap subcommands, so that completions and the man page never offer them.
 fn internal_command() -> Option<anyhow::Result<u8>> {
     let mut args = std::env::args_os().skip(1);
     let command = args.next()?;
@@ -59,6 +59,8 @@ fn internal_command() -> Option<anyhow::Result<u8>> {
         Some(run::watch_helper_main(dir))
     } else if command == run::GUARD_COMMAND {
         Some(run::guard_main(dir))
+    } else if command == run::PANE_COMMAND {
+        Some(run::pane_main(dir))
     } else {
         None
     }

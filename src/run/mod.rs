@@ -14,6 +14,7 @@ mod headless;
 mod health;
 mod launcher;
 mod lock;
+mod pane;
 mod prepare;
 mod prompt;
 mod read;
@@ -37,6 +38,7 @@ pub use dir::{
 };
 pub use handoff::DIFF;
 pub use handoff::seed as handoff_prompt;
+pub use pane::{PANE_COMMAND, pane_main};
 pub use health::{DEFAULT_AFTER as DEFAULT_STALL_AFTER, StallPolicy};
 pub use prepare::structured;
 pub use prompt::read_or as read_prompt_or;

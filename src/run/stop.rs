@@ -242,11 +242,14 @@ fn sweep(leader: i32, mut seen: Seen, first: &[i32], grace: Duration) {
     }
 }
 
-/// Sends `sig` to the process group `leader` leads; false if there is no such group.
+/// Sends `sig` to the process group `leader` leads; false if there is no such group,
+/// or it is this process's own (the pane's wrapper sweeps the run it leads: its members
+/// are signalled one by one, never the group it is in itself).
 /// Safe to call only for a launcher that is still ours ([`still_ours`]): a group id
 /// cannot be reused while any member of the group lives.
 fn signal_group(leader: i32, sig: Signal) -> bool {
-    Pid::from_raw(leader).is_some_and(|p| kill_process_group(p, sig).is_ok())
+    leader != rustix::process::getpgrp().as_raw_nonzero().get()
+        && Pid::from_raw(leader).is_some_and(|p| kill_process_group(p, sig).is_ok())
 }
 
 /// Whether the group still has a member (a zombie leader counts, until collected).
