@@ -20,11 +20,11 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, Result};
 use rustix::event::{PollFd, PollFlags, poll};
-use rustix::process::{Pid, WaitOptions, WaitStatus, waitpid};
+use rustix::process::{Pid, Signal, WaitOptions, WaitStatus, getpgrp, kill_process_group, waitpid};
 use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 
 use crate::run::dir;
@@ -51,6 +51,12 @@ pub fn pane_main(run_dir: &Path) -> Result<u8> {
     // Collected below with waitpid, like the orphans.
     drop(child);
     let status = wait_launcher(&wake, pid);
+    if let Some(sig) = wake.stop_signal() {
+        // What the pane's first process was sent goes on to the launcher and the agent
+        // (the whole group at once, this process included, which takes it), as when the
+        // launcher was the first process: a closed pane HUPs them, not TERMs them.
+        let _ = kill_process_group(getpgrp(), sig);
+    }
     // The launcher has ended or the run is being stopped: nothing of it may outlive
     // the pane. This process is the sweep's leader: it never signals itself or its own
     // process group (see `stop`), only each member.
@@ -66,7 +72,7 @@ fn wait_launcher(wake: &Wake, pid: i32) -> Option<WaitStatus> {
         if let Some(status) = reap(pid) {
             return Some(status);
         }
-        if wake.stop.load(Ordering::SeqCst) {
+        if wake.stop_signal().is_some() {
             return None;
         }
         wake.sleep();
@@ -115,7 +121,8 @@ fn exit_code(status: WaitStatus) -> u8 {
 /// wrapper must not die of a Ctrl-C and leave the agent's processes behind.
 struct Wake {
     read: UnixStream,
-    stop: Arc<AtomicBool>,
+    /// SIGHUP or SIGTERM once either came; 0 before.
+    stop: Arc<AtomicUsize>,
 }
 
 impl Wake {
@@ -126,9 +133,10 @@ impl Wake {
         write
             .set_nonblocking(true)
             .context("cannot set up the signal pipe")?;
-        let stop = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicUsize::new(0));
         for sig in [SIGHUP, SIGTERM] {
-            signal_hook::flag::register(sig, Arc::clone(&stop))
+            #[allow(clippy::cast_sign_loss)] // signal numbers are small and positive
+            signal_hook::flag::register_usize(sig, Arc::clone(&stop), sig as usize)
                 .context("cannot install a signal handler")?;
         }
         for sig in [SIGCHLD, SIGHUP, SIGTERM, SIGINT, SIGQUIT] {
@@ -139,6 +147,15 @@ impl Wake {
             .context("cannot install a signal handler")?;
         }
         Ok(Wake { read, stop })
+    }
+
+    /// The stop signal received (SIGHUP or SIGTERM), if any.
+    fn stop_signal(&self) -> Option<Signal> {
+        match i32::try_from(self.stop.load(Ordering::SeqCst)) {
+            Ok(SIGHUP) => Some(Signal::HUP),
+            Ok(SIGTERM) => Some(Signal::TERM),
+            _ => None,
+        }
     }
 
     /// Blocks until a signal arrives (one that came since the last look counts), then
