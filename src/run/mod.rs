@@ -38,8 +38,8 @@ pub use dir::{
 };
 pub use handoff::DIFF;
 pub use handoff::seed as handoff_prompt;
-pub use pane::{PANE_COMMAND, pane_main};
 pub use health::{DEFAULT_AFTER as DEFAULT_STALL_AFTER, StallPolicy};
+pub use pane::{PANE_COMMAND, pane_main};
 pub use prepare::structured;
 pub use prompt::read_or as read_prompt_or;
 pub use relay::{RELAY_COMMAND, recorded_session_usage, relay_main, spent};
@@ -333,7 +333,7 @@ fn start_agent(
 ) -> Result<Agent> {
     Ok(match &req.placement {
         Placement::Headless { .. } => {
-            stop::adopt_orphans();
+            let _ = stop::adopt_orphans();
             let child = headless::spawn(run, &req.secrets)?;
             let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
             Agent::Process {

@@ -38,7 +38,7 @@ pub const PANE_COMMAND: &str = "__pane";
 /// (128 + n when it was killed by signal n).
 pub fn pane_main(run_dir: &Path) -> Result<u8> {
     let wake = Wake::install()?;
-    stop::adopt_orphans();
+    let adopting = stop::adopt_orphans();
     let launcher = run_dir.join(dir::LAUNCHER);
     // Signal handlers are reset to the default in the launcher by exec; nothing is
     // ignored or blocked here, so it starts as it did when it was the pane's first
@@ -59,8 +59,12 @@ pub fn pane_main(run_dir: &Path) -> Result<u8> {
     }
     // The launcher has ended or the run is being stopped: nothing of it may outlive
     // the pane. This process is the sweep's leader: it never signals itself or its own
-    // process group (see `stop`), only each member.
-    stop::terminate(sys::own_pid(), stop::GRACE);
+    // process group (see `stop`), only each member. As the subreaper, every process of
+    // the run is its descendant: with no child left (the usual end) nothing is, and the
+    // process table need not be read.
+    if !(adopting && status.is_some() && no_children()) {
+        stop::terminate(sys::own_pid(), stop::GRACE);
+    }
     let status = status.or_else(|| collect(pid));
     Ok(status.map_or(1, exit_code))
 }
@@ -88,6 +92,14 @@ fn reap(launcher: i32) -> Option<WaitStatus> {
         }
     }
     found
+}
+
+/// Whether this process has no child at all, exited or not (all collected).
+fn no_children() -> bool {
+    matches!(
+        waitpid(None, WaitOptions::NOHANG),
+        Err(rustix::io::Errno::CHILD)
+    )
 }
 
 /// The launcher's status after the stop sweep: by then it has been killed, so it is a

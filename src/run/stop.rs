@@ -1,7 +1,7 @@
 //! Stopping an agent and everything it started: TERM, a grace period, then KILL.
 //!
-//! The launcher is a session leader (headless: we call `setsid`; tmux: the pane's first
-//! process is one), so "everything the agent started" is every process in that session
+//! The launcher is a session leader (headless: we call `setsid`), or in a pane the child
+//! of one (the pane's first process, agent-offload's `__pane` wrapper), so "everything the agent started" is every process in that session
 //! or process group, plus descendants that moved to a session of their own. Processes
 //! that ignore SIGHUP or SIGTERM are still found and killed; nothing is left behind.
 
@@ -18,11 +18,13 @@ static ADOPTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::
 
 /// Makes this process, about to start a launcher as its child, adopt what the agent
 /// orphans, so the stop sweep finds daemons too. Where the system cannot, the sweep
-/// finds what the process group and the parent chain reach.
-pub fn adopt_orphans() {
-    if sys::adopt_orphans() {
+/// finds what the process group and the parent chain reach. Returns whether it does.
+pub fn adopt_orphans() -> bool {
+    let adopting = sys::adopt_orphans();
+    if adopting {
         ADOPTING.store(true, std::sync::atomic::Ordering::SeqCst);
     }
+    adopting
 }
 
 /// Collects the adopted orphans that have exited (see [`adopt_orphans`]), except the

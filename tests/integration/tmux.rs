@@ -809,7 +809,10 @@ fn assert_daemon_gone(marker: &str) {
     for p in &left {
         crate::harness::send_signal(p.pid, "KILL");
     }
-    assert!(left.is_empty(), "alive after agent-offload exited: {left:?}");
+    assert!(
+        left.is_empty(),
+        "alive after agent-offload exited: {left:?}"
+    );
 }
 
 /// A helper the agent in a pane daemonised ends with the run when the agent publishes:
@@ -818,7 +821,10 @@ fn assert_daemon_gone(marker: &str) {
 #[test]
 fn a_daemonised_helper_in_a_pane_ends_with_the_run() {
     let marker = format!("7799.{}", crate::harness::unique());
-    let body = daemonising_agent(&marker, &format!("publish 'daemon started'; exec sleep {marker}"));
+    let body = daemonising_agent(
+        &marker,
+        &format!("publish 'daemon started'; exec sleep {marker}"),
+    );
     let (t, server) = setup(&body, "");
     let out = t.arg("start a daemon").run();
     out.status(0).stdout_is("daemon started\n");
