@@ -51,7 +51,8 @@ fn main() -> ExitCode {
 
 /// The internal helpers agent-offload starts itself — a detached run's guard
 /// (`__guard DIR`, see `run::ensure_guard`), a detached fan-out's keeper (`__fanout
-/// DIR`, see `commands::fanout`) and a headless run's relay (`__relay`) — are not clap
+/// DIR`, see `commands::fanout`), a pane's first process (`__pane DIR`, see
+/// `run::pane_leader`) and a headless run's relay (`__relay`) — are not clap
 /// subcommands, so that completions and the man page never offer them.
 fn internal_command() -> Option<anyhow::Result<u8>> {
     let mut args = std::env::args_os().skip(1);
@@ -67,6 +68,8 @@ fn internal_command() -> Option<anyhow::Result<u8>> {
         Some(run::guard_main(dir))
     } else if command == commands::FANOUT_KEEPER_COMMAND {
         Some(commands::fanout_keeper_main(dir))
+    } else if command == run::PANE_COMMAND {
+        Some(run::pane_main(dir))
     } else {
         None
     }

@@ -1,7 +1,7 @@
 //! Stopping an agent and everything it started: TERM, a grace period, then KILL.
 //!
-//! The launcher is a session leader (headless: we call `setsid`; tmux: the pane's first
-//! process is one), so "everything the agent started" is every process in that session
+//! The launcher is a session leader (headless: we call `setsid`), or in a pane the child
+//! of one (the pane's first process, agent-offload's `__pane` wrapper), so "everything the agent started" is every process in that session
 //! or process group, plus descendants that moved to a session of their own. Processes
 //! that ignore SIGHUP or SIGTERM are still found and killed; nothing is left behind.
 
@@ -17,11 +17,13 @@ static ADOPTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::
 
 /// Makes this process, about to start a launcher as its child, adopt what the agent
 /// orphans, so the stop sweep finds daemons too. Where the system cannot, the sweep
-/// finds what the process group and the parent chain reach.
-pub fn adopt_orphans() {
-    if sys::adopt_orphans() {
+/// finds what the process group and the parent chain reach. Returns whether it does.
+pub fn adopt_orphans() -> bool {
+    let adopting = sys::adopt_orphans();
+    if adopting {
         ADOPTING.store(true, std::sync::atomic::Ordering::SeqCst);
     }
+    adopting
 }
 
 /// Collects the adopted orphans that have exited (see [`adopt_orphans`]), except the
@@ -263,11 +265,14 @@ fn sweep(leader: i32, mut seen: Seen, first: &[i32], grace: Duration) {
     }
 }
 
-/// Sends `sig` to the process group `leader` leads; false if there is no such group.
+/// Sends `sig` to the process group `leader` leads; false if there is no such group,
+/// or it is this process's own (the pane's wrapper sweeps the run it leads: its members
+/// are signalled one by one, never the group it is in itself).
 /// Safe to call only for a launcher that is still ours ([`still_ours`]): a group id
 /// cannot be reused while any member of the group lives.
 fn signal_group(leader: i32, sig: Signal) -> bool {
-    Pid::from_raw(leader).is_some_and(|p| kill_process_group(p, sig).is_ok())
+    leader != rustix::process::getpgrp().as_raw_nonzero().get()
+        && Pid::from_raw(leader).is_some_and(|p| kill_process_group(p, sig).is_ok())
 }
 
 /// Whether the group still has a member (a zombie leader counts, until collected).

@@ -132,8 +132,8 @@ pub fn open_pane(
     // and all split the caller's pane, slicing it into ever thinner columns: place
     // panes one at a time (an advisory lock on a file beside the run directories).
     let _placing = PlacementLock::take(run);
-    let launcher = run.file(dir::LAUNCHER);
-    let launcher = launcher.to_string_lossy();
+    let command = pane_command(run);
+    let command: Vec<&str> = command.iter().map(String::as_str).collect();
     let cwd = cwd.to_string_lossy();
     let format = "#{pane_id} #{pane_pid}";
     let detach: &[&str] = if focus { &[] } else { &["-d"] };
@@ -165,9 +165,8 @@ pub fn open_pane(
         }
         let mut split: Vec<&str> = vec!["split-window", direction];
         split.extend_from_slice(detach);
-        split.extend_from_slice(&[
-            "-t", target, "-c", &cwd, "-P", "-F", format, "sh", &launcher,
-        ]);
+        split.extend_from_slice(&["-t", target, "-c", &cwd, "-P", "-F", format]);
+        split.extend_from_slice(&command);
         let result = caller.output(&split);
         attempts += 1;
         match result {
@@ -183,9 +182,8 @@ pub fn open_pane(
         let window = window.trim();
         let mut new_window: Vec<&str> = vec!["new-window", "-a"];
         new_window.extend_from_slice(detach);
-        new_window.extend_from_slice(&[
-            "-n", &name, "-t", window, "-c", &cwd, "-P", "-F", format, "sh", &launcher,
-        ]);
+        new_window.extend_from_slice(&["-n", &name, "-t", window, "-c", &cwd, "-P", "-F", format]);
+        new_window.extend_from_slice(&command);
         let line = caller.output(&new_window)?;
         say(&format!(
             "agent-offload: run {} opens in a new window '{name}' of this session: {why}",
@@ -232,6 +230,27 @@ pub fn open_pane(
         return Err(e.context("cannot set up the new pane"));
     }
     Ok(pane)
+}
+
+/// The hidden subcommand a pane runs first (see `run::pane_leader`).
+pub const PANE_COMMAND: &str = "__pane";
+
+/// What the pane runs (tmux executes the words directly, without a shell): agent-offload's
+/// wrapper around the launcher, `agent-offload __pane RUNDIR` (see `run::pane_leader`),
+/// which ends what the agent daemonised; the launcher itself should this executable's
+/// path be unknown. The tmux server starts it, so it is named by path (`os::own_path`).
+fn pane_command(run: &RunDir) -> Vec<String> {
+    match crate::os::own_path() {
+        Some(exe) => vec![
+            exe,
+            PANE_COMMAND.to_owned(),
+            run.path.to_string_lossy().into_owned(),
+        ],
+        None => vec![
+            "sh".to_owned(),
+            run.file(dir::LAUNCHER).to_string_lossy().into_owned(),
+        ],
+    }
 }
 
 /// An exclusive `flock` held while a pane is placed; released on drop. Best effort:

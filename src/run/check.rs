@@ -56,7 +56,7 @@ pub fn run_pending(run: &RunDir, signals: &Signals, limit: Duration) -> Result<O
     let started = Instant::now();
     // What the check daemonises (`setsid`, a double fork) is re-parented to us, so the
     // sweep below finds it too (Linux; elsewhere its process group and parent chain).
-    stop::adopt_orphans();
+    let _ = stop::adopt_orphans();
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(&asked.command)

@@ -11,6 +11,7 @@ mod handoff;
 mod headless;
 mod health;
 mod launcher;
+mod pane_leader;
 mod prepare;
 mod prompt;
 mod relay;
@@ -38,6 +39,7 @@ pub use check::{Check, describe as describe_check, run_pending as run_check};
 pub use handoff::DIFF;
 pub use handoff::seed as handoff_prompt;
 pub use health::{DEFAULT_AFTER as DEFAULT_STALL_AFTER, StallPolicy};
+pub use pane_leader::{PANE_COMMAND, pane_main};
 pub use prepare::structured;
 pub use prompt::read_or as read_prompt_or;
 pub use relay::{RELAY_COMMAND, recorded_session_usage, relay_main, spent};
@@ -323,7 +325,7 @@ fn start_agent(
 ) -> Result<Agent> {
     Ok(match &req.placement {
         Placement::Headless { .. } => {
-            stop::adopt_orphans();
+            let _ = stop::adopt_orphans();
             let child = headless::spawn(run, &req.secrets)?;
             let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
             Agent::Process {

@@ -785,3 +785,86 @@ fn a_cancelled_pane_run_exits_only_once_its_agent_is_gone() {
     }
     assert_eq!(server.panes().len(), 1);
 }
+
+/// A fake agent that daemonises a helper the way servers do (`setsid`, then a fork
+/// whose parent exits: the helper is in a session of its own and re-parented, out of
+/// the agent's session, process group and parent chain), waits until it is so, and
+/// then goes on with `then`. The helper and the agent's own sleep carry `marker`.
+fn daemonising_agent(marker: &str, then: &str) -> String {
+    format!(
+        "(setsid sh -c 'sleep {marker} & exit' </dev/null >/dev/null 2>&1 &)\n\
+         while ! ps -A -o args= | grep -q '^sleep {marker}'; do sleep 0.01; done\n\
+         while ps -A -o args= | grep -q '^sh -c sleep {marker}'; do sleep 0.01; done\n\
+         {then}"
+    )
+}
+
+/// The daemon (and the whole agent) is gone once agent-offload has exited.
+#[track_caller]
+fn assert_daemon_gone(marker: &str) {
+    let left: Vec<_> = crate::harness::processes()
+        .into_iter()
+        .filter(|p| !p.zombie() && p.args.contains(marker))
+        .collect();
+    for p in &left {
+        crate::harness::send_signal(p.pid, "KILL");
+    }
+    assert!(
+        left.is_empty(),
+        "alive after agent-offload exited: {left:?}"
+    );
+}
+
+/// A helper the agent in a pane daemonised ends with the run when the agent publishes:
+/// the pane's first process is agent-offload's wrapper, the child subreaper the daemon
+/// is re-parented to, so the stop sweep still reaches it.
+#[test]
+fn a_daemonised_helper_in_a_pane_ends_with_the_run() {
+    let marker = format!("7799.{}", crate::harness::unique());
+    let body = daemonising_agent(
+        &marker,
+        &format!("publish 'daemon started'; exec sleep {marker}"),
+    );
+    let (t, server) = setup(&body, "");
+    let out = t.arg("start a daemon").run();
+    out.status(0).stdout_is("daemon started\n");
+    assert_daemon_gone(&marker);
+    assert_eq!(server.panes(), vec![server.caller.clone()]);
+}
+
+/// The same when agent-offload is cancelled (SIGTERM) while the agent works.
+#[test]
+fn a_daemonised_helper_in_a_pane_ends_when_the_run_is_cancelled() {
+    let marker = format!("7800.{}", crate::harness::unique());
+    let body = daemonising_agent(
+        &marker,
+        &format!("touch \"$AGENT_OFFLOAD_RUN_DIR/../../started\"; exec sleep {marker}"),
+    );
+    let (t, server) = setup(&body, "");
+    let t = t.arg("x");
+    let child = spawn_started(&t);
+    crate::harness::send_signal(child.id(), "TERM");
+    let output = crate::harness::wait_bounded(child, Duration::from_secs(30));
+    assert_eq!(output.status.code(), Some(128 + 15), "{output:?}");
+    assert_daemon_gone(&marker);
+    assert_eq!(server.panes().len(), 1);
+}
+
+/// The same when a person closes the pane (`tmux kill-pane`): the wrapper gets the
+/// pane's SIGHUP and ends what it adopted before it exits.
+#[test]
+fn a_daemonised_helper_in_a_pane_ends_when_the_pane_is_killed() {
+    let marker = format!("7801.{}", crate::harness::unique());
+    let body = daemonising_agent(
+        &marker,
+        &format!("touch \"$AGENT_OFFLOAD_RUN_DIR/../../started\"; exec sleep {marker}"),
+    );
+    let (t, server) = setup(&body, "");
+    let t = t.arg("x");
+    let child = spawn_started(&t);
+    let pane = wait_for_pane(&t);
+    server.tmux(&["kill-pane", "-t", &pane]);
+    let output = crate::harness::wait_bounded(child, Duration::from_secs(30));
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert_daemon_gone(&marker);
+}
