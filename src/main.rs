@@ -1,10 +1,10 @@
 //! agent-offload: hand a task to another coding agent CLI and wait for its summary.
 
+mod agents;
 mod atomic;
 mod cli;
 mod commands;
 mod config;
-mod cursor;
 mod duration;
 mod events;
 mod exit;
@@ -15,6 +15,7 @@ mod outcome;
 mod profile;
 mod run;
 mod search_path;
+mod session_id;
 mod shell;
 mod skill;
 mod status_line;

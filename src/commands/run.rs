@@ -81,7 +81,7 @@ fn check_budget(meter: &run::Meter, profile: &Profile, mode: Mode) -> Result<()>
     } else {
         "--max-cost (max_cost)"
     };
-    let in_pane = mode == Mode::Tmux && profile.interface.keeps_transcript();
+    let in_pane = mode == Mode::Tmux && crate::agents::cli(profile.interface).keeps_transcript();
     if !(run::structured(profile, mode) || in_pane) {
         let why = if mode == Mode::Tmux {
             format!(
@@ -109,7 +109,7 @@ fn check_budget(meter: &run::Meter, profile: &Profile, mode: Mode) -> Result<()>
         // Of the transcripts, only pi's records a cost.
         profile.interface == Interface::Pi
     } else {
-        profile.interface.reports_cost()
+        crate::agents::cli(profile.interface).reports_cost()
     };
     if meter.max_cost.is_some() && meter.price.is_none() && !reports_cost {
         return Err(usage(format!(
@@ -361,7 +361,7 @@ fn trust_cursor_workspace(profile: &Profile, cwd: &Path, env: Env<'_>, quiet: bo
     if profile.interface != Interface::Cursor || !profile.trust_workspace {
         return Ok(());
     }
-    let marker = crate::cursor::trust(cwd, env)?;
+    let marker = crate::agents::trust_cursor_workspace(cwd, env)?;
     if quiet {
         return Ok(());
     }

@@ -359,14 +359,7 @@ impl State {
     }
 }
 
-/// A session id is 1 to 128 characters of `[A-Za-z0-9._:-]`: it is written into file
-/// names and command lines, so nothing else is accepted.
-pub fn valid_session_id(id: &str) -> bool {
-    (1..=128).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
-}
+pub use crate::session_id::valid as valid_session_id;
 
 /// The value at `path` (object keys) under `v`.
 fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {

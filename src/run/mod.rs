@@ -167,7 +167,7 @@ pub enum WorktreeRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Session {
     New,
-    /// Resume this session id (checked with `dir::valid_session_id`).
+    /// Resume this session id (checked with `session_id::valid`).
     Resume(String),
 }
 

@@ -306,12 +306,12 @@ impl RunDir {
     }
 
     /// The session id a generic agent reported in `session_id` (see
-    /// [`dir::valid_session_id`]); `None` when there is none or it is not a valid id.
+    /// [`crate::session_id::valid`]); `None` when there is none or it is not a valid id.
     pub fn reported_session_id(&self) -> Option<String> {
         let (file, _) = open_untrusted(&self.file(dir::SESSION_ID)).ok()?;
         let bytes = read_at_most(&file, 0, 1024).ok()?;
         let id = std::str::from_utf8(&bytes).ok()?.trim();
-        dir::valid_session_id(id).then(|| id.to_owned())
+        crate::session_id::valid(id).then(|| id.to_owned())
     }
 
     /// A small file of the run directory, whole, when it is at most `limit` bytes.

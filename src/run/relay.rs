@@ -470,7 +470,7 @@ impl Recorded {
     pub fn read(run: &dir::RunDir) -> Option<Recorded> {
         let bytes = run.small_file(dir::STREAM, 1024 * 1024)?;
         let mut r: Recorded = serde_json::from_slice(&bytes).ok()?;
-        r.session_id = r.session_id.filter(|id| dir::valid_session_id(id));
+        r.session_id = r.session_id.filter(|id| crate::session_id::valid(id));
         Some(r)
     }
 }

@@ -47,8 +47,8 @@ use serde_json::Value;
 
 use crate::events::{Usage, sum};
 use crate::interface::Interface;
-use crate::run::dir::valid_session_id;
 use crate::run::read::open_untrusted;
+use crate::session_id::valid as valid_session_id;
 
 /// A transcript line longer than this is skipped (a pasted image, a huge tool output:
 /// never a usage record).

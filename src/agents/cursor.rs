@@ -1,18 +1,76 @@
-//! Cursor Agent's workspace trust marker. cursor-agent asks whether to trust a
-//! directory the first time it runs there, which would stall a delegated run; the
-//! answer is kept in `${CURSOR_DATA_DIR:-~/.cursor}/projects/<key>/.workspace-trusted`.
-//! agent-offload writes that file before every launch of an `interface: cursor`
-//! profile, unless the profile says `trust_workspace: false`. (Facts from Cursor's
-//! docs, see `../shared/AGENT-CLIS.md`: not yet checked against a real cursor-agent.)
+//! cursor-agent (Cursor Agent).
+//!
+//! Arguments: `-p` headless, `--output-format stream-json` for its events (claude's
+//! stream, read by `claude.rs`), a plain positional prompt, `--resume ID`. Not yet
+//! checked against a real cursor-agent: its facts are from Cursor's documentation.
+//!
+//! The workspace trust marker: cursor-agent asks whether to trust a directory the
+//! first time it runs there, which would stall a delegated run; the answer is kept in
+//! `${CURSOR_DATA_DIR:-~/.cursor}/projects/<key>/.workspace-trusted`. agent-offload
+//! writes that file before every launch of an `interface: cursor` profile, unless the
+//! profile says `trust_workspace: false` (see `docs/agent-clis.md`).
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use super::home::{self, Env, Home, HomeError};
+use super::{Builtin, Cli, PromptArgument, prompt, with_id};
 use crate::atomic;
 use crate::exit::usage;
+use crate::interface::{Interface, Mode};
+
+pub struct Cursor;
+
+pub const BUILTIN: Builtin = Builtin {
+    interface: Interface::Cursor,
+    profile: "cursor",
+    // Installed as `cursor-agent`; newer installs also (or only) provide `agent`.
+    executables: &["cursor-agent", "agent"],
+    args: &["--force"],
+    env: &[],
+};
+
+impl Cli for Cursor {
+    fn interface(&self) -> Interface {
+        Interface::Cursor
+    }
+
+    fn builtin(&self) -> Option<&'static Builtin> {
+        Some(&BUILTIN)
+    }
+
+    fn mode_args(&self, mode: Mode) -> &'static [&'static str] {
+        match mode {
+            Mode::Tmux => &[],
+            Mode::Headless => &["-p"],
+        }
+    }
+
+    fn stream_args(&self) -> Option<&'static [&'static str]> {
+        Some(&["--output-format", "stream-json"])
+    }
+
+    /// A plain positional prompt.
+    fn prompt_argument(&self, _mode: Mode) -> PromptArgument {
+        prompt(&[], true)
+    }
+
+    fn resume_args(&self, _mode: Mode, id: &str) -> Option<Vec<String>> {
+        Some(with_id(&["--resume"], id))
+    }
+
+    /// Its closing `result` carries the cost, as claude's does.
+    fn reports_cost(&self) -> bool {
+        true
+    }
+
+    /// `$CURSOR_DATA_DIR`, else `~/.cursor`: where the trust markers are.
+    fn home(&self, env: &Env<'_>) -> Option<Result<Home, HomeError>> {
+        Some(home::resolve(env, "CURSOR_DATA_DIR", ".cursor"))
+    }
+}
 
 pub const TRUST_FILE: &str = ".workspace-trusted";
 
@@ -51,32 +109,24 @@ pub fn workspace_key(path: &Path) -> String {
     key
 }
 
-/// `${CURSOR_DATA_DIR:-~/.cursor}`; an empty variable counts as unset.
-pub fn data_dir(env: &dyn Fn(&str) -> Option<OsString>) -> Result<PathBuf> {
-    let set = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-    if let Some(dir) = set("CURSOR_DATA_DIR") {
-        if !dir.is_absolute() {
-            return Err(usage(format!(
-                "$CURSOR_DATA_DIR is {:?}, not an absolute path: set it to an absolute path, \
-                 unset it, or set trust_workspace: false in the profile",
-                dir.display().to_string()
-            )));
-        }
-        return Ok(dir);
+/// `${CURSOR_DATA_DIR:-~/.cursor}` (the rule of `home.rs`).
+pub fn data_dir(env: &Env<'_>) -> Result<PathBuf> {
+    match Cursor.home(env) {
+        Some(Ok(home)) => Ok(home.dir),
+        Some(Err(HomeError::Relative { var, value })) => Err(usage(format!(
+            "${var} is {:?}, not an absolute path: set it to an absolute path, unset it, or \
+             set trust_workspace: false in the profile",
+            value.display().to_string()
+        ))),
+        Some(Err(HomeError::NoHome { .. })) | None => Err(usage(
+            "cannot find Cursor's data directory: neither CURSOR_DATA_DIR nor HOME is set \
+             (set one, or set trust_workspace: false in the profile)",
+        )),
     }
-    set("HOME")
-        .filter(|h| h.is_absolute())
-        .map(|h| h.join(".cursor"))
-        .ok_or_else(|| {
-            usage(
-                "cannot find Cursor's data directory: neither CURSOR_DATA_DIR nor HOME is set \
-                 (set one, or set trust_workspace: false in the profile)",
-            )
-        })
 }
 
 /// The trust marker for `workspace` (an absolute, canonical path).
-pub fn trust_file(workspace: &Path, env: &dyn Fn(&str) -> Option<OsString>) -> Result<PathBuf> {
+pub fn trust_file(workspace: &Path, env: &Env<'_>) -> Result<PathBuf> {
     Ok(data_dir(env)?
         .join("projects")
         .join(workspace_key(workspace))
@@ -85,7 +135,7 @@ pub fn trust_file(workspace: &Path, env: &dyn Fn(&str) -> Option<OsString>) -> R
 
 /// Marks `workspace` as trusted, replacing any earlier marker (Cursor has been seen to
 /// ask again with an old one), and returns the marker's path.
-pub fn trust(workspace: &Path, env: &dyn Fn(&str) -> Option<OsString>) -> Result<PathBuf> {
+pub fn trust(workspace: &Path, env: &Env<'_>) -> Result<PathBuf> {
     let file = trust_file(workspace, env)?;
     let marker = Marker {
         trusted_at: rfc3339_now(),
@@ -113,6 +163,7 @@ fn rfc3339_now() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ffi::OsString;
 
     #[test]
     fn keys() {
