@@ -18,7 +18,6 @@ const LAYERS: &[(&str, u8)] = &[
     ("config", 55),
     ("skill", 52),
     ("agents", 50),
-    ("events", 48),
     ("store", 40),
     ("os", 30),
     ("profile", 25),

@@ -6,7 +6,6 @@ mod cli;
 mod commands;
 mod config;
 mod duration;
-mod events;
 mod exit;
 mod interface;
 #[cfg(test)]
@@ -19,6 +18,7 @@ mod session_id;
 mod shell;
 mod skill;
 mod status_line;
+mod store;
 mod style;
 mod usage;
 

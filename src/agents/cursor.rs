@@ -16,6 +16,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use super::home::{self, Env, Home, HomeError};
+use super::stream::Parse;
 use super::{Builtin, Cli, PromptArgument, prompt, with_id};
 use crate::atomic;
 use crate::exit::usage;
@@ -35,10 +36,6 @@ pub const BUILTIN: Builtin = Builtin {
 impl Cli for Cursor {
     fn interface(&self) -> Interface {
         Interface::Cursor
-    }
-
-    fn builtin(&self) -> Option<&'static Builtin> {
-        Some(&BUILTIN)
     }
 
     fn mode_args(&self, mode: Mode) -> &'static [&'static str] {
@@ -69,6 +66,11 @@ impl Cli for Cursor {
     /// `$CURSOR_DATA_DIR`, else `~/.cursor`: where the trust markers are.
     fn home(&self, env: &Env<'_>) -> Option<Result<Home, HomeError>> {
         Some(home::resolve(env, "CURSOR_DATA_DIR", ".cursor"))
+    }
+
+    /// claude's stream (see `claude.rs`).
+    fn stream(&self) -> Option<Box<dyn Parse>> {
+        Some(Box::new(super::claude::Parser::default()))
     }
 }
 

@@ -2,7 +2,7 @@
 //! profile says (`resume_args`, a `session_id` file the agent may write); no
 //! structured output, no transcript, no directory.
 
-use super::{Builtin, Cli, PromptArgument, prompt};
+use super::{Cli, PromptArgument, prompt};
 use crate::interface::{Interface, Mode};
 
 pub struct Generic;
@@ -10,10 +10,6 @@ pub struct Generic;
 impl Cli for Generic {
     fn interface(&self) -> Interface {
         Interface::Generic
-    }
-
-    fn builtin(&self) -> Option<&'static Builtin> {
-        None
     }
 
     fn mode_args(&self, _mode: Mode) -> &'static [&'static str] {

@@ -85,9 +85,12 @@ pub mod home;
 mod opencode;
 mod pi;
 mod qwen;
+mod stream;
 
 pub use cursor::trust as trust_cursor_workspace;
 pub use home::{Env, Home, HomeError, Source};
+use stream::Parse;
+pub use stream::{Stream, UsageScope, sum};
 
 /// The CLI behind `interface`: the registry, one line per CLI.
 pub fn cli(interface: Interface) -> &'static dyn Cli {
@@ -107,9 +110,6 @@ pub fn cli(interface: Interface) -> &'static dyn Cli {
 /// file; a default body is what a CLI without the feature answers.
 pub trait Cli: Sync {
     fn interface(&self) -> Interface;
-
-    /// The built-in profile for this CLI (see [`Builtin`]), if it has one.
-    fn builtin(&self) -> Option<&'static Builtin>;
 
     /// Words the mode needs, placed before the profile's own arguments: the CLI's
     /// non-interactive form when headless (`codex exec` is a subcommand and must come
@@ -174,6 +174,16 @@ pub trait Cli: Sync {
     /// agent-offload knows no directory of.
     fn home(&self, _env: &Env<'_>) -> Option<Result<Home, HomeError>> {
         None
+    }
+
+    /// A parser of the CLI's structured output (see [`Stream`]); `None` without one.
+    fn stream(&self) -> Option<Box<dyn Parse>> {
+        None
+    }
+
+    /// What the usage in the CLI's stream covers.
+    fn stream_usage_scope(&self) -> UsageScope {
+        UsageScope::Run
     }
 }
 
@@ -275,10 +285,6 @@ mod tests {
     fn the_registry_answers_for_each_interface() {
         for i in Interface::ALL {
             assert_eq!(cli(i).interface(), i);
-            assert_eq!(
-                cli(i).builtin().map(|b| b.interface),
-                (i != Interface::Generic).then_some(i)
-            );
         }
     }
 

@@ -6,6 +6,7 @@
 //! for a new session (the id is ours), `--resume ID`.
 
 use super::home::{self, Env, Home, HomeError};
+use super::stream::Parse;
 use super::{Builtin, Cli, PromptArgument, prompt, with_id};
 use crate::interface::{Interface, Mode};
 
@@ -22,10 +23,6 @@ pub const BUILTIN: Builtin = Builtin {
 impl Cli for Qwen {
     fn interface(&self) -> Interface {
         Interface::Qwen
-    }
-
-    fn builtin(&self) -> Option<&'static Builtin> {
-        Some(&BUILTIN)
     }
 
     fn mode_args(&self, _mode: Mode) -> &'static [&'static str] {
@@ -60,5 +57,10 @@ impl Cli for Qwen {
     /// `$QWEN_HOME`, else `~/.qwen`.
     fn home(&self, env: &Env<'_>) -> Option<Result<Home, HomeError>> {
         Some(home::resolve(env, "QWEN_HOME", ".qwen"))
+    }
+
+    /// claude's stream (see `claude.rs`).
+    fn stream(&self) -> Option<Box<dyn Parse>> {
+        Some(Box::new(super::claude::Parser::qwen()))
     }
 }

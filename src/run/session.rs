@@ -126,7 +126,7 @@ fn find_in_store(run: &RunDir, m: &Manifest) -> Option<String> {
 /// read is kept in the run directory (`transcript-usage.json`), so that each look (the
 /// budget's every few seconds, `top`, `runs`, `show`) reads only what the CLI appended
 /// since the last.
-pub fn transcript_usage(run: &RunDir, m: &Manifest) -> Option<crate::events::Usage> {
+pub fn transcript_usage(run: &RunDir, m: &Manifest) -> Option<crate::usage::Usage> {
     if m.mode != Mode::Tmux {
         return None;
     }

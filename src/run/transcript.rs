@@ -45,7 +45,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::events::{Usage, sum};
+use crate::usage::Usage;
+fn sum(v: &[Option<u64>]) -> Option<u64> {
+    crate::agents::sum(v)
+}
 use crate::interface::Interface;
 use crate::run::read::open_untrusted;
 use crate::session_id::valid as valid_session_id;
@@ -1008,11 +1011,11 @@ fn inside(root: &Path, file: &Path) -> Option<PathBuf> {
 mod tests {
     use super::*;
 
-    const CLAUDE: &str = include_str!("transcript_fixtures/claude-tui.jsonl");
-    const CODEX: &str = include_str!("transcript_fixtures/codex-tui.jsonl");
-    const PI: &str = include_str!("transcript_fixtures/pi-tui.jsonl");
-    const GEMINI: &str = include_str!("transcript_fixtures/gemini-tui.jsonl");
-    const QWEN: &str = include_str!("transcript_fixtures/qwen-tui.jsonl");
+    const CLAUDE: &str = include_str!("../agents/fixtures/claude-tui.jsonl");
+    const CODEX: &str = include_str!("../agents/fixtures/codex-tui.jsonl");
+    const PI: &str = include_str!("../agents/fixtures/pi-tui.jsonl");
+    const GEMINI: &str = include_str!("../agents/fixtures/gemini-tui.jsonl");
+    const QWEN: &str = include_str!("../agents/fixtures/qwen-tui.jsonl");
 
     fn tokens(input: u64, output: u64) -> (Option<u64>, Option<u64>) {
         (Some(input), Some(output))
