@@ -40,6 +40,9 @@ use super::home::{self, Env, Home, HomeError};
 use super::stream::Parse;
 use super::stream::{Known, Out, State, Usage, at, content_text, cost_at, str_at, sum, u64_at};
 use super::{Builtin, Cli, PromptArgument, prompt, with_id};
+use std::path::{Path, PathBuf};
+
+use super::transcript::{Format, Record, in_project, jsonl_files, key};
 use crate::interface::{Interface, Mode};
 use serde_json::Value;
 
@@ -117,6 +120,10 @@ impl Cli for Claude {
 
     fn stream(&self) -> Option<Box<dyn Parse>> {
         Some(Box::new(Parser::default()))
+    }
+
+    fn transcript(&self) -> Option<&'static Format> {
+        Some(&FORMAT)
     }
 }
 
@@ -423,6 +430,74 @@ impl Parse for Parser {
     fn event(&mut self, st: &mut State, kind: &str, v: &Value, out: &mut Out) -> Known {
         self.on_event(st, kind, v, out)
     }
+}
+
+// The session transcript.
+
+const FORMAT: Format = Format {
+    locate,
+    record,
+    needle: b"\"usage\"",
+    beside: Some(subagents),
+};
+
+/// `<home>/projects/<project(cwd)>/<id>.jsonl`.
+fn locate(id: &str, cwd: &Path, env: &Env<'_>) -> Option<PathBuf> {
+    let root = Claude.home(env)?.ok()?.dir.join("projects");
+    let file = format!("{id}.jsonl");
+    let named = |dir: &Path| Some(dir.join(&file));
+    in_project(&root, cwd, claude_project, &named)
+}
+
+/// `{type: assistant, message: {id, usage}}`: the usage of the stream's `result`
+/// (read by [`usage`]), one record per content block, keyed by the message's id.
+fn record(v: &Value) -> Option<Record> {
+    if v.get("type")?.as_str()? != "assistant" {
+        return None;
+    }
+    let message = v.get("message")?;
+    let usage = usage(message.get("usage").filter(|u| u.is_object())?);
+    let key = key(message, "id")
+        .or_else(|| key(v, "requestId"))
+        .or_else(|| key(v, "uuid"));
+    Some(Record::Add { key, usage })
+}
+
+/// claude 2.x keeps a subagent's conversation in `<id>/subagents/**/agent-*.jsonl`
+/// beside the session's file (found in the 2.1.197 binary; not measured).
+fn subagents(path: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    jsonl_files(&path.with_extension("").join("subagents"), 3, &mut files);
+    files.sort();
+    files
+}
+
+/// claude's project directory name: every character that is not an ASCII letter or
+/// digit becomes `-` (one per UTF-16 unit, as JavaScript counts); past 200 characters,
+/// cut and followed by a hash (claude 2.1.197: such a directory is found by the search
+/// of every project instead).
+pub(super) fn claude_project(cwd: &str) -> String {
+    let name = sanitize(cwd);
+    if name.len() > 200 {
+        String::new()
+    } else {
+        name
+    }
+}
+
+/// Every character that is not an ASCII letter or digit becomes `-`, one per UTF-16
+/// unit (claude's and qwen's `replace(/[^a-zA-Z0-9]/g, "-")`).
+pub(super) fn sanitize(cwd: &str) -> String {
+    cwd.chars()
+        .flat_map(|c| {
+            let n = if c.is_ascii_alphanumeric() {
+                1
+            } else {
+                c.len_utf16()
+            };
+            std::iter::repeat_n(if c.is_ascii_alphanumeric() { c } else { '-' }, n)
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -36,6 +36,11 @@ use super::stream::Parse;
 use super::stream::UsageScope;
 use super::stream::{Known, Out, State, Usage, content_text, short_args, str_at, u64_at};
 use super::{Builtin, Cli, PromptArgument, prompt, with_id};
+use std::path::{Path, PathBuf};
+
+use super::transcript::{
+    self, Format, Record, StoreSearch, find_named, inside, recent_files, sorted_dirs,
+};
 use crate::interface::{Interface, Mode};
 use serde_json::Value;
 use std::collections::HashSet;
@@ -110,6 +115,25 @@ impl Cli for Codex {
     /// `turn.completed.usage` is the thread's running total.
     fn stream_usage_scope(&self) -> UsageScope {
         UsageScope::Session
+    }
+
+    fn transcript(&self) -> Option<&'static Format> {
+        Some(&FORMAT)
+    }
+
+    /// The file, written since the run started, that names the run directory:
+    /// `sessions/YYYY/MM/DD/rollout-<time>-<uuid>.jsonl`, the days since the run
+    /// started (local or UTC).
+    fn find_session(&self, search: &StoreSearch<'_>) -> Option<String> {
+        let root = sessions(search.env)?;
+        let mut files = Vec::new();
+        for day in days(&root, false) {
+            files.extend(recent_files(&day, search.since, "rollout-", ".jsonl"));
+        }
+        let stem = transcript::search(files, search.marker)?;
+        // rollout-<time>-<uuid>: the id is the last 36 characters.
+        let id = stem.get(stem.len().checked_sub(36)?..)?;
+        crate::session_id::valid(id).then(|| id.to_owned())
     }
 }
 
@@ -277,6 +301,63 @@ impl Parse for Parser {
     fn event(&mut self, st: &mut State, kind: &str, v: &Value, out: &mut Out) -> Known {
         self.on_event(st, kind, v, out)
     }
+}
+
+// The session transcript.
+
+const FORMAT: Format = Format {
+    locate,
+    record,
+    needle: b"token_count",
+    beside: None,
+};
+
+/// `<home>/sessions`.
+fn sessions(env: &Env<'_>) -> Option<PathBuf> {
+    Some(Codex.home(env)?.ok()?.dir.join("sessions"))
+}
+
+/// `sessions/YYYY/MM/DD` directories, in order or the newest first.
+fn days(root: &Path, newest_first: bool) -> Vec<PathBuf> {
+    let sorted = |dir: &Path| {
+        let mut dirs = sorted_dirs(dir);
+        if newest_first {
+            dirs.reverse();
+        }
+        dirs
+    };
+    let mut days = Vec::new();
+    for year in sorted(root) {
+        for month in sorted(&year) {
+            days.extend(sorted(&month));
+        }
+    }
+    days
+}
+
+/// `sessions/YYYY/MM/DD/rollout-<time>-<id>.jsonl`, the newest day first.
+fn locate(id: &str, _cwd: &Path, env: &Env<'_>) -> Option<PathBuf> {
+    let root = sessions(env)?;
+    let suffix = format!("-{id}.jsonl");
+    days(&root, true).into_iter().find_map(|day| {
+        find_named(&day, |n| n.starts_with("rollout-") && n.ends_with(&suffix))
+            .and_then(|found| inside(&root, &found))
+    })
+}
+
+/// `{type: event_msg, payload: {type: token_count, info: {total_token_usage}}}`: the
+/// stream's `turn.completed.usage` (read by [`usage`]), the thread's running total
+/// (`info` is null when only rate limits changed).
+fn record(v: &Value) -> Option<Record> {
+    let payload = v.get("payload")?;
+    if v.get("type")?.as_str()? != "event_msg" || payload.get("type")?.as_str()? != "token_count" {
+        return None;
+    }
+    let u = payload
+        .get("info")?
+        .get("total_token_usage")
+        .filter(|u| u.is_object())?;
+    Some(Record::Total(usage(u)))
 }
 
 #[cfg(test)]

@@ -35,6 +35,10 @@ use super::home::{self, Env, Home, HomeError};
 use super::stream::Parse;
 use super::stream::{Known, Out, State, Usage, content_text, str_at, u64_at};
 use super::{Builtin, Cli, PromptArgument, prompt, with_id};
+use std::path::{Path, PathBuf};
+
+use super::stream::sum;
+use super::transcript::{Format, Record, find_all, first_line, in_project, key, read_json};
 use crate::interface::{Interface, Mode};
 use serde_json::Value;
 
@@ -95,6 +99,10 @@ impl Cli for Gemini {
 
     fn stream(&self) -> Option<Box<dyn Parse>> {
         Some(Box::new(Parser::default()))
+    }
+
+    fn transcript(&self) -> Option<&'static Format> {
+        Some(&FORMAT)
     }
 }
 
@@ -217,6 +225,75 @@ impl Parse for Parser {
     fn flush(&mut self, out: &mut Out) {
         Parser::flush(self, out);
     }
+}
+
+// The session transcript.
+
+const FORMAT: Format = Format {
+    locate,
+    record,
+    needle: b"\"tokens\"",
+    beside: None,
+};
+
+/// `<home>/tmp/<project>/chats/session-<date>T<HH-MM>-<id, 8 chars>.jsonl`, the one
+/// whose header names the session.
+fn locate(id: &str, cwd: &Path, env: &Env<'_>) -> Option<PathBuf> {
+    let gemini = Gemini.home(env)?.ok()?.dir;
+    let root = gemini.join("tmp");
+    let short: String = id.chars().take(8).collect();
+    let suffix = format!("-{short}.jsonl");
+    let named = |dir: &Path| {
+        find_all(&dir.join("chats"), |n| {
+            n.starts_with("session-") && n.ends_with(&suffix)
+        })
+        .into_iter()
+        .find(|p| header_is(p, id))
+    };
+    let project = |cwd: &str| gemini_project(&gemini, cwd).unwrap_or_default();
+    in_project(&root, cwd, project, &named)
+}
+
+/// `{id, type: gemini, tokens: {input, output, cached, thoughts, tool}}`, the
+/// response's `usageMetadata` (prompt, candidates, cached content, thoughts, tool-use
+/// prompt): not the shape of the stream's `result.stats`. Input counts the tool-use
+/// prompt; output counts the thoughts, which are also the reasoning.
+fn record(v: &Value) -> Option<Record> {
+    if v.get("type")?.as_str()? != "gemini" {
+        return None;
+    }
+    let t = v.get("tokens").filter(|t| t.is_object())?;
+    let count = |k: &str| u64_at(t, &[k]);
+    let thoughts = count("thoughts");
+    let usage = Usage {
+        input_tokens: sum(&[count("input"), count("tool")]),
+        cached_input_tokens: count("cached"),
+        output_tokens: sum(&[count("output"), thoughts]),
+        reasoning_tokens: thoughts,
+        cost_usd: None,
+    };
+    Some(Record::Add {
+        key: key(v, "id"),
+        usage,
+    })
+}
+
+/// gemini's short project name for `cwd`, from `projects.json` (`{"projects": {"<abs
+/// cwd>": "<name>"}}`, read bounded).
+fn gemini_project(gemini: &Path, cwd: &str) -> Option<String> {
+    let v = read_json(&gemini.join("projects.json"), 4 * 1024 * 1024)?;
+    let name = v.get("projects")?.get(cwd)?.as_str()?;
+    (!name.is_empty() && !name.contains(['/', '\\']) && name != "." && name != "..")
+        .then(|| name.to_owned())
+}
+
+/// Whether gemini's chat file begins with the header of session `id` (its name holds
+/// only the id's first 8 characters).
+fn header_is(path: &Path, id: &str) -> bool {
+    first_line(path)
+        .and_then(|line| serde_json::from_slice::<Value>(&line).ok())
+        .and_then(|v| v.get("sessionId")?.as_str().map(|s| s == id))
+        .unwrap_or(false)
 }
 
 #[cfg(test)]

@@ -86,11 +86,12 @@ mod opencode;
 mod pi;
 mod qwen;
 mod stream;
+pub mod transcript;
 
 pub use cursor::trust as trust_cursor_workspace;
 pub use home::{Env, Home, HomeError, Source};
 use stream::Parse;
-pub use stream::{Stream, UsageScope, sum};
+pub use stream::{Stream, UsageScope};
 
 /// The CLI behind `interface`: the registry, one line per CLI.
 pub fn cli(interface: Interface) -> &'static dyn Cli {
@@ -185,6 +186,18 @@ pub trait Cli: Sync {
     fn stream_usage_scope(&self) -> UsageScope {
         UsageScope::Run
     }
+
+    /// How the CLI's session transcript is found and read, for a pane run's usage
+    /// (see `transcript.rs`); `None` for a CLI whose transcript is not read.
+    fn transcript(&self) -> Option<&'static transcript::Format> {
+        None
+    }
+
+    /// A TUI's session id, found in the CLI's own session store, for a CLI that
+    /// chooses its ids itself (see [`transcript::StoreSearch`]).
+    fn find_session(&self, _search: &transcript::StoreSearch<'_>) -> Option<String> {
+        None
+    }
 }
 
 impl dyn Cli {
@@ -194,16 +207,14 @@ impl dyn Cli {
         self.new_session_args("x").is_some()
     }
 
+    /// Whether agent-offload can resume the CLI's sessions (see [`Cli::resume_args`]).
+    pub fn resumes(&self) -> bool {
+        self.resume_args(Mode::Tmux, "x").is_some()
+    }
+
     /// Whether agent-offload reads the CLI's session transcript for a pane run's usage.
     pub fn keeps_transcript(&self) -> bool {
-        matches!(
-            self.interface(),
-            Interface::Claude
-                | Interface::Codex
-                | Interface::Pi
-                | Interface::Gemini
-                | Interface::Qwen
-        )
+        self.transcript().is_some()
     }
 }
 
@@ -216,6 +227,17 @@ pub struct PromptArgument {
     /// such a prompt is delivered with a leading newline.
     pub guard_leading_dash: bool,
 }
+
+/// `install-skill --help`: each CLI's skill directory (see each file's `Cli::home`) and
+/// the shared `~/.agents`.
+pub const SKILL_DIRS_HELP: &str = "\
+Providers and their configuration directories (the skill goes in <dir>/skills/agent-offload/):
+  claude    $CLAUDE_CONFIG_DIR, else ~/.claude
+  codex     $CODEX_HOME, else ~/.codex
+  opencode  $OPENCODE_CONFIG_DIR, else $XDG_CONFIG_HOME/opencode (~/.config/opencode)
+  pi        $PI_CODING_AGENT_DIR, else ~/.pi/agent
+  gemini    $GEMINI_CLI_HOME/.gemini, else ~/.gemini
+  agents    ~/.agents (also read by codex, pi, gemini, qwen, opencode, amp, ...)";
 
 /// The placeholder for the session id in a profile's `resume_args`.
 pub const SESSION_ID_PLACEHOLDER: &str = "{session_id}";

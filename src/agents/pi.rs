@@ -35,6 +35,11 @@ use super::home::{self, Env, Home, HomeError};
 use super::stream::Parse;
 use super::stream::{Known, Out, State, Usage, content_text, cost_at, str_at, sum, u64_at};
 use super::{Builtin, Cli, PromptArgument, prompt, with_id};
+use std::path::{Path, PathBuf};
+
+use super::transcript::{
+    self, Format, Record, StoreSearch, find_named, in_project, key, recent_files, sorted_dirs,
+};
 use crate::interface::{Interface, Mode};
 use serde_json::Value;
 
@@ -86,6 +91,29 @@ impl Cli for Pi {
 
     fn stream(&self) -> Option<Box<dyn Parse>> {
         Some(Box::new(Parser))
+    }
+
+    fn transcript(&self) -> Option<&'static Format> {
+        Some(&FORMAT)
+    }
+
+    /// The file, written since the run started, that names the run directory:
+    /// `sessions/--<cwd>--/<time>_<id>.jsonl` (any project's if the run's has none).
+    fn find_session(&self, search: &StoreSearch<'_>) -> Option<String> {
+        let root = sessions(search.env)?;
+        let own = root.join(pi_project(&search.cwd.to_string_lossy()));
+        let dirs = if own.is_dir() {
+            vec![own]
+        } else {
+            sorted_dirs(&root)
+        };
+        let files = dirs
+            .iter()
+            .flat_map(|d| recent_files(d, search.since, "", ".jsonl"))
+            .collect();
+        let stem = transcript::search(files, search.marker)?;
+        let id = stem.rsplit_once('_')?.1;
+        crate::session_id::valid(id).then(|| id.to_owned())
     }
 }
 
@@ -209,6 +237,47 @@ impl Parse for Parser {
     fn event(&mut self, st: &mut State, kind: &str, v: &Value, out: &mut Out) -> Known {
         event(st, kind, v, out)
     }
+}
+
+// The session transcript.
+
+const FORMAT: Format = Format {
+    locate,
+    record,
+    needle: b"\"usage\"",
+    beside: None,
+};
+
+/// `<home>/sessions`.
+fn sessions(env: &Env<'_>) -> Option<PathBuf> {
+    Some(Pi.home(env)?.ok()?.dir.join("sessions"))
+}
+
+/// `sessions/--<cwd>--/<time>_<id>.jsonl`.
+fn locate(id: &str, cwd: &Path, env: &Env<'_>) -> Option<PathBuf> {
+    let root = sessions(env)?;
+    let suffix = format!("_{id}.jsonl");
+    let named = |dir: &Path| find_named(dir, |n| n.ends_with(&suffix));
+    in_project(&root, cwd, pi_project, &named)
+}
+
+/// `{type: message, id, message: {role: assistant, usage}}`: the usage of the
+/// stream's `message_end` (read by [`usage`]), per model request.
+fn record(v: &Value) -> Option<Record> {
+    let message = v.get("message")?;
+    if v.get("type")?.as_str()? != "message" || message.get("role")?.as_str()? != "assistant" {
+        return None;
+    }
+    Some(Record::Add {
+        key: key(v, "id"),
+        usage: usage(message.get("usage").filter(|u| u.is_object())?),
+    })
+}
+
+/// pi's: `--<cwd without its leading '/', every '/', '\' and ':' as '-'>--`.
+pub(super) fn pi_project(cwd: &str) -> String {
+    let cwd = cwd.strip_prefix(['/', '\\']).unwrap_or(cwd);
+    format!("--{}--", cwd.replace(['/', '\\', ':'], "-"))
 }
 
 #[cfg(test)]

@@ -82,7 +82,7 @@ impl Stream {
         Some(Stream {
             parser: cli.stream()?,
             scope: cli.stream_usage_scope(),
-            state: State::new(interface.name()),
+            state: State::new(cli.interface().name()),
         })
     }
 

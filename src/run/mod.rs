@@ -23,7 +23,6 @@ mod signals;
 mod stop;
 mod sys;
 mod tmux;
-mod transcript;
 mod waiter;
 mod worktree;
 

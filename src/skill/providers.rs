@@ -171,9 +171,8 @@ mod tests {
         let env = env_of(&[
             ("HOME", "/h"),
             ("CLAUDE_CONFIG_DIR", "/c"),
-            ("CODEX_HOME", ""),
             ("OPENCODE_CONFIG_DIR", "/o"),
-            ("PI_CODING_AGENT_DIR", "/p"),
+            ("PI_CODING_AGENT_DIR", ""),
         ]);
         let claude = Provider::Claude.locate(&env).unwrap();
         assert_eq!(claude.config_dir, Path::new("/c"));
@@ -185,10 +184,10 @@ mod tests {
             Provider::Opencode.locate(&env).unwrap().config_dir,
             Path::new("/o")
         );
-        assert_eq!(
-            Provider::Pi.locate(&env).unwrap().config_dir,
-            Path::new("/p")
-        );
+        // Empty means unset.
+        let pi = Provider::Pi.locate(&env).unwrap();
+        assert_eq!(pi.config_dir, Path::new("/h/.pi/agent"));
+        assert_eq!(pi.source, Source::Default);
         // gemini's variable replaces the home directory, `.gemini` below it.
         let env = env_of(&[("HOME", "/h"), ("GEMINI_CLI_HOME", "/g")]);
         assert_eq!(
@@ -213,18 +212,18 @@ mod tests {
 
     #[test]
     fn relative_override_and_missing_home_are_errors() {
-        let env = env_of(&[("HOME", "/h"), ("CODEX_HOME", ".codex")]);
-        let err = Provider::Codex.locate(&env).unwrap_err();
+        let env = env_of(&[("HOME", "/h"), ("PI_CODING_AGENT_DIR", ".pi")]);
+        let err = Provider::Pi.locate(&env).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "$CODEX_HOME is \".codex\", not an absolute path: set it to an absolute path \
-             (or unset it to use the default)"
+            "$PI_CODING_AGENT_DIR is \".pi\", not an absolute path: set it to an absolute \
+             path (or unset it to use the default)"
         );
         // `~` is expanded, as for every CLI directory.
-        let env = env_of(&[("HOME", "/h"), ("CODEX_HOME", "~/c")]);
+        let env = env_of(&[("HOME", "/h"), ("PI_CODING_AGENT_DIR", "~/p")]);
         assert_eq!(
-            Provider::Codex.locate(&env).unwrap().config_dir,
-            Path::new("/h/c")
+            Provider::Pi.locate(&env).unwrap().config_dir,
+            Path::new("/h/p")
         );
         let env = env_of(&[]);
         let err = Provider::Gemini.locate(&env).unwrap_err();
