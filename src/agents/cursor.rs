@@ -3,6 +3,11 @@
 //! Arguments: `-p` headless, `--output-format stream-json` for its events (claude's
 //! stream, read by `claude.rs`), a plain positional prompt, `--resume ID`. Not yet
 //! checked against a real cursor-agent: its facts are from Cursor's documentation.
+//! Its stream (fixture `cursor-documented.jsonl`, from the documentation):
+//! `tool_call` events with `subtype`
+//! `started`/`completed` and `tool_call{<name>ToolCall{args, result}}`, `thinking`
+//! events, and a closing `result` like claude's, with `usage` when it reports it.
+//! These are read by `claude.rs`'s parser, with claude's [`super::claude::FLAVOUR`].
 //!
 //! The workspace trust marker: cursor-agent asks whether to trust a directory the
 //! first time it runs there, which would stall a delegated run; the answer is kept in
@@ -70,7 +75,9 @@ impl Cli for Cursor {
 
     /// claude's stream (see `claude.rs`).
     fn stream(&self) -> Option<Box<dyn Parse>> {
-        Some(Box::new(super::claude::Parser::default()))
+        Some(Box::new(super::claude::Parser::new(
+            &super::claude::FLAVOUR,
+        )))
     }
 }
 
@@ -164,6 +171,7 @@ fn rfc3339_now() -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::stream::tests::{assert_no_json, run};
     use super::*;
     use std::ffi::OsString;
 
@@ -213,5 +221,28 @@ mod tests {
         );
         let env = |k: &str| (k == "HOME").then(|| OsString::from("/h"));
         assert_eq!(data_dir(&env).unwrap(), Path::new("/h/.cursor"));
+    }
+
+    const CURSOR: &str = include_str!("fixtures/cursor-documented.jsonl");
+
+    /// cursor-agent, from its documentation only (no CLI to record).
+    #[test]
+    fn a_documented_cursor_run() {
+        let (stream, transcript) = run(Interface::Cursor, CURSOR);
+        assert_no_json(&transcript);
+        assert_eq!(
+            stream.session_id(),
+            Some("c6b62c6f-7ead-4fd6-9922-e952131177ff")
+        );
+        assert_eq!(
+            transcript,
+            "session c6b62c6f-7ead-4fd6-9922-e952131177ff (model Claude 4 Sonnet)\n\
+             I'll read the README first.\n\
+             → read README.md\n    # Project\n    A demo.\n\
+             $ wc -l README.md\n    2 README.md\n\
+             The README describes a demo project.\n"
+        );
+        assert!(stream.final_message().unwrap().ends_with("a demo project."));
+        assert_eq!(stream.error(), None);
     }
 }
