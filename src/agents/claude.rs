@@ -439,6 +439,7 @@ const FORMAT: Format = Format {
     record,
     needle: b"\"usage\"",
     beside: Some(subagents),
+    costs: false,
 };
 
 /// `<home>/projects/<project(cwd)>/<id>.jsonl`.

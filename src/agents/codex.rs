@@ -310,6 +310,7 @@ const FORMAT: Format = Format {
     record,
     needle: b"token_count",
     beside: None,
+    costs: false,
 };
 
 /// `<home>/sessions`.

@@ -79,6 +79,11 @@ impl Cli for Cursor {
             &super::claude::FLAVOUR,
         )))
     }
+
+    /// Cursor's trust marker, written before every launch (see [`trust`]).
+    fn trust_workspace(&self, workspace: &Path, env: &Env<'_>) -> Result<Option<PathBuf>> {
+        trust(workspace, env).map(Some)
+    }
 }
 
 pub const TRUST_FILE: &str = ".workspace-trusted";

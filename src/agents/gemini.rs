@@ -234,6 +234,7 @@ const FORMAT: Format = Format {
     record,
     needle: b"\"tokens\"",
     beside: None,
+    costs: false,
 };
 
 /// `<home>/tmp/<project>/chats/session-<date>T<HH-MM>-<id, 8 chars>.jsonl`, the one

@@ -88,7 +88,6 @@ mod qwen;
 mod stream;
 pub mod transcript;
 
-pub use cursor::trust as trust_cursor_workspace;
 pub use home::{Env, Home, HomeError, Source};
 use stream::Parse;
 pub use stream::{Stream, UsageScope};
@@ -168,6 +167,16 @@ pub trait Cli: Sync {
         _is_root: bool,
     ) -> Option<String> {
         None
+    }
+
+    /// Makes the CLI trust `workspace` so that it does not stop to ask (Cursor's
+    /// marker, see `cursor.rs`); returns the file written. `None`: nothing to do.
+    fn trust_workspace(
+        &self,
+        _workspace: &Path,
+        _env: &Env<'_>,
+    ) -> anyhow::Result<Option<std::path::PathBuf>> {
+        Ok(None)
     }
 
     /// The CLI's own directory (see `home.rs`): where it keeps its configuration, its

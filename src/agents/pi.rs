@@ -246,6 +246,7 @@ const FORMAT: Format = Format {
     record,
     needle: b"\"usage\"",
     beside: None,
+    costs: true,
 };
 
 /// `<home>/sessions`.

@@ -123,6 +123,7 @@ const FORMAT: Format = Format {
     record,
     needle: b"usageMetadata",
     beside: None,
+    costs: false,
 };
 
 /// `${QWEN_RUNTIME_DIR:-<home>}/projects/<cwd, as claude names it>/chats/<id>.jsonl`.

@@ -66,6 +66,8 @@ pub struct Format {
     /// Transcripts beside the session's whose records count by their time (claude's
     /// subagents), for the session file at the path given.
     pub beside: Option<fn(&Path) -> Vec<PathBuf>>,
+    /// Whether the records hold a cost (pi's), not only tokens.
+    pub costs: bool,
 }
 
 /// Where `interface`'s session `id` is kept, for an agent whose environment is `env`
