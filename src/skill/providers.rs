@@ -1,6 +1,6 @@
 //! The agent CLIs the skill is installed for, and where each one keeps its user-level
 //! skills. Each CLI's directory is its own (`agents::Cli::home`, one rule for every
-//! CLI); `~/.agents` is shared by several (see `docs/agent-clis.md`, "Skills").
+//! CLI); `~/.agents` is shared by several (the table is in `docs/commands.md`, install-skill).
 
 use std::ffi::OsString;
 use std::fmt;
