@@ -518,14 +518,7 @@ pub struct PruneArgs {
     pub dry_run: bool,
 }
 
-const PROVIDERS: &str = "\
-Providers and their configuration directories (the skill goes in <dir>/skills/agent-offload/):
-  claude    $CLAUDE_CONFIG_DIR, else ~/.claude
-  codex     $CODEX_HOME, else ~/.codex
-  opencode  $OPENCODE_CONFIG_DIR, else $XDG_CONFIG_HOME/opencode (~/.config/opencode)
-  pi        $PI_CODING_AGENT_DIR, else ~/.pi/agent
-  gemini    ~/.gemini
-  agents    ~/.agents (also read by codex, pi, gemini, qwen, opencode, amp, ...)";
+const PROVIDERS: &str = crate::agents::SKILL_DIRS_HELP;
 
 #[derive(Debug, Args)]
 pub struct InstallSkillArgs {

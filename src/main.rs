@@ -1,12 +1,11 @@
 //! agent-offload: hand a task to another coding agent CLI and wait for its summary.
 
+mod agents;
 mod atomic;
 mod cli;
 mod commands;
 mod config;
-mod cursor;
 mod duration;
-mod events;
 mod exit;
 mod git;
 mod interface;
@@ -19,6 +18,7 @@ mod pane;
 mod profile;
 mod run;
 mod search_path;
+mod session_id;
 mod shell;
 mod skill;
 mod status_line;

@@ -1,4 +1,4 @@
-//! What a run cost: its token usage as the agent CLI reported it (see `events` for each
+//! What a run cost: its token usage as the agent CLI reported it (see `agents` for each
 //! CLI's rule), its cost in USD — reported by the CLI, or estimated from the profile's
 //! prices — and the budgets that stop a run crossing them.
 

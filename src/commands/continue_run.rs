@@ -67,8 +67,7 @@ pub fn run(cont: &ContinueArgs, env: Env<'_>) -> Result<u8> {
         let Some(id) = run::session_id(&parent_dir, &parent) else {
             return Err(usage(no_session(&parent, parent_interface)));
         };
-        if profile.resume_args.is_none() && profile.interface.resume_args(Mode::Tmux, &id).is_none()
-        {
+        if profile.resume_args.is_none() && !crate::agents::cli(profile.interface).resumes() {
             return Err(usage(format!(
                 "profile \"{}\" cannot resume a session: a generic profile needs resume_args \
                  (e.g. resume_args: [\"--resume\", \"{{session_id}}\"]); or hand the work to a \

@@ -199,7 +199,7 @@ fn check_config(
                     format!(
                         "no config file (looked at {}) and no agent CLI on PATH (looked for {})",
                         places.join(", "),
-                        crate::interface::Builtin::all_executables().join(", ")
+                        crate::agents::Builtin::all_executables().join(", ")
                     ),
                     "install an agent CLI, or write a config with `agent-offload init`",
                 );
@@ -264,7 +264,9 @@ fn check_profiles(
             }
         }
         let var_set = |v: &str| agent_vars.contains(&v) || env(v).is_some();
-        if let Some(problem) = p.interface.launch_problem(&p.args, &var_set, is_root) {
+        if let Some(problem) =
+            crate::agents::cli(p.interface).launch_problem(&p.args, &var_set, is_root)
+        {
             checks.broken(
                 format!("profile {}: {problem}", p.name),
                 format!("edit {where_}"),

@@ -33,7 +33,7 @@ pub fn run(args: &InitArgs, env: Env<'_>) -> Result<u8> {
     if detected.is_empty() {
         super::outln!(
             "no agent CLI found on PATH (looked for {}): the file has a claude profile to edit",
-            crate::interface::Builtin::all_executables().join(", ")
+            crate::agents::Builtin::all_executables().join(", ")
         )?;
     } else {
         for d in &detected {

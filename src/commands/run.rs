@@ -81,7 +81,7 @@ fn check_budget(meter: &run::Meter, profile: &Profile, mode: Mode) -> Result<()>
     } else {
         "--max-cost (max_cost)"
     };
-    let in_pane = mode == Mode::Tmux && profile.interface.keeps_transcript();
+    let in_pane = mode == Mode::Tmux && crate::agents::cli(profile.interface).keeps_transcript();
     if !(run::structured(profile, mode) || in_pane) {
         let why = if mode == Mode::Tmux {
             format!(
@@ -105,11 +105,11 @@ fn check_budget(meter: &run::Meter, profile: &Profile, mode: Mode) -> Result<()>
             "{which} needs usage agent-offload can see: {why}"
         )));
     }
+    let cli = crate::agents::cli(profile.interface);
     let reports_cost = if in_pane {
-        // Of the transcripts, only pi's records a cost.
-        profile.interface == Interface::Pi
+        cli.transcript().is_some_and(|t| t.costs)
     } else {
-        profile.interface.reports_cost()
+        cli.reports_cost()
     };
     if meter.max_cost.is_some() && meter.price.is_none() && !reports_cost {
         return Err(usage(format!(
@@ -404,10 +404,12 @@ fn prompt_limit(
 /// Cursor asks before working in a directory it does not trust, which would stall the
 /// run: write its trust marker first (every launch), and say so.
 fn trust_cursor_workspace(profile: &Profile, cwd: &Path, env: Env<'_>, quiet: bool) -> Result<()> {
-    if profile.interface != Interface::Cursor || !profile.trust_workspace {
+    if !profile.trust_workspace {
         return Ok(());
     }
-    let marker = crate::cursor::trust(cwd, env)?;
+    let Some(marker) = crate::agents::cli(profile.interface).trust_workspace(cwd, env)? else {
+        return Ok(());
+    };
     if quiet {
         return Ok(());
     }

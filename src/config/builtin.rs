@@ -1,5 +1,5 @@
 //! Zero config: with no config file, a profile for each agent CLI found on PATH, from
-//! the knowledge in `interface::BUILTINS`. The first found (in that order) is the
+//! the knowledge in `agents::BUILTINS`. The first found (in that order) is the
 //! default.
 
 use std::ffi::OsStr;
@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use indexmap::IndexMap;
 
 use super::{Config, Origin};
-use crate::interface::{BUILTINS, Builtin};
+use crate::agents::{BUILTINS, Builtin};
 use crate::profile::{EnvValue, Headless, Profile, PromptDelivery};
 
 /// An agent CLI found on PATH.

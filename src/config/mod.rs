@@ -18,9 +18,10 @@ pub use builtin::{Detected, detect};
 pub use discover::{Found, Origin, PROJECT_FILE, find, user_config_path};
 use schema::{RawConfig, RawDelivery, RawEnvValue, RawProfile};
 
+use crate::agents::SESSION_ID_PLACEHOLDER;
 use crate::duration;
 use crate::exit::usage;
-use crate::interface::{Interface, SESSION_ID_PLACEHOLDER};
+use crate::interface::Interface;
 use crate::profile::{EnvValue, Headless, PROMPT_FILE_PLACEHOLDER, Profile, PromptDelivery};
 
 #[derive(Debug)]
@@ -95,7 +96,7 @@ pub fn discover_and_load(
         Found::File(path, origin) => load(&path, origin, env),
         Found::Nothing { looked } => {
             builtin::config(&detect(env("PATH").as_deref())).ok_or_else(|| {
-                discover::nothing_found(&looked, &crate::interface::Builtin::all_executables())
+                discover::nothing_found(&looked, &crate::agents::Builtin::all_executables())
             })
         }
     }

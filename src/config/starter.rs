@@ -1,11 +1,11 @@
 //! The commented starter config that `agent-offload init` writes: a profile for each
-//! agent CLI found on PATH (from `interface::BUILTINS`), and commented examples of what
+//! agent CLI found on PATH (from `agents::BUILTINS`), and commented examples of what
 //! people change next.
 
 use std::fmt::Write as _;
 
 use super::Detected;
-use crate::interface::{BUILTINS, Builtin};
+use crate::agents::{BUILTINS, Builtin};
 
 /// The commented examples, each a profile under `profiles:` (indented two spaces)
 /// built for `b`. Kept as data so a test can uncomment them and load the result.
@@ -89,7 +89,7 @@ fn render_with(detected: &[Detected], examples_active: bool) -> String {
             let text = format!(
                 "No agent CLI was found on PATH ({}): install one, or change this profile's \
                  command.",
-                crate::interface::Builtin::all_executables().join(", ")
+                crate::agents::Builtin::all_executables().join(", ")
             );
             push_comment(&mut out, "  ", &text);
         }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::interface::NESTING_GUARDS;
+use crate::agents::NESTING_GUARDS;
 use crate::store::dir::{self, RunDir};
 
 /// Starts `launch.sh`. The agent's environment is ours, plus the profile's `from_env`

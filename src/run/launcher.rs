@@ -7,7 +7,7 @@ use crate::shell::quote;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::interface::NESTING_GUARDS;
+use crate::agents::NESTING_GUARDS;
 use crate::store::dir;
 
 /// One word of the agent's command line.

@@ -16,7 +16,6 @@ mod prepare;
 mod prompt;
 mod relay;
 mod session;
-mod transcript;
 mod waiter;
 
 pub use crate::git::changes::{Changes, describe as describe_changes};
@@ -162,7 +161,7 @@ pub enum WorktreeRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Session {
     New,
-    /// Resume this session id (checked with `dir::valid_session_id`).
+    /// Resume this session id (checked with `session_id::valid`).
     Resume(String),
 }
 

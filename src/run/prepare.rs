@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use anyhow::Result;
 
+use crate::agents::{self, SESSION_ID_PLACEHOLDER};
 use crate::git::{changes, worktree};
-use crate::interface::{Mode, SESSION_ID_PLACEHOLDER};
+use crate::interface::Mode;
 use crate::profile::{EnvValue, PROMPT_FILE_PLACEHOLDER, PromptDelivery};
 use crate::run::launcher::{self, Launch, Word};
 use crate::run::{Meter, Request, Session, WorktreeRequest, prompt, relay, session};
@@ -47,7 +48,9 @@ pub fn prepare(
     };
     let session_id = match &req.session {
         Session::Resume(id) => Some(id.clone()),
-        Session::New if req.profile.interface.assigns_session_id() => Some(session::new_uuid()),
+        Session::New if agents::cli(req.profile.interface).assigns_session_id() => {
+            Some(session::new_uuid())
+        }
         Session::New => None,
     };
     // A headless CLI with structured output runs behind the relay, which keeps its
@@ -144,7 +147,7 @@ fn literal_env(profile: &crate::profile::Profile, run_dir: &Path) -> Vec<(String
             EnvValue::FromEnv(_) => None,
         })
         .collect();
-    for (name, value) in profile.interface.protocol_env(run_dir) {
+    for (name, value) in agents::cli(profile.interface).protocol_env(run_dir) {
         if !profile.env.iter().any(|(k, _)| k == name) {
             env.push((name.to_owned(), value));
         }
@@ -227,7 +230,7 @@ pub fn structured(p: &crate::profile::Profile, mode: Mode) -> bool {
     if mode != Mode::Headless {
         return false;
     }
-    let Some(flags) = p.interface.stream_args() else {
+    let Some(flags) = agents::cli(p.interface).stream_args() else {
         return false;
     };
     let own = |flag: &str| {
@@ -246,7 +249,9 @@ pub fn session_args_to_resume(p: &crate::profile::Profile, mode: Mode, id: &str)
             .iter()
             .map(|a| a.replace(SESSION_ID_PLACEHOLDER, id))
             .collect(),
-        None => p.interface.resume_args(mode, id).unwrap_or_default(),
+        None => agents::cli(p.interface)
+            .resume_args(mode, id)
+            .unwrap_or_default(),
     }
 }
 
@@ -269,23 +274,28 @@ fn command_line(
     let prompt_file = run_dir.join(dir::PROMPT);
     let mut argv = vec![Word::Literal(p.command.clone())];
     argv.extend(
-        p.interface
+        agents::cli(p.interface)
             .mode_args(req.placement.mode())
             .iter()
             .map(|a| Word::Literal((*a).to_owned())),
     );
     if relayed {
-        let flags = p.interface.stream_args().unwrap_or_default();
+        let flags = agents::cli(p.interface).stream_args().unwrap_or_default();
         argv.extend(flags.iter().map(|a| Word::Literal((*a).to_owned())));
     }
     // Session options go right after the mode's words (a profile's args may end with a
     // prompt file); `codex … resume ID` and a profile's own `resume_args` come after
     // the profile's args.
     let (session_first, session_last) = match (&req.session, session_id) {
-        (Session::New, Some(id)) => (p.interface.new_session_args(id), Vec::new()),
+        (Session::New, Some(id)) => (
+            agents::cli(p.interface)
+                .new_session_args(id)
+                .unwrap_or_default(),
+            Vec::new(),
+        ),
         (Session::Resume(_), Some(id)) => {
             let words = session_args_to_resume(p, req.placement.mode(), id);
-            if p.resume_args.is_some() || p.interface.resume_after_profile_args() {
+            if p.resume_args.is_some() || agents::cli(p.interface).resume_after_profile_args() {
                 (Vec::new(), words)
             } else {
                 (words, Vec::new())
@@ -308,9 +318,9 @@ fn command_line(
         PromptDelivery::Argument => {
             let form = match req.session {
                 Session::Resume(_) if p.resume_args.is_none() => {
-                    p.interface.prompt_argument_resuming(req.placement.mode())
+                    agents::cli(p.interface).prompt_argument_resuming(req.placement.mode())
                 }
-                _ => p.interface.prompt_argument(req.placement.mode()),
+                _ => agents::cli(p.interface).prompt_argument(req.placement.mode()),
             };
             argv.extend(form.prefix.iter().map(|a| Word::Literal((*a).to_owned())));
             if form.guard_leading_dash && delivered.starts_with('-') {

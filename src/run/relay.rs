@@ -38,9 +38,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::events::{Stream, Usage, UsageScope};
+use crate::agents::{Stream, UsageScope};
 use crate::interface::Interface;
 use crate::store::dir;
+use crate::usage::Usage;
 use crate::usage::{CostSource, Meter, Spent, Tokens};
 
 /// The hidden subcommand that runs the relay.
@@ -126,7 +127,7 @@ pub fn relay_main(args: &[OsString]) -> Result<u8> {
         over_budget: None,
         cost_unknown_said: false,
         saved_key: (None, None),
-        saved_usage: crate::events::Usage::default(),
+        saved_usage: crate::usage::Usage::default(),
         saved_at: None,
     }));
     // Two things end the relaying: the end of the agent's stdout, and the agent's own
@@ -274,7 +275,7 @@ struct Relay {
     cost_unknown_said: bool,
     /// What `stream.json` said when last written (see [`Relay::changed`]).
     saved_key: (Option<usize>, Option<usize>),
-    saved_usage: crate::events::Usage,
+    saved_usage: crate::usage::Usage,
     saved_at: Option<std::time::Instant>,
 }
 
@@ -455,8 +456,8 @@ pub struct RecordedUsage {
 }
 
 impl RecordedUsage {
-    pub fn as_events(&self) -> crate::events::Usage {
-        crate::events::Usage {
+    pub fn as_events(&self) -> crate::usage::Usage {
+        crate::usage::Usage {
             input_tokens: self.tokens.input_tokens,
             cached_input_tokens: self.tokens.cached_input_tokens,
             output_tokens: self.tokens.output_tokens,
@@ -470,7 +471,7 @@ impl Recorded {
     pub fn read(run: &dir::RunDir) -> Option<Recorded> {
         let bytes = run.small_file(dir::STREAM, 1024 * 1024)?;
         let mut r: Recorded = serde_json::from_slice(&bytes).ok()?;
-        r.session_id = r.session_id.filter(|id| dir::valid_session_id(id));
+        r.session_id = r.session_id.filter(|id| crate::session_id::valid(id));
         Some(r)
     }
 }

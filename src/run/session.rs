@@ -4,13 +4,12 @@
 
 use std::hash::{BuildHasher, Hasher};
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::ffi::OsString;
 use std::time::{Duration, SystemTime};
 
-use crate::interface::{Interface, Mode};
+use crate::agents::{self, transcript, transcript::StoreSearch};
+use crate::interface::Mode;
 use crate::run::relay::Recorded;
-use crate::run::transcript;
 use crate::store::dir::{self, Manifest, RunDir};
 
 /// A random version 4 UUID (`8-4-4-4-12` lowercase hex), for a CLI that takes its
@@ -66,74 +65,40 @@ pub fn known(run: &RunDir, manifest: &Manifest) -> Option<String> {
 
 /// Sessions are only looked for among files written since shortly before the run.
 const STORE_SLACK: Duration = Duration::from_secs(60);
-/// How much of a session file is searched for the run's marker: the prompt is in its
-/// first messages.
-const STORE_READ: u64 = 4 * 1024 * 1024;
-/// The most session files looked into.
-const STORE_FILES: usize = 200;
 
-/// A TUI's session, found in the CLI's own session store: the file, written since the
-/// run started, that holds the run directory's path (every prompt names it, in its
-/// completion instructions; no other run's does). Where the CLI keeps sessions is in
-/// `../shared/AGENT-CLIS.md`, measured: codex `$CODEX_HOME/sessions/Y/M/D/rollout-…-<id>.jsonl`,
-/// pi `~/.pi/agent/sessions/--<cwd>--/<time>_<id>.jsonl`. claude and gemini need no
-/// search (their id is assigned); opencode keeps its sessions in a database (not read).
+/// A TUI's session, found in the CLI's own session store (`agents::Cli::find_session`:
+/// codex's and pi's): the file, written since the run started, that holds the run
+/// directory's path (every prompt names it, in its completion instructions; no other
+/// run's does). claude, gemini and qwen need no search (their id is assigned); opencode
+/// keeps its sessions in a database (not read).
 fn find_in_store(run: &RunDir, m: &Manifest) -> Option<String> {
     let interface = m.interface?;
     let since = SystemTime::try_from(m.started_at)
         .ok()?
         .checked_sub(STORE_SLACK)?;
     let marker = run.path.to_string_lossy().into_owned();
-    let var = |name: &str| agent_var(m, name);
-    let root = transcript::sessions_root(interface, &var)?;
-    match interface {
-        Interface::Codex => {
-            // sessions/YYYY/MM/DD: the days since the run started (local or UTC).
-            let mut files = Vec::new();
-            for year in transcript::sorted_dirs(&root) {
-                for month in transcript::sorted_dirs(&year) {
-                    for day in transcript::sorted_dirs(&month) {
-                        files.extend(recent_files(&day, since, "rollout-", ".jsonl"));
-                    }
-                }
-            }
-            let stem = search(files, marker.as_bytes())?;
-            // rollout-<time>-<uuid>: the id is the last 36 characters.
-            let id = stem.get(stem.len().checked_sub(36)?..)?;
-            dir::valid_session_id(id).then(|| id.to_owned())
-        }
-        Interface::Pi => {
-            let own = root.join(transcript::pi_project(&m.cwd.to_string_lossy()));
-            let dirs = if own.is_dir() {
-                vec![own]
-            } else {
-                transcript::sorted_dirs(&root)
-            };
-            let files = dirs
-                .iter()
-                .flat_map(|d| recent_files(d, since, "", ".jsonl"))
-                .collect();
-            let stem = search(files, marker.as_bytes())?;
-            let id = stem.rsplit_once('_')?.1;
-            dir::valid_session_id(id).then(|| id.to_owned())
-        }
-        _ => None,
-    }
+    let env = |name: &str| agent_var(m, name);
+    agents::cli(interface).find_session(&StoreSearch {
+        env: &env,
+        cwd: &m.cwd,
+        since,
+        marker: marker.as_bytes(),
+    })
 }
 
-/// A pane run's usage so far, from its CLI's session transcript (see `transcript`):
+/// A pane run's usage so far, from its CLI's session transcript (see `agents::transcript`):
 /// what was written since the run started (`transcript_from` in `run.json`). What was
 /// read is kept in the run directory (`transcript-usage.json`), so that each look (the
 /// budget's every few seconds, `top`, `runs`, `show`) reads only what the CLI appended
 /// since the last.
-pub fn transcript_usage(run: &RunDir, m: &Manifest) -> Option<crate::events::Usage> {
+pub fn transcript_usage(run: &RunDir, m: &Manifest) -> Option<crate::usage::Usage> {
     if m.mode != Mode::Tmux {
         return None;
     }
     let id = m.session_id.as_deref()?;
-    let var = |name: &str| agent_var(m, name);
+    let env = |name: &str| agent_var(m, name);
     let interface = m.interface?;
-    let path = transcript::locate(interface, id, &m.cwd, &var)?;
+    let path = transcript::locate(interface, id, &m.cwd, &env)?;
     let kept = run
         .small_file(dir::TRANSCRIPT_USAGE, PROGRESS_MAX)
         .and_then(|bytes| serde_json::from_slice(&bytes).ok());
@@ -156,55 +121,19 @@ const PROGRESS_MAX: u64 = 32 * 1024 * 1024;
 /// usage is what is written after it.
 pub fn transcript_size(m: &Manifest) -> Option<u64> {
     let id = m.session_id.as_deref()?;
-    let var = |name: &str| agent_var(m, name);
-    let path = transcript::locate(m.interface?, id, &m.cwd, &var)?;
+    let env = |name: &str| agent_var(m, name);
+    let path = transcript::locate(m.interface?, id, &m.cwd, &env)?;
     std::fs::metadata(path).ok().map(|md| md.len())
 }
 
 /// A variable of the agent's environment: the profile's literal value as `run.json`
 /// records it, else (for a `from_env` value, or none) ours.
-fn agent_var(m: &Manifest, name: &str) -> Option<String> {
+fn agent_var(m: &Manifest, name: &str) -> Option<OsString> {
     match m.env.iter().find(|(k, _)| k == name) {
-        Some((_, v)) if !v.starts_with("<from $") => Some(v.clone()),
-        _ => std::env::var(name).ok(),
+        Some((_, v)) if !v.starts_with("<from $") => Some(OsString::from(v)),
+        _ => std::env::var_os(name),
     }
     .filter(|v| !v.is_empty())
-}
-
-/// Regular files in `dir` named `PREFIX…SUFFIX`, modified since `since`.
-fn recent_files(dir: &Path, since: SystemTime, prefix: &str, suffix: &str) -> Vec<PathBuf> {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    rd.filter_map(Result::ok)
-        .filter(|e| {
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            name.starts_with(prefix) && name.ends_with(suffix)
-        })
-        .filter(|e| {
-            e.metadata()
-                .is_ok_and(|m| m.is_file() && m.modified().is_ok_and(|t| t >= since))
-        })
-        .map(|e| e.path())
-        .take(STORE_FILES)
-        .collect()
-}
-
-/// The stem of the first file whose beginning holds `marker`.
-fn search(files: Vec<PathBuf>, marker: &[u8]) -> Option<String> {
-    files.into_iter().find_map(|path| {
-        let mut head = Vec::new();
-        std::fs::File::open(&path)
-            .ok()?
-            .take(STORE_READ)
-            .read_to_end(&mut head)
-            .ok()?;
-        head.windows(marker.len())
-            .any(|w| w == marker)
-            .then(|| path.file_stem()?.to_str().map(str::to_owned))
-            .flatten()
-    })
 }
 
 #[cfg(test)]
@@ -225,18 +154,7 @@ mod tests {
             );
             assert!(parts[2].starts_with('4'), "{id}");
             assert!(matches!(&parts[3][..1], "8" | "9" | "a" | "b"), "{id}");
-            assert!(dir::valid_session_id(id));
-        }
-    }
-
-    #[test]
-    fn only_plain_ids_are_valid() {
-        for ok in ["ses_01J", "019a-ff", "a.b:c_d", "x"] {
-            assert!(dir::valid_session_id(ok), "{ok}");
-        }
-        let long = "a".repeat(129);
-        for bad in ["", "-x", "a b", "a/b", "$(x)", "a\n", long.as_str()] {
-            assert!(!dir::valid_session_id(bad), "{bad:?}");
+            assert!(crate::session_id::valid(id));
         }
     }
 }

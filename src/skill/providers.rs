@@ -1,6 +1,6 @@
 //! The agent CLIs the skill is installed for, and where each one keeps its user-level
-//! skills. Every directory honours the CLI's own override variable (see
-//! `../shared/AGENT-CLIS.md`, "Skills").
+//! skills. Each CLI's directory is its own (`agents::Cli::home`, one rule for every
+//! CLI); `~/.agents` is shared by several (the table is in `docs/commands.md`, install-skill).
 
 use std::ffi::OsString;
 use std::fmt;
@@ -8,7 +8,9 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
+use crate::agents::{HomeError, home};
 use crate::exit::usage;
+use crate::interface::Interface;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Provider {
@@ -22,14 +24,7 @@ pub enum Provider {
     Agents,
 }
 
-/// Where a configuration directory came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Source {
-    /// The CLI's override variable, e.g. `CODEX_HOME`.
-    Variable(&'static str),
-    /// The default under the home directory (or `$XDG_CONFIG_HOME`).
-    Default,
-}
+pub use crate::agents::Source;
 
 /// A provider's configuration directory, resolved from the environment.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,70 +75,48 @@ impl Provider {
         Provider::ALL.into_iter().find(|p| p.name() == name)
     }
 
-    /// The variable that overrides the configuration directory, if the CLI has one.
-    pub fn variable(self) -> Option<&'static str> {
-        match self {
-            Provider::Claude => Some("CLAUDE_CONFIG_DIR"),
-            Provider::Codex => Some("CODEX_HOME"),
-            Provider::Opencode => Some("OPENCODE_CONFIG_DIR"),
-            Provider::Pi => Some("PI_CODING_AGENT_DIR"),
-            Provider::Gemini | Provider::Agents => None,
-        }
+    /// The agent CLI whose skill directory this is; `None` for the shared `~/.agents`.
+    fn cli(self) -> Option<&'static dyn crate::agents::Cli> {
+        let interface = match self {
+            Provider::Claude => Interface::Claude,
+            Provider::Codex => Interface::Codex,
+            Provider::Opencode => Interface::Opencode,
+            Provider::Pi => Interface::Pi,
+            Provider::Gemini => Interface::Gemini,
+            Provider::Agents => return None,
+        };
+        Some(crate::agents::cli(interface))
     }
 
-    /// Resolves the configuration directory from `env`. An override variable that is
-    /// set but empty counts as unset; one that is not an absolute path is an error
-    /// (the CLI would resolve it against whatever directory it starts in).
+    /// Resolves the configuration directory from `env`, by the one rule of
+    /// `agents::home`: the CLI's override variable (set and not empty, `~` expanded),
+    /// else its default under `$HOME`. A variable that is not an absolute path is an
+    /// error (the CLI would resolve it against whatever directory it starts in).
     pub fn locate(self, env: &dyn Fn(&str) -> Option<OsString>) -> Result<Location> {
-        let set = |name: &str| env(name).filter(|v| !v.is_empty());
-        if let Some(var) = self.variable()
-            && let Some(value) = set(var)
-        {
-            let dir = PathBuf::from(&value);
-            if !dir.is_absolute() {
-                return Err(usage(format!(
-                    "${var} is {:?}, not an absolute path: set it to an absolute path (or \
-                     unset it to use the default)",
-                    dir.display().to_string()
-                )));
-            }
-            return Ok(Location {
+        let found = match self.cli().and_then(|cli| cli.home(env)) {
+            Some(found) => found,
+            None => home::under_home(env, ".agents", None),
+        };
+        match found {
+            Ok(home) => Ok(Location {
                 provider: self,
-                config_dir: dir,
-                source: Source::Variable(var),
-            });
-        }
-        let home = || -> Result<PathBuf> {
-            let home = set("HOME").map(PathBuf::from).filter(|h| h.is_absolute());
-            home.ok_or_else(|| {
-                let hint = self
-                    .variable()
-                    .map(|v| format!(" or set ${v}"))
-                    .unwrap_or_default();
-                usage(format!(
+                config_dir: home.dir,
+                source: home.source,
+            }),
+            Err(HomeError::Relative { var, value }) => Err(usage(format!(
+                "${var} is {:?}, not an absolute path: set it to an absolute path (or \
+                 unset it to use the default)",
+                value.display().to_string()
+            ))),
+            Err(HomeError::NoHome { var }) => {
+                let hint = var.map(|v| format!(" or set ${v}")).unwrap_or_default();
+                Err(usage(format!(
                     "HOME is not set to an absolute path: cannot find the {} configuration \
                      directory (set HOME{hint})",
                     self.name()
-                ))
-            })
-        };
-        let config_dir = match self {
-            Provider::Claude => home()?.join(".claude"),
-            Provider::Codex => home()?.join(".codex"),
-            // XDG: a relative $XDG_CONFIG_HOME is invalid and ignored.
-            Provider::Opencode => match set("XDG_CONFIG_HOME").map(PathBuf::from) {
-                Some(x) if x.is_absolute() => x.join("opencode"),
-                _ => home()?.join(".config/opencode"),
-            },
-            Provider::Pi => home()?.join(".pi/agent"),
-            Provider::Gemini => home()?.join(".gemini"),
-            Provider::Agents => home()?.join(".agents"),
-        };
-        Ok(Location {
-            provider: self,
-            config_dir,
-            source: Source::Default,
-        })
+                )))
+            }
+        }
     }
 }
 
@@ -198,9 +171,8 @@ mod tests {
         let env = env_of(&[
             ("HOME", "/h"),
             ("CLAUDE_CONFIG_DIR", "/c"),
-            ("CODEX_HOME", ""),
             ("OPENCODE_CONFIG_DIR", "/o"),
-            ("PI_CODING_AGENT_DIR", "/p"),
+            ("PI_CODING_AGENT_DIR", ""),
         ]);
         let claude = Provider::Claude.locate(&env).unwrap();
         assert_eq!(claude.config_dir, Path::new("/c"));
@@ -212,9 +184,15 @@ mod tests {
             Provider::Opencode.locate(&env).unwrap().config_dir,
             Path::new("/o")
         );
+        // Empty means unset.
+        let pi = Provider::Pi.locate(&env).unwrap();
+        assert_eq!(pi.config_dir, Path::new("/h/.pi/agent"));
+        assert_eq!(pi.source, Source::Default);
+        // gemini's variable replaces the home directory, `.gemini` below it.
+        let env = env_of(&[("HOME", "/h"), ("GEMINI_CLI_HOME", "/g")]);
         assert_eq!(
-            Provider::Pi.locate(&env).unwrap().config_dir,
-            Path::new("/p")
+            Provider::Gemini.locate(&env).unwrap().config_dir,
+            Path::new("/g/.gemini")
         );
     }
 
@@ -234,19 +212,25 @@ mod tests {
 
     #[test]
     fn relative_override_and_missing_home_are_errors() {
-        let env = env_of(&[("HOME", "/h"), ("CODEX_HOME", "~/.codex")]);
-        let err = Provider::Codex.locate(&env).unwrap_err();
+        let env = env_of(&[("HOME", "/h"), ("PI_CODING_AGENT_DIR", ".pi")]);
+        let err = Provider::Pi.locate(&env).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "$CODEX_HOME is \"~/.codex\", not an absolute path: set it to an absolute path \
-             (or unset it to use the default)"
+            "$PI_CODING_AGENT_DIR is \".pi\", not an absolute path: set it to an absolute \
+             path (or unset it to use the default)"
+        );
+        // `~` is expanded, as for every CLI directory.
+        let env = env_of(&[("HOME", "/h"), ("PI_CODING_AGENT_DIR", "~/p")]);
+        assert_eq!(
+            Provider::Pi.locate(&env).unwrap().config_dir,
+            Path::new("/h/p")
         );
         let env = env_of(&[]);
         let err = Provider::Gemini.locate(&env).unwrap_err();
         assert_eq!(
             err.to_string(),
             "HOME is not set to an absolute path: cannot find the gemini configuration \
-             directory (set HOME)"
+             directory (set HOME or set $GEMINI_CLI_HOME)"
         );
     }
 }

@@ -38,17 +38,6 @@ pub const STREAM: &str = "stream.json";
 /// (see `session::transcript_usage`).
 pub const TRANSCRIPT_USAGE: &str = "transcript-usage.json";
 
-/// Whether `id` can be a session id: 1 to 128 characters of `[A-Za-z0-9._:-]`. Every
-/// CLI's ids fit (UUIDs, `ses_…`, file stems); anything else — a path, an option, shell
-/// syntax — is refused wherever an id comes from a file the agent can write.
-pub fn valid_session_id(id: &str) -> bool {
-    (1..=128).contains(&id.len())
-        && !id.starts_with('-')
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
-}
-
 /// The largest `run.json` read (its change list is the only part that grows).
 const MANIFEST_LIMIT: u64 = 16 * 1024 * 1024;
 

@@ -1,6 +1,6 @@
 //! The agent CLIs' structured output and sessions, end to end: fake CLIs
 //! (`fakes/structured_cli.sh`) that check their arguments as the real ones do and
-//! answer with the events measured from them (`src/events/fixtures/`), for their own
+//! answer with the events measured from them (`src/agents/fixtures/`), for their own
 //! session. Headless: the session id, the raw events, the readable transcript,
 //! `continue` resuming the same session (or failing as the CLI does for one it does not
 //! know), degradation on events nobody knows, the session id surviving a killed
@@ -17,7 +17,7 @@ use crate::harness::{Test, eventually, read_nul_list, wait_bounded};
 use crate::tmux_server::TmuxServer;
 
 const FAKE: &str = include_str!("fakes/structured_cli.sh");
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/events/fixtures");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/agents/fixtures");
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Cli {

@@ -1,5 +1,5 @@
 //! The real agent CLIs: where the suite finds them, and how each one is pointed at the
-//! scripted model server with no network (the facts are in AGENT-CLIS.md of the design
+//! scripted model server with no network (the facts are in docs/agent-clis.md of the design
 //! notes). Everything particular to one CLI is in this file.
 
 use std::path::{Path, PathBuf};

@@ -10,7 +10,7 @@
 //!   `codex exec` made a side request (measured, see /tmp/probe/REPORT.md);
 //! - in a pane, from the CLI's session transcript: the turns only. The side requests
 //!   (claude's and codex's titles, gemini's router) are not written there (see
-//!   `src/run/transcript.rs`).
+//!   `src/agents/transcript.rs`).
 //!
 //! A pane is closed the moment `done.md` appears, and the CLIs write a turn to their
 //! transcript some time after the model answered it: a task that publishes in its

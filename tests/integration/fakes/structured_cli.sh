@@ -1,5 +1,5 @@
 # A fake agent CLI that behaves like the real one, as measured in
-# src/events/fixtures/ (claude 2.1.197, codex 0.169.0, opencode 1.18.33, pi 0.73.1,
+# src/agents/fixtures/ (claude 2.1.197, codex 0.169.0, opencode 1.18.33, pi 0.73.1,
 # gemini-cli 0.61.0, qwen-code 0.15.10; cursor-agent from its documentation): it checks
 # its arguments the way the CLI would, prints the CLI's events for ITS session, publishes
 # its summary where the prompt says (the harness's `publish`), and resumes a session it
@@ -9,7 +9,7 @@
 # three assignments before this text:
 #   CLI       claude, codex, opencode, pi, gemini, qwen or cursor
 #   STATE     a directory of the test, for what follows
-#   FIXTURES  src/events/fixtures
+#   FIXTURES  src/agents/fixtures
 # In STATE:
 #   calls/argv.N  the arguments of the Nth call, a NUL after each (N counts from 0)
 #   calls/id.N    the session the Nth call worked in

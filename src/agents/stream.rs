@@ -8,40 +8,20 @@
 //! and what is kept is capped (`FINAL_MESSAGE_MAX`, `ERROR_MAX`; a session id is kept
 //! only if it looks like one, see `valid_session_id`).
 //!
-//! Each CLI family has its own file, which documents the events it reads and how usage
-//! adds up, the rule that differs most between CLIs. Measured with the real CLIs
-//! against a scripted model server (fixtures in `fixtures/`; cursor-agent from its
-//! documentation only):
-//!
-//! | file | CLIs | usage in the stream | rule |
-//! |---|---|---|---|
-//! | `claude.rs` | claude 2.1.197, cursor-agent | this run's total in the closing `result` | take it |
-//! | `claude.rs` | qwen-code 0.15.10 | per message in `assistant`; the session's running total in `result` | sum the messages (the `result` includes a resumed session's earlier runs) |
-//! | `codex.rs` | codex 0.169.0 | the thread's running total in each `turn.completed` | take the latest; it includes a resumed thread's earlier runs (`UsageScope::Session`) |
-//! | `gemini.rs` | gemini-cli 0.61.0 | this run's total in the closing `result.stats` | take it |
-//! | `opencode.rs` | opencode 1.18.33 | per step (model request), `step_finish.part` | sum the steps |
-//! | `pi.rs` | pi 0.73.1 | per assistant message, `message_end.message.usage` | sum the messages, not the copies in `turn_end`/`agent_end` |
-//!
-//! Reading only the last message undercounts; summing a running total overcounts. The
-//! tests pin both.
-//!
-//! `Usage::input_tokens` counts every input token the model read, cached ones included;
-//! `cached_input_tokens` is the part of it served from a cache, when the CLI says.
-//! `output_tokens` counts every output token, reasoning included; `reasoning_tokens` is
-//! the part of it spent reasoning. CLIs that split these differently are added up.
+//! Each CLI's file (`claude.rs`, `codex.rs`, ...) reads its own events through
+//! [`Parse`] and documents them and how their usage adds up, the rule that differs most
+//! between CLIs (the table is in `agents/mod.rs`). This file is what they share: the
+//! bounded state, the rules for keeping what is read, and the readable transcript
+//! (`render.rs`).
 
 use serde_json::Value;
 
 use crate::interface::Interface;
 
-mod claude;
-mod codex;
-mod gemini;
-mod opencode;
-mod pi;
 mod render;
 
-use render::{Out, cap, dollars, one_line, printable, readable_error, short_args, shorten};
+pub use render::{Out, cap, short_args, shorten};
+use render::{dollars, one_line, printable, readable_error};
 
 /// At most this many bytes of the agent's last message are kept.
 pub const FINAL_MESSAGE_MAX: usize = 64 * 1024;
@@ -81,34 +61,28 @@ pub enum UsageScope {
 
 /// The parser of one run's stdout.
 pub struct Stream {
-    cli: Cli,
+    parser: Box<dyn Parse>,
+    scope: UsageScope,
     state: State,
 }
 
-/// The per-CLI part of a `Stream`.
-enum Cli {
-    Claude(claude::Parser),
-    Codex(codex::Parser),
-    Gemini(gemini::Parser),
-    Opencode(opencode::Parser),
-    Pi,
+/// One CLI's reading of its events (in the CLI's file, returned by `Cli::stream`).
+pub trait Parse: Send {
+    /// One JSON event of type `kind`; `Known::No` for a type it does not know.
+    fn event(&mut self, st: &mut State, kind: &str, v: &Value, out: &mut Out) -> Known;
+
+    /// Shows text held back (a streamed message without its closing newline).
+    fn flush(&mut self, _out: &mut Out) {}
 }
 
 impl Stream {
     /// None for an interface without structured output (Generic).
     pub fn new(interface: Interface) -> Option<Stream> {
-        let cli = match interface {
-            Interface::Generic => return None,
-            Interface::Claude | Interface::Cursor => Cli::Claude(claude::Parser::default()),
-            Interface::Qwen => Cli::Claude(claude::Parser::qwen()),
-            Interface::Codex => Cli::Codex(codex::Parser::default()),
-            Interface::Gemini => Cli::Gemini(gemini::Parser::default()),
-            Interface::Opencode => Cli::Opencode(opencode::Parser::default()),
-            Interface::Pi => Cli::Pi,
-        };
+        let cli = super::cli(interface);
         Some(Stream {
-            cli,
-            state: State::new(interface.name()),
+            parser: cli.stream()?,
+            scope: cli.stream_usage_scope(),
+            state: State::new(cli.interface().name()),
         })
     }
 
@@ -131,13 +105,7 @@ impl Stream {
             }
             Some(event) => {
                 let kind = event.get("type").and_then(Value::as_str).unwrap_or("");
-                let known = match &mut self.cli {
-                    Cli::Claude(p) => p.event(&mut self.state, kind, &event, &mut out),
-                    Cli::Codex(p) => p.event(&mut self.state, kind, &event, &mut out),
-                    Cli::Gemini(p) => p.event(&mut self.state, kind, &event, &mut out),
-                    Cli::Opencode(p) => p.event(&mut self.state, kind, &event, &mut out),
-                    Cli::Pi => pi::event(&mut self.state, kind, &event, &mut out),
-                };
+                let known = self.parser.event(&mut self.state, kind, &event, &mut out);
                 if let Known::No(kind) = known {
                     self.flush(&mut out);
                     self.state.unknown(&kind, line, &mut out);
@@ -157,9 +125,7 @@ impl Stream {
     }
 
     fn flush(&mut self, out: &mut Out) {
-        if let Cli::Gemini(p) = &mut self.cli {
-            p.flush(out);
-        }
+        self.parser.flush(out);
     }
 
     pub fn session_id(&self) -> Option<&str> {
@@ -183,10 +149,7 @@ impl Stream {
     /// What `usage` covers: this run alone, or the whole session including the runs it
     /// resumed (codex).
     pub fn usage_scope(&self) -> UsageScope {
-        match self.cli {
-            Cli::Codex(_) => UsageScope::Session,
-            _ => UsageScope::Run,
-        }
+        self.scope
     }
 
     /// The number of turns (model round trips or prompts, as the CLI counts them), where
@@ -202,27 +165,27 @@ impl Stream {
 }
 
 /// Whether a parser knew an event's type; `No` carries the name to report.
-enum Known {
+pub enum Known {
     Yes,
     No(String),
 }
 
 /// What every parser records, with the rules for keeping it.
-struct State {
-    cli: &'static str,
-    session_id: Option<String>,
-    model: Option<String>,
-    final_message: Option<String>,
-    error: Option<String>,
-    usage: Usage,
-    turns: Option<u64>,
+pub struct State {
+    pub(super) cli: &'static str,
+    pub(super) session_id: Option<String>,
+    pub(super) model: Option<String>,
+    pub(super) final_message: Option<String>,
+    pub(super) error: Option<String>,
+    pub(super) usage: Usage,
+    pub(super) turns: Option<u64>,
     /// The usage changed since the last summary line.
-    summary_due: bool,
-    unknown_types: Vec<String>,
+    pub(super) summary_due: bool,
+    pub(super) unknown_types: Vec<String>,
 }
 
 impl State {
-    fn new(cli: &'static str) -> State {
+    pub(super) fn new(cli: &'static str) -> State {
         State {
             cli,
             session_id: None,
@@ -237,7 +200,7 @@ impl State {
     }
 
     /// Keeps the first valid session id; an invalid one is ignored.
-    fn set_session_id(&mut self, id: &str) -> bool {
+    pub(super) fn set_session_id(&mut self, id: &str) -> bool {
         if self.session_id.is_none() && valid_session_id(id) {
             self.session_id = Some(id.to_owned());
             return true;
@@ -245,19 +208,19 @@ impl State {
         false
     }
 
-    fn set_model(&mut self, model: &str) {
+    pub(super) fn set_model(&mut self, model: &str) {
         if !model.is_empty() {
             self.model = Some(cap(&one_line(model), 200));
         }
     }
 
-    fn set_final(&mut self, text: &str) {
+    pub(super) fn set_final(&mut self, text: &str) {
         if !text.trim().is_empty() {
             self.final_message = Some(cap(text, FINAL_MESSAGE_MAX));
         }
     }
 
-    fn set_error(&mut self, text: &str) {
+    pub(super) fn set_error(&mut self, text: &str) {
         let text = readable_error(text);
         let text = text.trim();
         if !text.is_empty() {
@@ -267,7 +230,7 @@ impl State {
 
     /// Shows `error: …` (unless it repeats the error just shown: codex 0.169.0 sends the
     /// same message as `error` and then `turn.failed`) and records it.
-    fn report_error(&mut self, message: &str, out: &mut Out) {
+    pub(super) fn report_error(&mut self, message: &str, out: &mut Out) {
         let message = readable_error(message);
         if self.error.as_deref() != Some(cap(message.trim(), ERROR_MAX).as_str()) {
             out.error(&message, false);
@@ -276,29 +239,29 @@ impl State {
     }
 
     /// Replaces the usage with a running total the CLI reported.
-    fn set_usage(&mut self, usage: Usage) {
+    pub(super) fn set_usage(&mut self, usage: Usage) {
         self.usage = usage;
         self.summary_due = true;
     }
 
     /// Adds one message's, step's or turn's usage.
-    fn add_usage(&mut self, usage: &Usage) {
+    pub(super) fn add_usage(&mut self, usage: &Usage) {
         self.usage.add(usage);
         self.summary_due = true;
     }
 
-    fn add_turn(&mut self) {
+    pub(super) fn add_turn(&mut self) {
         self.turns = Some(self.turns.unwrap_or(0).saturating_add(1));
         self.summary_due = true;
     }
 
-    fn set_turns(&mut self, turns: u64) {
+    pub(super) fn set_turns(&mut self, turns: u64) {
         self.turns = Some(turns);
         self.summary_due = true;
     }
 
     /// `session <id> (model <m>)`, once the id is known.
-    fn session_line(&self, out: &mut Out) {
+    pub(super) fn session_line(&self, out: &mut Out) {
         let Some(id) = &self.session_id else { return };
         match &self.model {
             Some(model) => out.line(&format!("session {id} (model {model})")),
@@ -308,7 +271,7 @@ impl State {
 
     /// The last line of a run, with what is known: `turns 3, tokens 1200 in (1000
     /// cached), 50 out (20 reasoning), cost $0.0123`. Written once per change.
-    fn summary(&mut self, out: &mut Out) {
+    pub(super) fn summary(&mut self, out: &mut Out) {
         if !self.summary_due {
             return;
         }
@@ -346,7 +309,7 @@ impl State {
 
     /// An event of a type this code does not know: not an error. The first of each type
     /// is announced, and every one is shown raw.
-    fn unknown(&mut self, kind: &str, line: &str, out: &mut Out) {
+    pub(super) fn unknown(&mut self, kind: &str, line: &str, out: &mut Out) {
         let kind = cap(&printable(kind), 64);
         if !self.unknown_types.contains(&kind) && self.unknown_types.len() < UNKNOWN_TYPES_MAX {
             out.line(&format!(
@@ -359,26 +322,19 @@ impl State {
     }
 }
 
-/// A session id is 1 to 128 characters of `[A-Za-z0-9._:-]`: it is written into file
-/// names and command lines, so nothing else is accepted.
-pub fn valid_session_id(id: &str) -> bool {
-    (1..=128).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
-}
+pub use crate::session_id::valid as valid_session_id;
 
 /// The value at `path` (object keys) under `v`.
-fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+pub fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
     path.iter().try_fold(v, |v, key| v.get(key))
 }
 
-fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
+pub fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     at(v, path).and_then(Value::as_str)
 }
 
 /// A token count: a non-negative integer (a whole float is accepted too).
-fn u64_at(v: &Value, path: &[&str]) -> Option<u64> {
+pub fn u64_at(v: &Value, path: &[&str]) -> Option<u64> {
     let value = at(v, path)?;
     value.as_u64().or_else(|| {
         let f = value.as_f64()?;
@@ -388,7 +344,7 @@ fn u64_at(v: &Value, path: &[&str]) -> Option<u64> {
 }
 
 /// A cost in dollars: a finite, non-negative number.
-fn cost_at(v: &Value, path: &[&str]) -> Option<f64> {
+pub fn cost_at(v: &Value, path: &[&str]) -> Option<f64> {
     at(v, path)
         .and_then(Value::as_f64)
         .filter(|f| f.is_finite() && *f >= 0.0)
@@ -396,7 +352,7 @@ fn cost_at(v: &Value, path: &[&str]) -> Option<f64> {
 
 /// The text of a content value: a string, or a list of `{type: text, text}` blocks (or
 /// strings), joined by newlines.
-fn content_text(content: &Value) -> String {
+pub fn content_text(content: &Value) -> String {
     match content {
         Value::String(s) => s.clone(),
         Value::Array(items) => {
@@ -423,4 +379,4 @@ fn content_text(content: &Value) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub mod tests;

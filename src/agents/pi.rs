@@ -1,4 +1,11 @@
-//! pi `--mode json`.
+//! pi (pi-coding-agent).
+//!
+//! Arguments: `-p` headless, `--mode json` for its events, a plain positional prompt
+//! (pi rejects `--`: "Unknown option: --"), `--session ID` to resume. pi chooses its
+//! session ids: a pane run's is found in its session store. pi does not ask for
+//! permission.
+//!
+//! ## Its structured output: pi `--mode json`.
 //!
 //! Events (pi 0.73.1, fixture `pi-headless.jsonl`):
 //! - First `session{version, id, cwd}`: the session id.
@@ -24,9 +31,93 @@
 //! An API error (a 401) is an assistant `message_end` with `stopReason: error` and
 //! `errorMessage`, and pi 0.73.1 then exits 0: `Stream::error` is the only sign.
 
+use super::home::{self, Env, Home, HomeError};
+use super::stream::Parse;
+use super::stream::{Known, Out, State, Usage, content_text, cost_at, str_at, sum, u64_at};
+use super::{Builtin, Cli, PromptArgument, prompt, with_id};
+use std::path::{Path, PathBuf};
+
+use super::transcript::{
+    self, Format, Record, StoreSearch, find_named, in_project, key, recent_files, sorted_dirs,
+};
+use crate::interface::{Interface, Mode};
 use serde_json::Value;
 
-use super::{Known, Out, State, Usage, content_text, cost_at, str_at, sum, u64_at};
+pub struct Pi;
+
+pub const BUILTIN: Builtin = Builtin {
+    interface: Interface::Pi,
+    profile: "pi",
+    executables: &["pi"],
+    // pi does not ask for permission.
+    args: &[],
+    env: &[],
+};
+
+impl Cli for Pi {
+    fn interface(&self) -> Interface {
+        Interface::Pi
+    }
+
+    fn mode_args(&self, mode: Mode) -> &'static [&'static str] {
+        match mode {
+            Mode::Tmux => &[],
+            Mode::Headless => &["-p"],
+        }
+    }
+
+    fn stream_args(&self) -> Option<&'static [&'static str]> {
+        Some(&["--mode", "json"])
+    }
+
+    /// No `--` ("Unknown option: --"): a plain positional prompt.
+    fn prompt_argument(&self, _mode: Mode) -> PromptArgument {
+        prompt(&[], true)
+    }
+
+    fn resume_args(&self, _mode: Mode, id: &str) -> Option<Vec<String>> {
+        Some(with_id(&["--session"], id))
+    }
+
+    /// Per-message costs in `message_end`.
+    fn reports_cost(&self) -> bool {
+        true
+    }
+
+    /// `$PI_CODING_AGENT_DIR`, else `~/.pi/agent`.
+    fn home(&self, env: &Env<'_>) -> Option<Result<Home, HomeError>> {
+        Some(home::resolve(env, "PI_CODING_AGENT_DIR", ".pi/agent"))
+    }
+
+    fn stream(&self) -> Option<Box<dyn Parse>> {
+        Some(Box::new(Parser))
+    }
+
+    fn transcript(&self) -> Option<&'static Format> {
+        Some(&FORMAT)
+    }
+
+    /// The file, written since the run started, that names the run directory:
+    /// `sessions/--<cwd>--/<time>_<id>.jsonl` (any project's if the run's has none).
+    fn find_session(&self, search: &StoreSearch<'_>) -> Option<String> {
+        let root = sessions(search.env)?;
+        let own = root.join(pi_project(&search.cwd.to_string_lossy()));
+        let dirs = if own.is_dir() {
+            vec![own]
+        } else {
+            sorted_dirs(&root)
+        };
+        let files = dirs
+            .iter()
+            .flat_map(|d| recent_files(d, search.since, "", ".jsonl"))
+            .collect();
+        let stem = transcript::search(files, search.marker)?;
+        let id = stem.rsplit_once('_')?.1;
+        crate::session_id::valid(id).then(|| id.to_owned())
+    }
+}
+
+// The structured output.
 
 /// Bookkeeping events with nothing for the transcript.
 const SILENT: [&str; 11] = [
@@ -72,7 +163,10 @@ pub(super) fn event(st: &mut State, kind: &str, v: &Value, out: &mut Out) -> Kno
         "agent_end" => st.summary(out),
         "auto_retry_start" => {
             let message = str_at(v, &["errorMessage"]).unwrap_or("");
-            out.line(&format!("retrying: {}", super::shorten(message, 400)));
+            out.line(&format!(
+                "retrying: {}",
+                super::stream::shorten(message, 400)
+            ));
         }
         _ if SILENT.contains(&kind) => {}
         _ => return Known::No(kind.to_owned()),
@@ -103,7 +197,7 @@ fn message_end(st: &mut State, message: &Value, out: &mut Out) {
                         if !text.is_empty() {
                             text.push('\n');
                         }
-                        text.push_str(&super::cap(t, super::FINAL_MESSAGE_MAX));
+                        text.push_str(&super::stream::cap(t, super::stream::FINAL_MESSAGE_MAX));
                     }
                 }
                 Some("thinking") => out.thinking(str_at(block, &["thinking"]).unwrap_or("")),
@@ -136,10 +230,61 @@ fn usage(u: &Value) -> Usage {
     }
 }
 
+/// pi's stream needs no state.
+struct Parser;
+
+impl Parse for Parser {
+    fn event(&mut self, st: &mut State, kind: &str, v: &Value, out: &mut Out) -> Known {
+        event(st, kind, v, out)
+    }
+}
+
+// The session transcript.
+
+const FORMAT: Format = Format {
+    locate,
+    record,
+    needle: b"\"usage\"",
+    beside: None,
+    costs: true,
+};
+
+/// `<home>/sessions`.
+fn sessions(env: &Env<'_>) -> Option<PathBuf> {
+    Some(Pi.home(env)?.ok()?.dir.join("sessions"))
+}
+
+/// `sessions/--<cwd>--/<time>_<id>.jsonl`.
+fn locate(id: &str, cwd: &Path, env: &Env<'_>) -> Option<PathBuf> {
+    let root = sessions(env)?;
+    let suffix = format!("_{id}.jsonl");
+    let named = |dir: &Path| find_named(dir, |n| n.ends_with(&suffix));
+    in_project(&root, cwd, pi_project, &named)
+}
+
+/// `{type: message, id, message: {role: assistant, usage}}`: the usage of the
+/// stream's `message_end` (read by [`usage`]), per model request.
+fn record(v: &Value) -> Option<Record> {
+    let message = v.get("message")?;
+    if v.get("type")?.as_str()? != "message" || message.get("role")?.as_str()? != "assistant" {
+        return None;
+    }
+    Some(Record::Add {
+        key: key(v, "id"),
+        usage: usage(message.get("usage").filter(|u| u.is_object())?),
+    })
+}
+
+/// pi's: `--<cwd without its leading '/', every '/', '\' and ':' as '-'>--`.
+pub(super) fn pi_project(cwd: &str) -> String {
+    let cwd = cwd.strip_prefix(['/', '\\']).unwrap_or(cwd);
+    format!("--{}--", cwd.replace(['/', '\\', ':'], "-"))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{assert_no_json, run};
-    use super::super::{Usage, UsageScope};
+    use super::super::stream::tests::{assert_no_json, run};
+    use super::super::stream::{Usage, UsageScope};
     use crate::interface::Interface;
 
     const HEADLESS: &str = include_str!("fixtures/pi-headless.jsonl");

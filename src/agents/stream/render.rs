@@ -9,11 +9,11 @@ use super::{ARGS_CHARS, FINAL_MESSAGE_MAX, LINE_MAX, RESULT_LINE_CHARS, RESULT_L
 
 /// The transcript being written for one line of input.
 #[derive(Default)]
-pub(super) struct Out(pub(super) String);
+pub struct Out(pub String);
 
 impl Out {
     /// One line (its leading spaces kept), made printable, cut at `LINE_MAX`.
-    pub(super) fn line(&mut self, text: &str) {
+    pub fn line(&mut self, text: &str) {
         let body = text.trim_start_matches(' ');
         self.0.push_str(&text[..text.len() - body.len()]);
         self.0.push_str(&cap(&printable(&one_line(body)), LINE_MAX));
@@ -21,7 +21,7 @@ impl Out {
     }
 
     /// A line as the CLI wrote it (not JSON, or an unknown event), cut at `LINE_MAX`.
-    pub(super) fn raw(&mut self, line: &str) {
+    pub fn raw(&mut self, line: &str) {
         if line.len() > LINE_MAX {
             let kept = cap(line, LINE_MAX);
             let _ = writeln!(self.0, "{kept} (… {} more bytes)", line.len() - kept.len());
@@ -32,7 +32,7 @@ impl Out {
     }
 
     /// Text as is (the agent's message), printable, each line ending in '\n'.
-    pub(super) fn text(&mut self, text: &str) {
+    pub fn text(&mut self, text: &str) {
         let text = text.trim_matches('\n');
         if text.trim().is_empty() {
             return;
@@ -48,12 +48,12 @@ impl Out {
     }
 
     /// `$ command`, on one line.
-    pub(super) fn command(&mut self, command: &str) {
+    pub fn command(&mut self, command: &str) {
         self.line(&format!("$ {}", shorten(command, ARGS_CHARS)));
     }
 
     /// `→ tool args`, on one line.
-    pub(super) fn tool(&mut self, tool: &str, args: Option<&Value>) {
+    pub fn tool(&mut self, tool: &str, args: Option<&Value>) {
         let tool = shorten(tool, 60);
         match args.map(short_args).filter(|a| !a.is_empty()) {
             Some(args) => self.line(&format!("→ {tool} {args}")),
@@ -62,7 +62,7 @@ impl Out {
     }
 
     /// A tool's output: at most `RESULT_LINES` lines, indented, then how many more.
-    pub(super) fn result(&mut self, text: &str) {
+    pub fn result(&mut self, text: &str) {
         let text = text.trim_end();
         let mut lines = text.lines().skip_while(|l| l.trim().is_empty());
         for line in lines.by_ref().take(RESULT_LINES) {
@@ -78,13 +78,13 @@ impl Out {
     }
 
     /// `error: …`, the first line of it, indented as a tool's output when `indent`.
-    pub(super) fn error(&mut self, text: &str, indent: bool) {
+    pub fn error(&mut self, text: &str, indent: bool) {
         let prefix = if indent { "    error: " } else { "error: " };
         self.line(&format!("{prefix}{}", shorten(text, 400)));
     }
 
     /// The model's reasoning, one short line.
-    pub(super) fn thinking(&mut self, text: &str) {
+    pub fn thinking(&mut self, text: &str) {
         if !text.trim().is_empty() {
             self.line(&format!("(thinking) {}", shorten(text, ARGS_CHARS)));
         }
@@ -92,7 +92,7 @@ impl Out {
 }
 
 /// `s` cut to at most `max` bytes, at a character boundary.
-pub(super) fn cap(s: &str, max: usize) -> String {
+pub fn cap(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_owned();
     }
@@ -104,12 +104,12 @@ pub(super) fn cap(s: &str, max: usize) -> String {
 }
 
 /// `s` on one line: whitespace runs (newlines included) become one space.
-pub(super) fn one_line(s: &str) -> String {
+pub fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// `s` on one line and at most `max` characters, with `…` where it was cut.
-pub(super) fn shorten(s: &str, max: usize) -> String {
+pub fn shorten(s: &str, max: usize) -> String {
     let s = one_line(&cap(s, max.saturating_mul(8)));
     shorten_chars(&s, max)
 }
@@ -128,7 +128,7 @@ fn shorten_keep_indent(line: &str, max: usize) -> String {
 
 /// Control characters (escape sequences included) cannot colour or move the cursor in
 /// the transcript: each becomes U+FFFD. Newlines and tabs stay; carriage returns go.
-pub(super) fn printable(s: &str) -> String {
+pub fn printable(s: &str) -> String {
     s.chars()
         .filter(|&c| c != '\r')
         .map(|c| {
@@ -143,7 +143,7 @@ pub(super) fn printable(s: &str) -> String {
 
 /// A tool's arguments in a few words: the value of the one argument that says what the
 /// call is about (a path, a command, a pattern), else `key=value` pairs; never JSON.
-pub(super) fn short_args(args: &Value) -> String {
+pub fn short_args(args: &Value) -> String {
     const SALIENT: [&str; 12] = [
         "command",
         "cmd",
@@ -197,7 +197,7 @@ fn scalar(value: &Value) -> Option<String> {
 }
 
 /// Dollars with up to six decimals and at least two: `0.00035`, `0.01234`, `1.50`.
-pub(super) fn dollars(cost: f64) -> String {
+pub fn dollars(cost: f64) -> String {
     let text = format!("{cost:.6}");
     let trimmed = text.trim_end_matches('0');
     match trimmed.split_once('.') {
@@ -209,7 +209,7 @@ pub(super) fn dollars(cost: f64) -> String {
 /// An error message as a person reads it. gemini 0.61.0 wraps the API's JSON body in its
 /// message (`[API Error: {"error":{"code":401,"message":"…","status":"…"}}]`): the
 /// message inside is taken, with the code, so that no raw JSON reaches the transcript.
-pub(super) fn readable_error(message: &str) -> String {
+pub fn readable_error(message: &str) -> String {
     let message = message.trim();
     let (Some(start), Some(end)) = (message.find('{'), message.rfind('}')) else {
         return message.to_owned();

@@ -1,4 +1,12 @@
-//! gemini `-o stream-json`.
+//! gemini (gemini-cli).
+//!
+//! Arguments: no words for headless, `-o`/`--output-format stream-json` for its
+//! events, `-p PROMPT` headless and `-i PROMPT` in the TUI (no `--`), `--session-id ID`
+//! for a new session (the id is ours), `--resume ID`. In a folder it does not trust,
+//! gemini silently downgrades `--yolo`: the built-in profile sets
+//! `GEMINI_CLI_TRUST_WORKSPACE`.
+//!
+//! ## Its structured output: gemini `-o stream-json`.
 //!
 //! Events (gemini-cli 0.61.0, fixture `gemini-headless.jsonl`):
 //! - `init{session_id, model}`.
@@ -23,9 +31,82 @@
 //! message wraps the API's JSON body (made readable by `readable_error`); gemini then
 //! exits 145. Warnings go to stderr, not into the stream.
 
+use super::home::{self, Env, Home, HomeError};
+use super::stream::Parse;
+use super::stream::{Known, Out, State, Usage, content_text, str_at, u64_at};
+use super::{Builtin, Cli, PromptArgument, prompt, with_id};
+use std::path::{Path, PathBuf};
+
+use super::stream::sum;
+use super::transcript::{Format, Record, find_all, first_line, in_project, key, read_json};
+use crate::interface::{Interface, Mode};
 use serde_json::Value;
 
-use super::{Known, Out, State, Usage, content_text, str_at, u64_at};
+pub struct Gemini;
+
+pub const BUILTIN: Builtin = Builtin {
+    interface: Interface::Gemini,
+    profile: "gemini",
+    executables: &["gemini"],
+    args: &["--yolo"],
+    // In a folder it does not trust, gemini silently downgrades --yolo.
+    env: &[("GEMINI_CLI_TRUST_WORKSPACE", "true")],
+};
+
+impl Cli for Gemini {
+    fn interface(&self) -> Interface {
+        Interface::Gemini
+    }
+
+    fn mode_args(&self, _mode: Mode) -> &'static [&'static str] {
+        &[]
+    }
+
+    fn stream_args(&self) -> Option<&'static [&'static str]> {
+        Some(&["--output-format", "stream-json"])
+    }
+
+    /// `-p PROMPT` is the non-interactive form, `-i PROMPT` the TUI.
+    fn prompt_argument(&self, mode: Mode) -> PromptArgument {
+        match mode {
+            Mode::Headless => prompt(&["-p"], true),
+            Mode::Tmux => prompt(&["-i"], true),
+        }
+    }
+
+    /// Honoured headless and in the TUI (measured: gemini 0.61.0).
+    fn new_session_args(&self, id: &str) -> Option<Vec<String>> {
+        Some(with_id(&["--session-id"], id))
+    }
+
+    fn resume_args(&self, _mode: Mode, id: &str) -> Option<Vec<String>> {
+        Some(with_id(&["--resume"], id))
+    }
+
+    /// Tokens only.
+    fn reports_cost(&self) -> bool {
+        false
+    }
+
+    /// `$GEMINI_CLI_HOME/.gemini`, else `~/.gemini`: the variable replaces the home
+    /// directory, below which gemini keeps `.gemini`.
+    fn home(&self, env: &Env<'_>) -> Option<Result<Home, HomeError>> {
+        Some(home::resolve(env, "GEMINI_CLI_HOME", "").map(|h| Home {
+            dir: h.dir.join(".gemini"),
+            ..h
+        }))
+    }
+
+    fn stream(&self) -> Option<Box<dyn Parse>> {
+        Some(Box::new(Parser::default()))
+    }
+
+    fn transcript(&self) -> Option<&'static Format> {
+        Some(&FORMAT)
+    }
+}
+
+// The structured output.
 
 #[derive(Default)]
 pub(super) struct Parser {
@@ -36,7 +117,7 @@ pub(super) struct Parser {
 }
 
 impl Parser {
-    pub(super) fn event(&mut self, st: &mut State, kind: &str, v: &Value, out: &mut Out) -> Known {
+    fn on_event(&mut self, st: &mut State, kind: &str, v: &Value, out: &mut Out) -> Known {
         if kind != "message" {
             self.flush(out);
         }
@@ -73,7 +154,10 @@ impl Parser {
             "error" => {
                 let message = str_at(v, &["message"]).unwrap_or("error");
                 if str_at(v, &["severity"]) == Some("warning") {
-                    out.line(&format!("warning: {}", super::shorten(message, 400)));
+                    out.line(&format!(
+                        "warning: {}",
+                        super::stream::shorten(message, 400)
+                    ));
                 } else {
                     st.report_error(message, out);
                 }
@@ -110,7 +194,7 @@ impl Parser {
             // A whole message: it stands alone.
             self.flush(out);
         }
-        if self.current.len() < super::FINAL_MESSAGE_MAX {
+        if self.current.len() < super::stream::FINAL_MESSAGE_MAX {
             self.current.push_str(&text);
         }
         st.set_final(&self.current);
@@ -133,10 +217,90 @@ impl Parser {
     }
 }
 
+impl Parse for Parser {
+    fn event(&mut self, st: &mut State, kind: &str, v: &Value, out: &mut Out) -> Known {
+        self.on_event(st, kind, v, out)
+    }
+
+    fn flush(&mut self, out: &mut Out) {
+        Parser::flush(self, out);
+    }
+}
+
+// The session transcript.
+
+const FORMAT: Format = Format {
+    locate,
+    record,
+    needle: b"\"tokens\"",
+    beside: None,
+    costs: false,
+};
+
+/// `<home>/tmp/<project>/chats/session-<date>T<HH-MM>-<id, 8 chars>.jsonl`, the one
+/// whose header names the session.
+fn locate(id: &str, cwd: &Path, env: &Env<'_>) -> Option<PathBuf> {
+    let gemini = Gemini.home(env)?.ok()?.dir;
+    let root = gemini.join("tmp");
+    let short: String = id.chars().take(8).collect();
+    let suffix = format!("-{short}.jsonl");
+    let named = |dir: &Path| {
+        find_all(&dir.join("chats"), |n| {
+            n.starts_with("session-") && n.ends_with(&suffix)
+        })
+        .into_iter()
+        .find(|p| header_is(p, id))
+    };
+    let project = |cwd: &str| gemini_project(&gemini, cwd).unwrap_or_default();
+    in_project(&root, cwd, project, &named)
+}
+
+/// `{id, type: gemini, tokens: {input, output, cached, thoughts, tool}}`, the
+/// response's `usageMetadata` (prompt, candidates, cached content, thoughts, tool-use
+/// prompt): not the shape of the stream's `result.stats`. Input counts the tool-use
+/// prompt; output counts the thoughts, which are also the reasoning.
+fn record(v: &Value) -> Option<Record> {
+    if v.get("type")?.as_str()? != "gemini" {
+        return None;
+    }
+    let t = v.get("tokens").filter(|t| t.is_object())?;
+    let count = |k: &str| u64_at(t, &[k]);
+    let thoughts = count("thoughts");
+    let usage = Usage {
+        input_tokens: sum(&[count("input"), count("tool")]),
+        cached_input_tokens: count("cached"),
+        output_tokens: sum(&[count("output"), thoughts]),
+        reasoning_tokens: thoughts,
+        cost_usd: None,
+    };
+    Some(Record::Add {
+        key: key(v, "id"),
+        usage,
+    })
+}
+
+/// gemini's short project name for `cwd`, from `projects.json` (`{"projects": {"<abs
+/// cwd>": "<name>"}}`, read bounded).
+fn gemini_project(gemini: &Path, cwd: &str) -> Option<String> {
+    let v = read_json(&gemini.join("projects.json"), 4 * 1024 * 1024)?;
+    let name = v.get("projects")?.get(cwd)?.as_str()?;
+    (!name.is_empty() && !name.contains(['/', '\\']) && name != "." && name != "..")
+        .then(|| name.to_owned())
+}
+
+/// Whether gemini's chat file begins with the header of session `id` (its name holds
+/// only the id's first 8 characters).
+fn header_is(path: &Path, id: &str) -> bool {
+    first_line(path)
+        .and_then(|line| serde_json::from_slice::<Value>(&line).ok())
+        .and_then(|v| v.get("sessionId")?.as_str().map(|s| s == id))
+        .unwrap_or(false)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{assert_no_json, run};
-    use super::super::{Usage, UsageScope};
+    use super::super::stream::tests::{assert_no_json, run};
+    use super::super::stream::{Usage, UsageScope};
     use crate::interface::Interface;
 
     const HEADLESS: &str = include_str!("fixtures/gemini-headless.jsonl");

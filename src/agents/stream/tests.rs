@@ -4,7 +4,7 @@
 use super::*;
 
 /// Feeds `text` line by line, then ends the stream; returns the parser and transcript.
-pub(super) fn run(interface: Interface, text: &str) -> (Stream, String) {
+pub fn run(interface: Interface, text: &str) -> (Stream, String) {
     let mut stream = Stream::new(interface).expect("a structured interface");
     let mut transcript = String::new();
     for line in text.lines() {
@@ -17,7 +17,7 @@ pub(super) fn run(interface: Interface, text: &str) -> (Stream, String) {
 }
 
 /// A person never sees raw JSON for a stream whose events are all known.
-pub(super) fn assert_no_json(transcript: &str) {
+pub fn assert_no_json(transcript: &str) {
     assert!(!transcript.contains("{\""), "raw JSON in:\n{transcript}");
     assert!(
         !transcript.contains("agent-offload: unrecognised"),

@@ -1,4 +1,12 @@
-//! codex `exec --json`.
+//! codex.
+//!
+//! Arguments: `exec` headless (a subcommand, so it comes first), `--json` for its
+//! events, `--no-daemon` in a pane, the prompt after `--` (a resumed pane: `codex
+//! resume ID PROMPT`, without `--`), and `resume ID` after the profile's arguments
+//! (`resume` is a subcommand of `codex exec` and of the TUI: their flags go before it).
+//! codex chooses its session ids: a pane run's is found in its session store.
+//!
+//! ## Its structured output: codex `exec --json`.
 //!
 //! Events (codex 0.169.0, fixture `codex-headless.jsonl`):
 //! - `thread.started{thread_id}`: the session id.
@@ -23,11 +31,113 @@
 //! for a resumed thread it includes the runs before). `input_tokens` already includes
 //! `cached_input_tokens` (the `OpenAI` convention). codex reports no cost.
 
+use super::home::{self, Env, Home, HomeError};
+use super::stream::Parse;
+use super::stream::UsageScope;
+use super::stream::{Known, Out, State, Usage, content_text, short_args, str_at, u64_at};
+use super::{Builtin, Cli, PromptArgument, prompt, with_id};
+use std::path::{Path, PathBuf};
+
+use super::transcript::{
+    self, Format, Record, StoreSearch, find_named, inside, recent_files, sorted_dirs,
+};
+use crate::interface::{Interface, Mode};
+use serde_json::Value;
 use std::collections::HashSet;
 
-use serde_json::Value;
+pub struct Codex;
 
-use super::{Known, Out, State, Usage, content_text, short_args, str_at, u64_at};
+pub const BUILTIN: Builtin = Builtin {
+    interface: Interface::Codex,
+    profile: "codex",
+    executables: &["codex"],
+    args: &["--dangerously-bypass-approvals-and-sandbox"],
+    env: &[],
+};
+
+impl Cli for Codex {
+    fn interface(&self) -> Interface {
+        Interface::Codex
+    }
+
+    fn mode_args(&self, mode: Mode) -> &'static [&'static str] {
+        match mode {
+            // codex's TUI starts a background `codex app-server` daemon (double-forked,
+            // its own session) that outlives the pane: measured with codex 0.169.0, the
+            // daemon was still running after 3 of 4 runs. `--no-daemon` keeps it in
+            // process; `codex exec` rejects the flag, so it is tmux mode only.
+            Mode::Tmux => &["--no-daemon"],
+            Mode::Headless => &["exec"],
+        }
+    }
+
+    fn stream_args(&self) -> Option<&'static [&'static str]> {
+        Some(&["--json"])
+    }
+
+    /// After `--`: a prompt starting with `-` is safe.
+    fn prompt_argument(&self, _mode: Mode) -> PromptArgument {
+        prompt(&["--"], false)
+    }
+
+    fn prompt_argument_resuming(&self, mode: Mode) -> PromptArgument {
+        match mode {
+            // `codex resume ID PROMPT` (the TUI's resume subcommand): measured without
+            // `--` only.
+            Mode::Tmux => prompt(&[], true),
+            Mode::Headless => self.prompt_argument(mode),
+        }
+    }
+
+    /// Flags of `codex exec` (and of the TUI) go before the `resume` subcommand.
+    fn resume_args(&self, _mode: Mode, id: &str) -> Option<Vec<String>> {
+        Some(with_id(&["resume"], id))
+    }
+
+    fn resume_after_profile_args(&self) -> bool {
+        true
+    }
+
+    /// Tokens only.
+    fn reports_cost(&self) -> bool {
+        false
+    }
+
+    /// `$CODEX_HOME`, else `~/.codex`.
+    fn home(&self, env: &Env<'_>) -> Option<Result<Home, HomeError>> {
+        Some(home::resolve(env, "CODEX_HOME", ".codex"))
+    }
+
+    fn stream(&self) -> Option<Box<dyn Parse>> {
+        Some(Box::new(Parser::default()))
+    }
+
+    /// `turn.completed.usage` is the thread's running total.
+    fn stream_usage_scope(&self) -> UsageScope {
+        UsageScope::Session
+    }
+
+    fn transcript(&self) -> Option<&'static Format> {
+        Some(&FORMAT)
+    }
+
+    /// The file, written since the run started, that names the run directory:
+    /// `sessions/YYYY/MM/DD/rollout-<time>-<uuid>.jsonl`, the days since the run
+    /// started (local or UTC).
+    fn find_session(&self, search: &StoreSearch<'_>) -> Option<String> {
+        let root = sessions(search.env)?;
+        let mut files = Vec::new();
+        for day in days(&root, false) {
+            files.extend(recent_files(&day, search.since, "rollout-", ".jsonl"));
+        }
+        let stem = transcript::search(files, search.marker)?;
+        // rollout-<time>-<uuid>: the id is the last 36 characters.
+        let id = stem.get(stem.len().checked_sub(36)?..)?;
+        crate::session_id::valid(id).then(|| id.to_owned())
+    }
+}
+
+// The structured output.
 
 /// Commands whose start was shown, so that their completion does not show them again;
 /// bounded so that a stream of starts without completions cannot grow it forever.
@@ -39,7 +149,7 @@ pub(super) struct Parser {
 }
 
 impl Parser {
-    pub(super) fn event(&mut self, st: &mut State, kind: &str, v: &Value, out: &mut Out) -> Known {
+    fn on_event(&mut self, st: &mut State, kind: &str, v: &Value, out: &mut Out) -> Known {
         match kind {
             "thread.started" => {
                 if let Some(id) = str_at(v, &["thread_id"]) {
@@ -122,7 +232,7 @@ impl Parser {
                     for change in changes.iter().take(50) {
                         let verb = str_at(change, &["kind"]).unwrap_or("edit");
                         let path = str_at(change, &["path"]).unwrap_or("?");
-                        out.line(&format!("→ {verb} {}", super::shorten(path, 200)));
+                        out.line(&format!("→ {verb} {}", super::stream::shorten(path, 200)));
                     }
                 }
             }
@@ -149,7 +259,10 @@ impl Parser {
             "todo_list" if completed => todo_list(item, out),
             "error" if completed => {
                 let message = str_at(item, &["message"]).unwrap_or("");
-                out.line(&format!("warning: {}", super::shorten(message, 400)));
+                out.line(&format!(
+                    "warning: {}",
+                    super::stream::shorten(message, 400)
+                ));
             }
             "agent_message" | "reasoning" | "file_change" | "web_search" | "todo_list"
             | "error" => {}
@@ -169,7 +282,7 @@ fn todo_list(item: &Value, out: &mut Out) {
         out.line(&format!(
             "    [{}] {}",
             if done { "x" } else { " " },
-            super::shorten(text, 160)
+            super::stream::shorten(text, 160)
         ));
     }
 }
@@ -184,10 +297,74 @@ fn usage(u: &Value) -> Usage {
     }
 }
 
+impl Parse for Parser {
+    fn event(&mut self, st: &mut State, kind: &str, v: &Value, out: &mut Out) -> Known {
+        self.on_event(st, kind, v, out)
+    }
+}
+
+// The session transcript.
+
+const FORMAT: Format = Format {
+    locate,
+    record,
+    needle: b"token_count",
+    beside: None,
+    costs: false,
+};
+
+/// `<home>/sessions`.
+fn sessions(env: &Env<'_>) -> Option<PathBuf> {
+    Some(Codex.home(env)?.ok()?.dir.join("sessions"))
+}
+
+/// `sessions/YYYY/MM/DD` directories, in order or the newest first.
+fn days(root: &Path, newest_first: bool) -> Vec<PathBuf> {
+    let sorted = |dir: &Path| {
+        let mut dirs = sorted_dirs(dir);
+        if newest_first {
+            dirs.reverse();
+        }
+        dirs
+    };
+    let mut days = Vec::new();
+    for year in sorted(root) {
+        for month in sorted(&year) {
+            days.extend(sorted(&month));
+        }
+    }
+    days
+}
+
+/// `sessions/YYYY/MM/DD/rollout-<time>-<id>.jsonl`, the newest day first.
+fn locate(id: &str, _cwd: &Path, env: &Env<'_>) -> Option<PathBuf> {
+    let root = sessions(env)?;
+    let suffix = format!("-{id}.jsonl");
+    days(&root, true).into_iter().find_map(|day| {
+        find_named(&day, |n| n.starts_with("rollout-") && n.ends_with(&suffix))
+            .and_then(|found| inside(&root, &found))
+    })
+}
+
+/// `{type: event_msg, payload: {type: token_count, info: {total_token_usage}}}`: the
+/// stream's `turn.completed.usage` (read by [`usage`]), the thread's running total
+/// (`info` is null when only rate limits changed).
+fn record(v: &Value) -> Option<Record> {
+    let payload = v.get("payload")?;
+    if v.get("type")?.as_str()? != "event_msg" || payload.get("type")?.as_str()? != "token_count" {
+        return None;
+    }
+    let u = payload
+        .get("info")?
+        .get("total_token_usage")
+        .filter(|u| u.is_object())?;
+    Some(Record::Total(usage(u)))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{assert_no_json, run};
-    use super::super::{Usage, UsageScope};
+    use super::super::stream::tests::{assert_no_json, run};
+    use super::super::stream::{Usage, UsageScope};
     use crate::interface::Interface;
 
     const HEADLESS: &str = include_str!("fixtures/codex-headless.jsonl");
