@@ -383,7 +383,8 @@ fn runs_inside_a_real_pane() {
     let dir = t.path().to_path_buf();
     let config = t.config_path();
     let script = format!(
-        "XDG_STATE_HOME={state} {bin} --config {config} 'do it' >{d}/out 2>{d}/err; echo $? >{d}/rc",
+        "XDG_STATE_HOME={state} {bin} --config {config} 'do it' >{d}/out 2>{d}/err; \
+         echo $? >{d}/rc.tmp && mv {d}/rc.tmp {d}/rc",
         state = dir.join("state").display(),
         bin = crate::harness::BIN,
         config = config.display(),

@@ -133,6 +133,52 @@ fn screen_where(
     panic!("timed out waiting for {what}; the pane shows:\n{last}{seen}");
 }
 
+/// A panic while `top` draws (debug builds: `AGENT_OFFLOAD_TEST_PANIC=top`) aborts the
+/// process (the profiles say `panic = "abort"`: exit 134), and the panic hook has given
+/// the terminal back first: the main screen, the cursor, a shell that echoes.
+#[test]
+fn a_panic_in_top_aborts_and_gives_the_terminal_back() {
+    let t = waiting(&unique());
+    let id = start_detached(&t, &[]);
+    let server = TmuxServer::start(t.path(), &t.work());
+    let script = top_script(&t);
+    let text = std::fs::read_to_string(&script).unwrap();
+    std::fs::write(
+        &script,
+        text.replacen("env -i ", "env -i AGENT_OFFLOAD_TEST_PANIC=top ", 1),
+    )
+    .unwrap();
+    start_top(&server, &server.caller, &script);
+    let end = screen_where(&server, &server.caller, "top to end", |s| {
+        s.contains("EXIT=")
+    });
+    assert!(end.contains("EXIT=134"), "{end}");
+    assert!(
+        end.contains("AGENT_OFFLOAD_TEST_PANIC=top"),
+        "the panic message is shown: {end}"
+    );
+    assert!(!end.contains("HEALTH"), "{end}");
+    server.tmux(&[
+        "send-keys",
+        "-t",
+        &server.caller,
+        "echo shell-$((40+2))",
+        "Enter",
+    ]);
+    screen_where(&server, &server.caller, "the shell", |s| {
+        s.contains("shell-42")
+    });
+    let cursor = server.tmux(&[
+        "display-message",
+        "-p",
+        "-t",
+        &server.caller,
+        "#{cursor_flag} #{alternate_on}",
+    ]);
+    assert_eq!(cursor.trim(), "1 0", "cursor shown, main screen");
+    finish(&t, &[&id]);
+}
+
 /// Seconds since the epoch, as a clock at UTC+14 reads them.
 fn clock_at_utc_plus_14() -> u64 {
     let now = std::time::SystemTime::now()

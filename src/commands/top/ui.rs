@@ -61,11 +61,17 @@ pub fn run(board: Board, interval: Duration, env: Env<'_>) -> Result<u8> {
     app.keep_selection();
     let mut screen = Screen::enter()?;
     let mut next_refresh = Instant::now() + interval;
+    // Debug builds only: a panic on the drawn screen, for the test that the terminal
+    // is given back by the panic hook (the release profile aborts on a panic).
+    #[cfg(debug_assertions)]
+    let panic_after_draw = env("AGENT_OFFLOAD_TEST_PANIC").is_some_and(|v| v == "top");
     while !app.quit && !stop.load(Ordering::Relaxed) {
         screen
             .terminal
             .draw(|f| app.draw(f))
             .context("cannot draw on the terminal")?;
+        #[cfg(debug_assertions)]
+        assert!(!panic_after_draw, "AGENT_OFFLOAD_TEST_PANIC=top");
         let wait = next_refresh
             .saturating_duration_since(Instant::now())
             .min(TICK);
