@@ -1,5 +1,23 @@
 //! agent-offload: hand a task to another coding agent CLI and wait for its summary.
 
+/// A line on stderr, as `eprintln!` writes it, except that a stderr nobody reads any
+/// more (`2>&1 | head -1`, a host that closed the pipe) is not a panic: what cannot be
+/// said is dropped, and the command goes on to its own end and exit code.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// [`say!`] without the newline.
+macro_rules! say_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod agents;
 mod atomic;
 mod cli;
@@ -43,7 +61,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("agent-offload: {err:#}");
+            say!("agent-offload: {err:#}");
             ExitCode::from(exit::code_for_error(&err))
         }
     }

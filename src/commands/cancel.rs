@@ -12,13 +12,13 @@ pub fn cancel(args: &CancelArgs, env: Env<'_>) -> Result<u8> {
     let before = Manifest::load(&run_dir)?;
     let after = run::cancel(&run_dir)?;
     if before.status.is_final() {
-        eprintln!(
+        say!(
             "agent-offload: run {} had already ended ({}); nothing to cancel",
             run_dir.id,
             after.status.as_str()
         );
     } else {
-        eprintln!(
+        say!(
             "agent-offload: run {} {}",
             run_dir.id,
             match after.status {

@@ -91,7 +91,7 @@ pub fn run(cont: &ContinueArgs, env: Env<'_>) -> Result<u8> {
         (given, None, Continuation::Resume)
     };
     if !args.quiet {
-        eprintln!(
+        say!(
             "agent-offload: {} run {} ({})",
             match how {
                 Continuation::Resume => "resuming the session of",

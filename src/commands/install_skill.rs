@@ -33,13 +33,13 @@ pub fn install(args: &InstallSkillArgs, env: Env<'_>) -> Result<u8> {
         match install::install(&file, opts) {
             Ok(action) => out.line(loc.provider, &file, action, opts.dry_run)?,
             Err(e) => {
-                eprintln!("agent-offload: {}: {e:#}", loc.provider);
+                say!("agent-offload: {}: {e:#}", loc.provider);
                 failed = true;
             }
         }
     }
     if opts.dry_run {
-        eprintln!("agent-offload: dry run: nothing was changed");
+        say!("agent-offload: dry run: nothing was changed");
     }
     // A skipped copy is a result, not a failure: the person's version stays installed.
     Ok(if failed { exit::FAILED } else { exit::DONE })
@@ -73,7 +73,7 @@ pub fn uninstall(args: &UninstallSkillArgs, env: Env<'_>) -> Result<u8> {
                 failed |= action == Action::SkippedModified;
             }
             Err(e) => {
-                eprintln!("agent-offload: {}: {e:#}", loc.provider);
+                say!("agent-offload: {}: {e:#}", loc.provider);
                 failed = true;
             }
         }
@@ -83,10 +83,10 @@ pub fn uninstall(args: &UninstallSkillArgs, env: Env<'_>) -> Result<u8> {
         for loc in &locations {
             let _ = write!(msg, "\n  {}", out.show(&loc.skill_file()));
         }
-        eprintln!("{msg}");
+        say!("{msg}");
     }
     if opts.dry_run {
-        eprintln!("agent-offload: dry run: nothing was changed");
+        say!("agent-offload: dry run: nothing was changed");
     }
     Ok(if failed { exit::FAILED } else { exit::DONE })
 }

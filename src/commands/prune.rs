@@ -86,7 +86,7 @@ pub fn prune(args: &PruneArgs, env: Env<'_>) -> Result<u8> {
         }
         removed += 1;
     }
-    eprintln!(
+    say!(
         "agent-offload: {} {removed} finished run{}{}{}",
         if args.dry_run {
             "would remove"

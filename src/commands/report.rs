@@ -218,7 +218,7 @@ fn print_failure(
         msg.push_str(&describe_spent(&s));
     }
     // A failed run is an error: reported even with --quiet.
-    eprintln!("{msg}");
+    say!("{msg}");
     Ok(())
 }
 
@@ -278,7 +278,7 @@ pub fn check(
         return Ok(Finish::Over { run, manifest });
     }
     if !quiet {
-        eprintln!(
+        say!(
             "agent-offload: check: {}",
             manifest.check.as_ref().map_or("", |c| c.command.as_str())
         );
@@ -289,7 +289,7 @@ pub fn check(
         .as_ref()
         .filter(|c| !quiet || c.passed == Some(false))
     {
-        eprintln!(
+        say!(
             "agent-offload: check {}{}: {}\n  log: {}",
             run::describe_check(c),
             c.seconds.map_or_else(String::new, |s| format!(
@@ -308,7 +308,7 @@ pub fn print(finish: &Finish, json: bool, quiet: bool) -> Result<u8> {
     let mut stdout = super::Stdout;
     let say = |m: &str| {
         if !quiet {
-            eprintln!("{m}");
+            say!("{m}");
         }
     };
     let (run, manifest, code) = match finish {

@@ -165,7 +165,7 @@ fn headless(args: &RunArgs, profile: &Profile, config: &config::Config, env: Env
     let setting = profile.headless.unwrap_or(config.headless);
     let headless = setting.resolve(run::Caller::from_env(env).is_some());
     if setting == Headless::Auto && headless && !args.quiet {
-        eprintln!("agent-offload: not inside tmux: running headless (headless: auto)");
+        say!("agent-offload: not inside tmux: running headless (headless: auto)");
     }
     headless
 }
@@ -249,7 +249,7 @@ pub fn read_prompt(
         prompt_limit(args, profile, config),
         &|m: &str| {
             if !args.quiet {
-                eprintln!("{m}");
+                say!("{m}");
             }
         },
         default,
@@ -312,7 +312,7 @@ pub fn delegate(d: Delegation<'_>) -> Result<u8> {
 
     let say = |m: &str| {
         if !args.quiet {
-            eprintln!("{m}");
+            say!("{m}");
         }
     };
     let observer = observer(args, env, &root);
@@ -414,7 +414,7 @@ fn trust_cursor_workspace(profile: &Profile, cwd: &Path, env: Env<'_>, quiet: bo
         return Ok(());
     }
     let home = env("HOME").map(PathBuf::from);
-    eprintln!(
+    say!(
         "agent-offload: marked {} as a trusted Cursor workspace ({}); set trust_workspace: \
          false in profile \"{}\" to stop",
         cwd.display(),
@@ -451,11 +451,11 @@ struct Stderr;
 
 impl run::Observer for Stderr {
     fn note(&self, message: &str) {
-        eprintln!("{message}");
+        say!("{message}");
     }
 
     fn started(&self, run: &run::RunDir, profile: &str, mode: Mode, target: &str) {
-        eprintln!(
+        say!(
             "agent-offload: run {} started ({profile}, {}, {target}); directory {}",
             run.id,
             mode.as_str(),

@@ -34,7 +34,7 @@ pub fn runs(args: &RunsArgs, env: Env<'_>) -> Result<u8> {
         return Ok(0);
     }
     if runs.is_empty() {
-        eprintln!("agent-offload: no runs yet ({})", root.display());
+        say!("agent-offload: no runs yet ({})", root.display());
         return Ok(0);
     }
     let home = env("HOME").map(std::path::PathBuf::from);

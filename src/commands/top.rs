@@ -40,7 +40,7 @@ pub fn top(args: &TopArgs, env: Env<'_>) -> Result<u8> {
     // Outside a terminal there is nothing to draw on: one snapshot, like --once.
     if args.once || !std::io::stdout().is_terminal() {
         if board.entries.is_empty() {
-            eprintln!("agent-offload: no runs yet ({})", board.root.display());
+            say!("agent-offload: no runs yet ({})", board.root.display());
         }
         super::print_document(board.plain(Timestamp::now()).as_bytes())?;
         return Ok(0);

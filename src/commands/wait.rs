@@ -28,7 +28,7 @@ pub fn run(args: &WaitArgs, env: Env<'_>) -> Result<u8> {
     let signals = Signals::install()?;
     let manifest = Manifest::load(&run)?;
     if !manifest.status.is_final() {
-        eprintln!(
+        say!(
             "agent-offload: waiting for run {} ({}, {}); directory {}",
             run.id,
             manifest.profile,

@@ -29,7 +29,7 @@ pub fn apply(args: &ApplyArgs, env: Env<'_>) -> Result<u8> {
         )));
     };
     if let Some(moved) = run::base_moved(&wt, &target) {
-        eprintln!("agent-offload: {moved}; the changes are merged three ways");
+        say!("agent-offload: {moved}; the changes are merged three ways");
     }
     let mode = match args.conflicts {
         Conflicts::Refuse => ConflictMode::Refuse,
@@ -40,21 +40,22 @@ pub fn apply(args: &ApplyArgs, env: Env<'_>) -> Result<u8> {
     if applied.since_earlier_apply
         && let Some(before) = &wt.applied
     {
-        eprintln!(
+        say!(
             "agent-offload: run {} was applied here at {}: applying what it changed since",
-            m.id, before.at
+            m.id,
+            before.at
         );
     }
     let show = |p: &[u8]| String::from_utf8_lossy(p).into_owned();
     if !applied.conflicts.is_empty() && !applied.written {
-        eprintln!(
+        say!(
             "agent-offload: run {}'s changes conflict with this checkout; nothing was changed:",
             m.id
         );
         for (path, why) in &applied.conflicts {
-            eprintln!("  {}: {why}", show(path));
+            say!("  {}: {why}", show(path));
         }
-        eprintln!(
+        say!(
             "agent-offload: commit or stash your changes to those files and apply again, or \
              apply with conflict markers: agent-offload apply {} --conflicts=markers",
             m.id
@@ -119,15 +120,15 @@ pub fn merge(args: &MergeArgs, env: Env<'_>) -> Result<u8> {
         })?
     };
     if let Some(moved) = run::base_moved(&wt, &target) {
-        eprintln!("agent-offload: {moved}");
+        say!("agent-offload: {moved}");
     }
     let out = crate::git::command(&target)
         .args(["merge", "--no-edit", &wt.branch])
         .output()?;
-    eprint!("{}", String::from_utf8_lossy(&out.stdout));
-    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    say_raw!("{}", String::from_utf8_lossy(&out.stdout));
+    say_raw!("{}", String::from_utf8_lossy(&out.stderr));
     if !out.status.success() {
-        eprintln!(
+        say!(
             "agent-offload: git merge of {} did not complete; the run's work is kept on that \
              branch (resolve and commit, or git merge --abort)",
             wt.branch
@@ -137,7 +138,7 @@ pub fn merge(args: &MergeArgs, env: Env<'_>) -> Result<u8> {
     record(env, &wt, |w| {
         w.merged = Some(run::Taken::now(tip.clone(), target.clone()));
     })?;
-    eprintln!(
+    say!(
         "agent-offload: merged {} ({}) into {}",
         wt.branch,
         &tip[..tip.len().min(10)],
@@ -185,7 +186,7 @@ fn discard_fanout(fanout: &RunDir, force: bool, env: Env<'_>) -> Result<u8> {
             Ok(Some(0)) => discarded += 1,
             Ok(Some(_)) => kept += 1,
             Err(err) => {
-                eprintln!("agent-offload: kept run {id}: {err:#}");
+                say!("agent-offload: kept run {id}: {err:#}");
                 kept += 1;
             }
         }
@@ -193,20 +194,20 @@ fn discard_fanout(fanout: &RunDir, force: bool, env: Env<'_>) -> Result<u8> {
     let id = &fanout.id;
     // A candidate still queued, or started without a run yet, will make a worktree.
     for profile in super::fanout::starting(fanout)? {
-        eprintln!(
+        say!(
             "agent-offload: kept candidate {profile} of fan-out {id}: it is still running \
              (queued, or its run is starting)"
         );
         kept += 1;
     }
     if kept > 0 {
-        eprintln!(
+        say!(
             "agent-offload: kept {kept} of fan-out {id}'s worktrees (named above); \
              discarded {discarded}"
         );
         return Ok(1);
     }
-    eprintln!("agent-offload: discarded {discarded} of fan-out {id}'s worktrees");
+    say!("agent-offload: discarded {discarded} of fan-out {id}'s worktrees");
     Ok(0)
 }
 
@@ -214,7 +215,7 @@ fn discard_fanout(fanout: &RunDir, force: bool, env: Env<'_>) -> Result<u8> {
 /// its work is not taken unless `force`: 0 removed, 1 refused.
 fn discard_one(m: &Manifest, wt: &Worktree, force: bool, env: Env<'_>) -> Result<u8> {
     if !force && let Some(work) = run::unsaved_work(wt) {
-        eprintln!(
+        say!(
             "agent-offload: run {} has work that was neither applied nor merged ({work}); \
              take it with agent-offload apply {0} (or merge {0}), or throw it away with \
              agent-offload discard {0} --force",
@@ -227,7 +228,7 @@ fn discard_one(m: &Manifest, wt: &Worktree, force: bool, env: Env<'_>) -> Result
     record(env, wt, |w| {
         w.removed_at = Some(run::rfc3339(jiff::Timestamp::now()));
     })?;
-    eprintln!(
+    say!(
         "agent-offload: discarded run {}: removed {} and branch {}",
         m.id,
         wt.path.display(),
@@ -242,7 +243,7 @@ fn report(id: &str, wt: &Worktree, target: &Path, applied: &run::Applied) -> u8 
     let show = |p: &[u8]| String::from_utf8_lossy(p).into_owned();
     for (path, why) in &applied.not_placed {
         if why.starts_with("a submodule") {
-            eprintln!(
+            say!(
                 "agent-offload: {}: {why} (its commits are in {})",
                 show(path),
                 wt.path.join(std::ffi::OsStr::from_bytes(path)).display()
@@ -250,14 +251,14 @@ fn report(id: &str, wt: &Worktree, target: &Path, applied: &run::Applied) -> u8 
         }
     }
     if !applied.conflicts.is_empty() {
-        eprintln!("agent-offload: applied run {id}'s changes with conflicts left to resolve:");
+        say!("agent-offload: applied run {id}'s changes with conflicts left to resolve:");
         for (path, why) in &applied.conflicts {
-            eprintln!("  {}: {why}", show(path));
+            say!("  {}: {why}", show(path));
         }
     }
     if !applied.not_placed.is_empty() {
         let names: Vec<String> = applied.not_placed.iter().map(|(p, _)| show(p)).collect();
-        eprintln!(
+        say!(
             "agent-offload: not placed: {}; they stay in the worktree {} (discard keeps it \
              unless --force)",
             names.join(", "),
@@ -269,13 +270,13 @@ fn report(id: &str, wt: &Worktree, target: &Path, applied: &run::Applied) -> u8 
         return 1;
     }
     if applied.changed.is_empty() {
-        eprintln!(
+        say!(
             "agent-offload: run {}'s changes are already in {}: nothing to change",
             id,
             target.display()
         );
     } else {
-        eprintln!(
+        say!(
             "agent-offload: applied run {}'s changes to {} (uncommitted; the index is as it \
              was)",
             id,

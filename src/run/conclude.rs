@@ -218,7 +218,7 @@ fn record(run: &RunDir, manifest: &mut Manifest, outcome: &Outcome) {
         manifest.cost_source = Some(spent.cost_source);
     }
     if let Err(err) = manifest.save(run) {
-        eprintln!(
+        say!(
             "agent-offload: could not record run {}'s outcome ({}): {err:#}",
             run.id,
             outcome.status().as_str()

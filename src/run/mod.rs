@@ -547,7 +547,7 @@ fn look_for_stall(
         Some(kind) if policy.stop => Some(Event::Stalled(kind, policy.after_seconds)),
         Some(kind) => {
             if loud {
-                eprintln!(
+                say!(
                     "agent-offload: run {} looks stalled ({}): no sign of work (output, CPU) \
                      for {after}; it goes on (--on-stall stop would stop it; agent-offload \
                      cancel {} stops it now)",
@@ -560,7 +560,7 @@ fn look_for_stall(
         }
         None => {
             if loud {
-                eprintln!("agent-offload: run {} is working again", run.id);
+                say!("agent-offload: run {} is working again", run.id);
             }
             None
         }
@@ -685,7 +685,7 @@ impl Waiting<'_> {
             {
                 // Leaving without a guard would leave the agent unsupervised (no
                 // deadline, a pane never closed): wait for the run instead.
-                eprintln!(
+                say!(
                     "agent-offload: not detaching from run {}: {err:#}; waiting for it to end",
                     run.id
                 );

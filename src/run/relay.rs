@@ -102,7 +102,7 @@ pub fn relay_main(args: &[OsString]) -> Result<u8> {
     {
         Ok(child) => child,
         Err(e) => {
-            eprintln!(
+            say!(
                 "agent-offload: cannot start {}: {e}",
                 Path::new(program).display()
             );

@@ -120,6 +120,41 @@ fn a_closed_stdout_is_a_quiet_end() {
     );
 }
 
+/// A stderr nobody reads (`2>&1 | head -1` gone, a host that closed it) is no panic:
+/// every command still does its work and ends with the code it has with a reader there,
+/// its stdout whole. (Each of these says something on stderr.)
+#[test]
+fn a_closed_stderr_changes_nothing() {
+    let t = setup();
+    let cases: &[(&[&str], i32)] = &[
+        (&["a task"], 0),
+        (&["--worktree", "in a worktree"], 0),
+        (&["ASK me"], 3),
+        (&["show", "no-such-run"], 2),
+        (&["--no-such-option"], 2),
+        (&["-p", "fake", "-p", "other", "fan out"], 0),
+        (&["doctor"], 0),
+    ];
+    let mut wrong = Vec::new();
+    for (args, code) in cases {
+        let out = t.exec_stderr_closed(*args);
+        if out.status.code() != Some(*code) {
+            wrong.push(format!(
+                "{args:?}: {:?}, expected exit {code}; stdout:\n{}",
+                out.status,
+                text(&out.stdout)
+            ));
+        }
+    }
+    let out = t.exec_stderr_closed(["a task"]);
+    assert_eq!(text(&out.stdout), "first line\nsecond line\n");
+    assert!(
+        wrong.is_empty(),
+        "with stderr closed:\n{}",
+        wrong.join("\n")
+    );
+}
+
 /// The headings of a help text: its lines that start a section (`Name:` alone).
 fn headings(help: &str) -> Vec<String> {
     help.lines()

@@ -701,4 +701,26 @@ impl Test {
         drop(cmd);
         wait_bounded(child, Duration::from_secs(60))
     }
+
+    /// [`Test::exec`] with stderr a pipe whose read end is already closed (a host that
+    /// stopped reading it): every write to stderr fails.
+    pub fn exec_stderr_closed<I, S>(&self, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .env_clear()
+            .envs(&self.env)
+            .current_dir(self.work())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(writer);
+        let child = cmd.spawn().expect("spawn agent-offload");
+        drop(cmd);
+        wait_bounded(child, Duration::from_secs(60))
+    }
 }

@@ -145,7 +145,7 @@ pub fn wait_queue(
                 return Ok(Waited::Ended);
             }
             // Its keeper is gone (killed) with candidates still queued: a new one.
-            eprintln!(
+            say!(
                 "agent-offload: fan-out {}'s keeper is gone; starting a new one for the \
                  candidates still queued",
                 record.id

@@ -152,7 +152,7 @@ pub fn run(args: &RunArgs, env: Env<'_>, cwd: &Path, config: &Config) -> Result<
     };
     save(&dir, &record)?;
     if !args.quiet {
-        eprintln!(
+        say!(
             "agent-offload: fan-out {} of {} to {} profiles ({}), each in its own worktree; \
              directory {}",
             dir.id,
@@ -242,7 +242,7 @@ pub fn wait(dir: &run::RunDir, json: bool, limits: Limits) -> Result<u8> {
 /// candidates cancelled, the rest never started); the table, exit 124.
 fn timed_out(dir: &run::RunDir, signals: &Signals, json: bool, limits: Limits) -> Result<u8> {
     let mut record = load(dir)?;
-    eprintln!(
+    say!(
         "agent-offload: --timeout {} passed; fan-out {} was stopped",
         limits
             .timeout
@@ -457,7 +457,7 @@ fn collect(
                     Err(_) => Outcome::missing(exit::FAILED),
                 };
                 if !quiet {
-                    eprintln!(
+                    say!(
                         "agent-offload: {} {}",
                         labels.get(i).map_or("?", String::as_str),
                         describe_outcome(&outcome)
@@ -530,7 +530,7 @@ fn finish(
         .map(|o| o.code)
         .find(|&c| c > 128 && c != exit::DETACHED)
     {
-        eprintln!(
+        say!(
             "agent-offload: fan-out {} was stopped by a signal",
             record.id
         );
@@ -559,7 +559,7 @@ fn finish(
     };
     print_results(record, results, judged.as_ref(), pick.as_deref(), json)?;
     if !json && !quiet {
-        eprintln!(
+        say!(
             "agent-offload: take a candidate's work with agent-offload apply RUN (or merge \
              RUN); throw the rest away with agent-offload discard RUN --force"
         );
@@ -580,7 +580,7 @@ fn record_runs(record: &mut Record, results: &[Outcome]) {
 fn detached(record: &Record, quiet: bool) -> Result<u8> {
     super::outln!("still running: agent-offload wait {}", record.id)?;
     if !quiet {
-        eprintln!(
+        say!(
             "agent-offload: fan-out {} goes on without this command; wait for all of it \
              with: agent-offload wait {0}",
             record.id
@@ -781,7 +781,7 @@ fn judge_them(
         .arg(dir.file(JUDGE_PROMPT))
         .args(record.options.iter().filter(|o| !o.starts_with("--check")));
     if !quiet {
-        eprintln!("agent-offload: asking {judge} to judge the candidates");
+        say!("agent-offload: asking {judge} to judge the candidates");
     }
     let mut out = collect(
         vec![c],
