@@ -36,7 +36,7 @@ const LAYERS: &[(&str, u8)] = &[
 ];
 
 /// Upward or sideways uses still to remove, as (from, to).
-const KNOWN: &[(&str, &str)] = &[("cli", "commands")];
+const KNOWN: &[(&str, &str)] = &[];
 
 #[cfg(test)]
 mod tests {

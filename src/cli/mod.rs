@@ -1,6 +1,8 @@
 //! Command-line definitions. `run` is the default subcommand: `agent-offload -p spark
 //! "fix the bug"` is `agent-offload run -p spark "fix the bug"`.
 
+mod complete;
+
 use std::path::PathBuf;
 
 use clap::builder::TypedValueParser as _;
@@ -706,12 +708,12 @@ pub fn misplaced_option_error(option: &str) -> String {
 
 /// `-p <TAB>`: the profiles of the config this command would load.
 fn profile_candidates() -> ArgValueCandidates {
-    ArgValueCandidates::new(crate::commands::completions::profiles)
+    ArgValueCandidates::new(complete::profiles)
 }
 
 /// `RUN <TAB>`: `last` and the run ids.
 fn run_candidates() -> ArgValueCandidates {
-    ArgValueCandidates::new(crate::commands::completions::runs)
+    ArgValueCandidates::new(complete::runs)
 }
 
 fn parse_stall_after(s: &str) -> Result<StallAfter, String> {
