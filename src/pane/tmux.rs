@@ -81,7 +81,13 @@ impl Caller {
 /// `tmux` talking to the server at `socket` (`None`: the one `$TMUX` names, else the
 /// default), its input closed: every tmux this crate runs is built here.
 pub fn command(socket: Option<&std::ffi::OsStr>) -> Command {
-    let mut cmd = Command::new("tmux");
+    // Looked up on PATH once per process, not at each of a run's tmux commands (an
+    // exec tried in every PATH directory before tmux's). Not found: `tmux`, whose
+    // spawn then fails as "not installed".
+    static TMUX: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    let found =
+        TMUX.get_or_init(|| crate::search_path::find("tmux", std::env::var_os("PATH").as_deref()));
+    let mut cmd = Command::new(found.as_deref().unwrap_or(Path::new("tmux")));
     if let Some(s) = socket {
         cmd.arg("-S").arg(s);
     }
@@ -143,12 +149,13 @@ pub fn open_pane(
     // the layout as it is now (bounded: each retry means another run just ended).
     let mut attempts = 0;
     let (split, stack_on) = loop {
-        let stack_on = run_pane_to_split(caller)?;
+        let window = look_at_window(caller)?;
+        let stack_on = window.stack_on.clone();
         let (direction, target) = match &stack_on {
             Some(p) => ("-v", p.as_str()),
             None => ("-h", caller.pane.as_str()),
         };
-        if let Some(width) = too_narrow(caller, target, stack_on.is_none(), min_width) {
+        if let Some(width) = too_narrow(caller, &window, target, stack_on.is_none(), min_width) {
             let why = if stack_on.is_some() {
                 format!(
                     "the column of runs in this window is {width} columns wide, under \
@@ -302,17 +309,30 @@ fn create_private(path: &Path) -> rustix::io::Result<std::fs::File> {
 
 /// Whether the pane a split of `target` would make is narrower than `min_width`: a
 /// split beside it (`-h`, tmux's default of half) gets half its width less the border
-/// between them; a pane stacked under it (`-v`) gets its whole width. When the width
-/// cannot be read, the split is tried (and tmux says whether there is room). Returns
-/// `target`'s width when too narrow.
-fn too_narrow(caller: &Caller, target: &str, beside: bool, min_width: u16) -> Option<u32> {
+/// between them; a pane stacked under it (`-v`) gets its whole width. The width is the
+/// listing's (else tmux is asked); when it cannot be read, the split is tried (and tmux
+/// says whether there is room). Returns `target`'s width when too narrow.
+fn too_narrow(
+    caller: &Caller,
+    window: &Window,
+    target: &str,
+    beside: bool,
+    min_width: u16,
+) -> Option<u32> {
     if min_width == 0 {
         return None;
     }
-    let width = caller
-        .output(&["display-message", "-p", "-t", target, "#{pane_width}"])
-        .ok()
-        .and_then(|w| w.trim().parse::<u32>().ok())?;
+    let listed = window
+        .widths
+        .iter()
+        .find(|(id, _)| id == target)
+        .map(|&(_, w)| w);
+    let width = listed.or_else(|| {
+        caller
+            .output(&["display-message", "-p", "-t", target, "#{pane_width}"])
+            .ok()
+            .and_then(|w| w.trim().parse::<u32>().ok())
+    })?;
     (new_pane_width(width, beside) < u32::from(min_width)).then_some(width)
 }
 
@@ -343,27 +363,42 @@ fn parse_pane(line: &str) -> Result<Pane> {
     })
 }
 
-/// The tallest pane of an earlier run in the caller's window, if any: the new run is
-/// stacked below it rather than slicing the window into thinner columns.
-fn run_pane_to_split(caller: &Caller) -> Result<Option<String>> {
+/// The caller's window as one `list-panes` shows it: the tallest pane of an earlier run,
+/// if any (the new run is stacked below it rather than slicing the window into thinner
+/// columns), and each pane's width (for `min_pane_width`, without asking tmux again).
+struct Window {
+    stack_on: Option<String>,
+    widths: Vec<(String, u32)>,
+}
+
+fn look_at_window(caller: &Caller) -> Result<Window> {
     let listing = caller.output(&[
         "list-panes",
         "-t",
         &caller.pane,
         "-F",
-        &format!("#{{pane_id}} #{{pane_height}} #{{{RUN_OPTION}}}"),
+        &format!("#{{pane_id}} #{{pane_height}} #{{pane_width}} #{{{RUN_OPTION}}}"),
     ])?;
-    Ok(listing
-        .lines()
-        .filter_map(|l| {
-            let mut f = l.split_whitespace();
-            let id = f.next()?;
-            let height: u32 = f.next()?.parse().ok()?;
-            f.next()?; // only panes with the run option set
-            Some((height, id.to_owned()))
-        })
-        .max_by_key(|(h, _)| *h)
-        .map(|(_, id)| id))
+    let mut widths = Vec::new();
+    let mut tallest: Option<(u32, String)> = None;
+    for line in listing.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(id), Some(height), Some(width)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        let (Ok(height), Ok(width)) = (height.parse::<u32>(), width.parse::<u32>()) else {
+            continue;
+        };
+        widths.push((id.to_owned(), width));
+        // Only panes with the run option set are runs' panes.
+        if f.next().is_some() && tallest.as_ref().is_none_or(|(h, _)| height >= *h) {
+            tallest = Some((height, id.to_owned()));
+        }
+    }
+    Ok(Window {
+        stack_on: tallest.map(|(_, id)| id),
+        widths,
+    })
 }
 
 /// Creates the FIFO that `launch.sh` reads its environment from.
