@@ -686,25 +686,21 @@ impl Test {
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
     {
-        let (reader, writer) = std::io::pipe().expect("pipe");
-        drop(reader);
-        let mut cmd = Command::new(BIN);
-        cmd.args(args)
-            .env_clear()
-            .envs(&self.env)
-            .current_dir(self.work())
-            .stdin(Stdio::null())
-            .stdout(writer)
-            .stderr(Stdio::piped());
-        let child = cmd.spawn().expect("spawn agent-offload");
-        // The parent's copy of the write end is gone with `cmd`.
-        drop(cmd);
-        wait_bounded(child, Duration::from_secs(60))
+        self.exec_closed(args, true)
     }
 
     /// [`Test::exec`] with stderr a pipe whose read end is already closed (a host that
     /// stopped reading it): every write to stderr fails.
     pub fn exec_stderr_closed<I, S>(&self, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.exec_closed(args, false)
+    }
+
+    /// Runs the binary with stdout (else stderr) a pipe nobody reads, the other piped.
+    fn exec_closed<I, S>(&self, args: I, stdout: bool) -> Output
     where
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
@@ -716,10 +712,14 @@ impl Test {
             .env_clear()
             .envs(&self.env)
             .current_dir(self.work())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(writer);
+            .stdin(Stdio::null());
+        if stdout {
+            cmd.stdout(writer).stderr(Stdio::piped());
+        } else {
+            cmd.stdout(Stdio::piped()).stderr(writer);
+        }
         let child = cmd.spawn().expect("spawn agent-offload");
+        // The parent's copy of the write end is gone with `cmd`.
         drop(cmd);
         wait_bounded(child, Duration::from_secs(60))
     }
