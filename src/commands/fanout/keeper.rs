@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::{Command, Record, collect, load, own_exe, save};
+use super::{Record, collect, load, own_command, save};
 use crate::exit;
 use crate::run::{self, Signals};
 
@@ -198,7 +198,6 @@ pub fn keeper_main(path: &Path) -> Result<u8> {
         );
     }
     record.keeper = me;
-    let exe = own_exe()?;
     // Those a keeper before us started come first: they hold their places.
     let mut slots = Vec::new();
     let mut commands = Vec::new();
@@ -206,7 +205,7 @@ pub fn keeper_main(path: &Path) -> Result<u8> {
         if record.progress.get(slot) == Some(&Progress::Running) {
             match &record.runs[slot] {
                 Some(id) => {
-                    let mut c = Command::new(&exe);
+                    let mut c = own_command()?;
                     c.args(["wait", id, "--json"]);
                     commands.push(c);
                     slots.push(slot);
@@ -218,7 +217,7 @@ pub fn keeper_main(path: &Path) -> Result<u8> {
     }
     for slot in 0..record.profiles.len() {
         if record.progress.get(slot) == Some(&Progress::Queued) {
-            commands.push(super::candidate(&exe, &dir, &record, slot));
+            commands.push(super::candidate(&dir, &record, slot)?);
             slots.push(slot);
         }
     }

@@ -167,10 +167,9 @@ pub fn run(args: &RunArgs, env: Env<'_>, cwd: &Path, config: &Config) -> Result<
     if let Some(limit) = args.detach_after.or(config.detach_after) {
         return keeper::run_detachable(&dir, &mut record, limit, &signals, args.json, args.quiet);
     }
-    let exe = own_exe()?;
     let commands: Vec<Command> = (0..record.profiles.len())
-        .map(|slot| candidate(&exe, &dir, &record, slot))
-        .collect();
+        .map(|slot| candidate(&dir, &record, slot))
+        .collect::<Result<_>>()?;
     let results = collect(
         commands,
         args.max_parallel.map_or(usize::MAX, usize::from),
@@ -183,8 +182,8 @@ pub fn run(args: &RunArgs, env: Env<'_>, cwd: &Path, config: &Config) -> Result<
 }
 
 /// The child `agent-offload run` for candidate `slot`.
-fn candidate(exe: &Path, dir: &run::RunDir, record: &Record, slot: usize) -> Command {
-    let mut c = Command::new(exe);
+fn candidate(dir: &run::RunDir, record: &Record, slot: usize) -> Result<Command> {
+    let mut c = own_command()?;
     c.arg("run")
         .args(["-p", &record.profiles[slot]])
         .arg(format!(
@@ -196,7 +195,7 @@ fn candidate(exe: &Path, dir: &run::RunDir, record: &Record, slot: usize) -> Com
         .args(["--fanout", &dir.id])
         .arg(format!("--fanout-slot={slot}"))
         .args(&record.options);
-    c
+    Ok(c)
 }
 
 /// How long `wait FANOUT` waits, from now: `timeout` stops the fan-out (its queue and
@@ -280,13 +279,12 @@ fn results(
     limits: Limits,
     quiet: bool,
 ) -> Result<Vec<Outcome>> {
-    let exe = own_exe()?;
     let ms = |d: Duration| format!("{}ms", d.as_millis());
     let mut labels = Vec::new();
     let mut commands = Vec::new();
     for (profile, id) in record.profiles.iter().zip(&record.runs) {
         if let Some(id) = id {
-            let mut c = Command::new(&exe);
+            let mut c = own_command()?;
             c.args(["wait", id, "--json"]);
             if let Some(t) = limits.timeout {
                 c.arg(format!("--timeout={}", ms(t)));
@@ -735,7 +733,7 @@ fn recorded_verdict(record: &Record, signals: &Signals) -> Result<Option<Outcome
     let Some(id) = &record.judge_run else {
         return Ok(None);
     };
-    let mut c = Command::new(own_exe()?);
+    let mut c = own_command()?;
     c.args(["wait", id, "--json"]);
     let label = format!("judge {}", record.judge.as_deref().unwrap_or("?"));
     let outcome = collect(vec![c], 1, signals, &[label], true, &mut |_, _| {})?.pop();
@@ -774,7 +772,7 @@ fn judge_them(
     let task = std::fs::read_to_string(dir.file(TASK)).unwrap_or_default();
     let prompt = judge_prompt(&task, record, results);
     dir.write_atomic(JUDGE_PROMPT, prompt.as_bytes(), 0o600)?;
-    let mut c = Command::new(own_exe()?);
+    let mut c = own_command()?;
     c.arg("run")
         .args(["-p", judge, "--worktree"])
         .arg("-f")
@@ -797,7 +795,7 @@ fn judge_them(
         save(dir, record)?;
         // A judge that changed nothing leaves no worktree behind (`discard` keeps one
         // that did).
-        let _ = Command::new(own_exe()?)
+        let _ = own_command()?
             .args(["discard", id])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -970,12 +968,9 @@ fn save(dir: &run::RunDir, record: &Record) -> Result<()> {
     dir.write_atomic(RECORD, &serde_json::to_vec_pretty(record)?, 0o600)
 }
 
-/// This executable, for the children (as the relay finds it: a replaced binary is
-/// started from its path).
-fn own_exe() -> Result<PathBuf> {
-    let exe = std::env::current_exe().context("cannot find agent-offload's own executable")?;
-    let text = exe.to_string_lossy();
-    Ok(PathBuf::from(
-        text.strip_suffix(" (deleted)").unwrap_or(&text).to_owned(),
-    ))
+/// This executable, for a child the fan-out starts itself (a candidate, a `wait`, the
+/// keeper): its running image, as for the guard (`os::own_command`), so that after an
+/// upgrade the children are the same version as the fan-out that records them.
+fn own_command() -> Result<Command> {
+    crate::os::own_command().context("cannot find agent-offload's own executable")
 }
