@@ -68,15 +68,56 @@ impl Caller {
             }
         })?;
         if !out.status.success() {
-            bail!(
-                "tmux {} failed: {}",
-                args.first().copied().unwrap_or(""),
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
+            let said = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+            return Err(TmuxError::from_answer(args.first().copied().unwrap_or(""), said).into());
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 }
+
+/// A tmux command that failed, by what tmux answered (read once, here: the code above
+/// decides on the kind, never on the words).
+#[derive(Debug)]
+pub enum TmuxError {
+    /// The target pane no longer exists.
+    Gone {
+        command: String,
+        said: String,
+    },
+    /// The window has no room for another pane.
+    NoSpace {
+        command: String,
+        said: String,
+    },
+    Failed {
+        command: String,
+        said: String,
+    },
+}
+
+impl TmuxError {
+    fn from_answer(command: &str, said: String) -> TmuxError {
+        let command = command.to_owned();
+        if said.contains("can't find pane") {
+            TmuxError::Gone { command, said }
+        } else if said.contains("no space for new pane") || said.contains("pane too small") {
+            TmuxError::NoSpace { command, said }
+        } else {
+            TmuxError::Failed { command, said }
+        }
+    }
+}
+
+impl std::fmt::Display for TmuxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (TmuxError::Gone { command, said }
+        | TmuxError::NoSpace { command, said }
+        | TmuxError::Failed { command, said }) = self;
+        write!(f, "tmux {command} failed: {said}")
+    }
+}
+
+impl std::error::Error for TmuxError {}
 
 /// `tmux` talking to the server at `socket` (`None`: the one `$TMUX` names, else the
 /// default), its input closed: every tmux this crate runs is built here.
@@ -287,9 +328,9 @@ impl PlacementLock {
 /// How many times a pane is placed again when the pane chosen to stack on closed.
 const PLACEMENT_ATTEMPTS: u32 = 8;
 
-/// tmux's answer when a target pane no longer exists.
+/// Whether `e` is tmux saying that the target pane no longer exists.
 fn is_gone(e: &anyhow::Error) -> bool {
-    e.to_string().contains("can't find pane")
+    matches!(e.downcast_ref::<TmuxError>(), Some(TmuxError::Gone { .. }))
 }
 
 /// Opens `path` for appending, creating it with mode 0600, never through a symbolic
@@ -345,9 +386,12 @@ fn new_pane_width(width: u32, beside: bool) -> u32 {
     }
 }
 
+/// Whether `e` is tmux saying that the window has no room for another pane.
 fn is_no_space(e: &anyhow::Error) -> bool {
-    let m = e.to_string();
-    m.contains("no space for new pane") || m.contains("pane too small")
+    matches!(
+        e.downcast_ref::<TmuxError>(),
+        Some(TmuxError::NoSpace { .. })
+    )
 }
 
 fn parse_pane(line: &str) -> Result<Pane> {
