@@ -2,11 +2,11 @@
 //! name) and the two modes it runs in. Nothing here knows how a CLI behaves: that is
 //! `agents`, one file per CLI, reached through `agents::cli`.
 
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Which agent CLI a profile starts, for its argument conventions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Interface {
     #[default]

@@ -7,10 +7,7 @@ use crate::cli::ConfigCommand;
 pub fn run(command: &ConfigCommand) -> Result<u8> {
     match command {
         ConfigCommand::Schema => {
-            let schema = crate::config::schema::json_schema();
-            let mut text = serde_json::to_string_pretty(&schema)?;
-            text.push('\n');
-            super::print_document(text.as_bytes())?;
+            super::print_document(crate::config::schema::JSON_SCHEMA.as_bytes())?;
         }
     }
     Ok(0)

@@ -6,11 +6,14 @@
 //! `additionalProperties: false`, enums become their spellings), so it cannot drift
 //! from what the loader accepts. `Spanned<T>` is schema'd as `T`.
 
+#[cfg(test)]
 use std::borrow::Cow;
+#[cfg(test)]
 use std::collections::BTreeMap;
 use std::fmt;
 
 use indexmap::IndexMap;
+#[cfg(test)]
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
@@ -19,19 +22,23 @@ use serde_saphyr::Spanned;
 use crate::interface::Interface;
 
 /// A duration as `duration::parse` accepts it: `90s`, `20m`, `1h30m`, `500ms`, `2d`.
+#[cfg(test)]
 const DURATION_PATTERN: &str = r"^\s*([0-9]+(ms|s|m|h|d))+\s*$";
 /// `stall_after`: a duration or `off`.
+#[cfg(test)]
 const STALL_PATTERN: &str = r"^\s*(off|([0-9]+(ms|s|m|h|d))+)\s*$";
 /// A variable name as `config::is_shell_identifier` accepts it.
+#[cfg(test)]
 const IDENTIFIER_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
 
 /// agent-offload configuration: profiles that describe how to start agent CLIs.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "agent-offload config")]
+#[cfg_attr(test, schemars(title = "agent-offload config"))]
 pub struct RawConfig {
     /// The profile used without -p/--profile; required when there is more than one.
-    #[schemars(with = "Option<String>")]
+    #[cfg_attr(test, schemars(with = "Option<String>"))]
     pub default_profile: Option<Spanned<String>>,
     /// Run every profile headless by default (default false: in a tmux pane); `auto`:
     /// in a pane when started inside tmux, headless otherwise.
@@ -42,11 +49,11 @@ pub struct RawConfig {
     /// the agent gets a new window instead (default 80; 0 never does for width).
     pub min_pane_width: Option<u16>,
     /// Stop waiting after this long and leave the agent running (exit 75): 8m, 1h, ...
-    #[schemars(with = "Option<String>", extend("pattern" = DURATION_PATTERN))]
+    #[cfg_attr(test, schemars(with = "Option<String>", extend("pattern" = DURATION_PATTERN)))]
     pub detach_after: Option<Spanned<String>>,
     /// Call a run stalled after this long without a sign of work (default 10m), or
     /// `off`.
-    #[schemars(with = "Option<String>", extend("pattern" = STALL_PATTERN))]
+    #[cfg_attr(test, schemars(with = "Option<String>", extend("pattern" = STALL_PATTERN)))]
     pub stall_after: Option<Spanned<String>>,
     /// What a stall does: warn (default) or stop (exit 5).
     pub on_stall: Option<crate::profile::OnStall>,
@@ -56,40 +63,41 @@ pub struct RawConfig {
     /// Stop every run that uses more tokens than this (input plus output): exit 4.
     pub max_tokens: Option<u64>,
     /// Stop every run that costs more than this many US dollars: exit 4.
-    #[schemars(with = "Option<f64>", extend("exclusiveMinimum" = 0))]
+    #[cfg_attr(test, schemars(with = "Option<f64>", extend("exclusiveMinimum" = 0)))]
     pub max_cost: Option<Spanned<f64>>,
     /// The profiles, by name (letters, digits, '.', '_' and '-').
-    #[schemars(with = "BTreeMap<String, RawProfile>", extend("minProperties" = 1))]
+    #[cfg_attr(test, schemars(with = "BTreeMap<String, RawProfile>", extend("minProperties" = 1)))]
     #[serde(deserialize_with = "profiles_but_skipped")]
     pub profiles: IndexMap<String, Spanned<RawProfile>>,
 }
 
 /// One way of starting an agent CLI.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
-#[schemars(rename = "Profile")]
+#[cfg_attr(test, schemars(rename = "Profile"))]
 pub struct RawProfile {
     /// The program: a name on PATH, an absolute path, ~/path, or a path relative to the
     /// config file (./agent.sh).
-    #[schemars(with = "String", extend("minLength" = 1))]
+    #[cfg_attr(test, schemars(with = "String", extend("minLength" = 1)))]
     pub command: Spanned<String>,
     /// Which agent CLI this is, for its argument conventions (default generic).
     pub interface: Option<Interface>,
     /// Arguments placed before the prompt.
-    #[schemars(with = "Option<Vec<String>>")]
+    #[cfg_attr(test, schemars(with = "Option<Vec<String>>"))]
     pub args: Option<Spanned<Vec<String>>>,
     /// Environment for the agent: literals, or `{from_env: NAME}` to take a value from
     /// agent-offload's own environment without writing it anywhere.
-    #[schemars(
+    #[cfg_attr(test, schemars(
         with = "Option<BTreeMap<String, RawEnvValue>>",
         extend("propertyNames" = {"pattern": IDENTIFIER_PATTERN})
-    )]
+    ))]
     pub env: Option<IndexMap<String, Spanned<RawEnvValue>>>,
     /// Variables handed from agent-offload's environment to the agent, by name or
     /// prefix (`AWS_*`), in both modes: a pane's environment comes from the tmux server,
     /// not from the caller, so a variable exported since the server started reaches a
     /// pane only this way. Never written to a file.
-    #[schemars(with = "Option<Vec<String>>")]
+    #[cfg_attr(test, schemars(with = "Option<Vec<String>>"))]
     pub pass_env: Option<Spanned<Vec<String>>>,
     /// How the prompt reaches the agent (default argument).
     pub prompt: Option<RawDelivery>,
@@ -97,11 +105,11 @@ pub struct RawProfile {
     /// when started inside tmux, headless otherwise.
     pub headless: Option<RawHeadless>,
     /// Default --timeout for this profile: 90s, 20m, 1h30m, ...
-    #[schemars(with = "Option<String>", extend("pattern" = DURATION_PATTERN))]
+    #[cfg_attr(test, schemars(with = "Option<String>", extend("pattern" = DURATION_PATTERN)))]
     pub timeout: Option<Spanned<String>>,
     /// Stop waiting after this long and leave the agent running (overrides the
     /// top-level setting).
-    #[schemars(with = "Option<String>", extend("pattern" = DURATION_PATTERN))]
+    #[cfg_attr(test, schemars(with = "Option<String>", extend("pattern" = DURATION_PATTERN)))]
     pub detach_after: Option<Spanned<String>>,
     /// tmux mode: move the focus to the new pane.
     pub focus: Option<bool>,
@@ -113,7 +121,7 @@ pub struct RawProfile {
     pub worktree: Option<RawWorktree>,
     /// Call a run stalled after this long without a sign of work, or `off` (overrides
     /// the top-level setting).
-    #[schemars(with = "Option<String>", extend("pattern" = STALL_PATTERN))]
+    #[cfg_attr(test, schemars(with = "Option<String>", extend("pattern" = STALL_PATTERN)))]
     pub stall_after: Option<Spanned<String>>,
     /// What a stall does: warn or stop (overrides the top-level setting).
     pub on_stall: Option<crate::profile::OnStall>,
@@ -121,28 +129,29 @@ pub struct RawProfile {
     pub max_tokens: Option<u64>,
     /// Stop a run that costs more than this many US dollars (overrides the top-level
     /// setting).
-    #[schemars(with = "Option<f64>", extend("exclusiveMinimum" = 0))]
+    #[cfg_attr(test, schemars(with = "Option<f64>", extend("exclusiveMinimum" = 0)))]
     pub max_cost: Option<Spanned<f64>>,
     /// USD per million tokens, to estimate the cost of a CLI that reports tokens but no
     /// cost (codex, gemini, qwen). No price list is built in.
-    #[schemars(with = "Option<RawPrice>")]
+    #[cfg_attr(test, schemars(with = "Option<RawPrice>"))]
     pub price: Option<Spanned<RawPrice>>,
     /// Arguments that resume the agent's session for `agent-offload continue`, with
     /// `{session_id}` for the id (e.g. `["--resume", "{session_id}"]`). Needed by a
     /// generic profile (its agent reports the id in the run directory's `session_id`
     /// file); overrides the built-in ones of a known CLI.
-    #[schemars(with = "Option<Vec<String>>")]
+    #[cfg_attr(test, schemars(with = "Option<Vec<String>>"))]
     pub resume_args: Option<Spanned<Vec<String>>>,
     /// `interface: cursor`: write Cursor's workspace trust marker before each launch
     /// (default true).
-    #[schemars(with = "Option<bool>")]
+    #[cfg_attr(test, schemars(with = "Option<bool>"))]
     pub trust_workspace: Option<Spanned<bool>>,
 }
 
 /// Prices in US dollars per million tokens.
-#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
-#[schemars(rename = "Price")]
+#[cfg_attr(test, schemars(rename = "Price"))]
 pub struct RawPrice {
     /// Input tokens.
     pub input: f64,
@@ -154,9 +163,10 @@ pub struct RawPrice {
 
 /// How the prompt reaches the agent: as an argument, on stdin, or as the path of
 /// `prompt.md` in place of `{prompt_file}` in `args`.
-#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "kebab-case")]
-#[schemars(rename = "PromptDelivery")]
+#[cfg_attr(test, schemars(rename = "PromptDelivery"))]
 pub enum RawDelivery {
     Argument,
     Stdin,
@@ -180,6 +190,7 @@ impl From<RawHeadless> for crate::profile::Headless {
     }
 }
 
+#[cfg(test)]
 impl JsonSchema for RawHeadless {
     fn schema_name() -> Cow<'static, str> {
         "Headless".into()
@@ -273,6 +284,7 @@ impl<'de> Deserialize<'de> for RawWorktree {
     }
 }
 
+#[cfg(test)]
 impl JsonSchema for RawWorktree {
     fn schema_name() -> Cow<'static, str> {
         "Worktree".into()
@@ -286,9 +298,40 @@ impl JsonSchema for RawWorktree {
     }
 }
 
-/// The JSON Schema of the config file (draft 2020-12), for editors.
+/// The JSON Schema of the config file (draft 2020-12), for editors: written out once
+/// (`src/config/config.schema.json`), so the shipped binary carries no schema generator. A
+/// unit test derives it again from these types and fails when the file differs.
+pub const JSON_SCHEMA: &str = include_str!("config.schema.json");
+
+/// The schema derived from the types above (tests only: see [`JSON_SCHEMA`]).
+#[cfg(test)]
 pub fn json_schema() -> serde_json::Value {
     schemars::schema_for!(RawConfig).to_value()
+}
+
+#[cfg(test)]
+mod schema_tests {
+    #[test]
+    fn the_written_schema_is_the_types_schema() {
+        let mut derived = serde_json::to_string_pretty(&super::json_schema()).unwrap();
+        derived.push('\n');
+        assert!(
+            derived == super::JSON_SCHEMA,
+            "src/config/config.schema.json differs from the schema of the config types: write it \
+             again with `cargo test --bin agent-offload write_the_schema -- --ignored`"
+        );
+    }
+
+    /// Writes `src/config/config.schema.json` from the types (run by hand after changing them).
+    #[test]
+    #[ignore = "writes src/config/config.schema.json"]
+    fn write_the_schema() {
+        let mut derived = serde_json::to_string_pretty(&super::json_schema()).unwrap();
+        derived.push('\n');
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/config/config.schema.json");
+        std::fs::write(path, derived).unwrap();
+    }
 }
 
 /// An `env` value: a string, number or bool literal, or `{from_env: NAME}`.
@@ -298,6 +341,7 @@ pub enum RawEnvValue {
     FromEnv(String),
 }
 
+#[cfg(test)]
 impl JsonSchema for RawEnvValue {
     fn schema_name() -> Cow<'static, str> {
         "EnvValue".into()
