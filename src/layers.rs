@@ -142,6 +142,124 @@ mod tests {
         );
     }
 
+    /// A file's module path under `src/` (`run/mod.rs` is `run`, `run/agent.rs` is
+    /// `run::agent`).
+    fn module_path(relative: &Path) -> Vec<String> {
+        let mut parts: Vec<String> = relative
+            .with_extension("")
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        if parts.last().is_some_and(|l| l == "mod" || l == "main") {
+            parts.pop();
+        }
+        parts
+    }
+
+    /// The module paths `text` (the file of module `me`) names with `crate::` or
+    /// `super::`, as written (the caller finds the module each one is in).
+    fn paths(text: &str, me: &[String]) -> Vec<Vec<String>> {
+        let mut found = Vec::new();
+        for line in text.lines() {
+            let code = line.split("//").next().unwrap_or("");
+            let mut rest = code;
+            while let Some(i) = rest
+                .find("crate::")
+                .into_iter()
+                .chain(rest.find("super::"))
+                .min()
+            {
+                let before = rest[..i].chars().next_back();
+                let mut tail = &rest[i..];
+                let mut path: Vec<String> = Vec::new();
+                if tail.starts_with("crate::") {
+                    tail = &tail["crate::".len()..];
+                } else {
+                    let mut up = 0;
+                    while let Some(t) = tail.strip_prefix("super::") {
+                        up += 1;
+                        tail = t;
+                    }
+                    path = me[..me.len().saturating_sub(up)].to_vec();
+                }
+                loop {
+                    let word: String = tail
+                        .chars()
+                        .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+                        .collect();
+                    if word.is_empty() {
+                        break;
+                    }
+                    tail = &tail[word.len()..];
+                    path.push(word);
+                    match tail.strip_prefix("::") {
+                        Some(t) => tail = t,
+                        None => break,
+                    }
+                }
+                if !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$') {
+                    found.push(path);
+                }
+                rest = tail;
+            }
+        }
+        found
+    }
+
+    /// No two files of one module use each other, directly or through others: within
+    /// a layer too, the uses go one way. (A folder's `mod.rs` re-exporting its files is
+    /// not counted as a use of them.)
+    #[test]
+    fn no_file_uses_another_that_uses_it_back() {
+        use std::collections::{BTreeMap, BTreeSet};
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        sources(&src, &mut files);
+        let modules: BTreeMap<Vec<String>, &std::path::PathBuf> = files
+            .iter()
+            .map(|f| (module_path(f.strip_prefix(&src).unwrap()), f))
+            .collect();
+        let mut edges: BTreeMap<Vec<String>, BTreeSet<Vec<String>>> = BTreeMap::new();
+        for (me, file) in &modules {
+            if me.is_empty() || me[0] == "layers" {
+                continue;
+            }
+            let text = std::fs::read_to_string(file).unwrap();
+            for path in paths(&text, me) {
+                let target = (1..=path.len())
+                    .rev()
+                    .map(|n| path[..n].to_vec())
+                    .find(|p| modules.contains_key(p));
+                if let Some(t) = target.filter(|t| t != me && t[0] == me[0]) {
+                    edges.entry(me.clone()).or_default().insert(t);
+                }
+            }
+        }
+        let reaches = |from: &Vec<String>, to: &Vec<String>| {
+            let mut seen = BTreeSet::new();
+            let mut todo = vec![from.clone()];
+            while let Some(m) = todo.pop() {
+                if &m == to {
+                    return true;
+                }
+                if seen.insert(m.clone()) {
+                    todo.extend(edges.get(&m).into_iter().flatten().cloned());
+                }
+            }
+            false
+        };
+        let circles: BTreeSet<(String, String)> = edges
+            .iter()
+            .flat_map(|(a, bs)| bs.iter().map(move |b| (a, b)))
+            .filter(|(a, b)| reaches(b, a))
+            .map(|(a, b)| (a.join("::"), b.join("::")))
+            .collect();
+        assert!(
+            circles.is_empty(),
+            "files that use each other (each pair: one use of a circle): {circles:?}"
+        );
+    }
+
     #[test]
     fn the_scan_sees_a_use_that_points_up() {
         // The check itself: a use in a comment is not a use, a path is.
@@ -153,5 +271,13 @@ mod tests {
             ["os", "run"]
         );
         assert!(uses("let s = \"$crate::x\";").is_empty());
+        let me = ["run".to_owned(), "agent".to_owned()];
+        assert_eq!(
+            paths("use super::dir::{A};\nx = crate::os::stop::GRACE;", &me),
+            [
+                vec!["run", "dir"],
+                vec!["os", "stop", "GRACE"].into_iter().take(2).collect()
+            ]
+        );
     }
 }

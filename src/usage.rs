@@ -205,6 +205,17 @@ pub fn short_count(n: u64) -> String {
     }
 }
 
+/// What a `Usage` counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UsageScope {
+    /// This run (one process) alone.
+    Run,
+    /// The session so far: a resumed session's earlier runs are included. The run's own
+    /// usage is this minus the total recorded for the run it resumed.
+    Session,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,16 +48,7 @@ pub fn sum(values: &[Option<u64>]) -> Option<u64> {
     })
 }
 
-/// What a `Usage` counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum UsageScope {
-    /// This run (one process) alone.
-    Run,
-    /// The session so far: a resumed session's earlier runs are included. The run's own
-    /// usage is this minus the total recorded for the run it resumed.
-    Session,
-}
+pub use crate::usage::UsageScope;
 
 /// The parser of one run's stdout.
 pub struct Stream {

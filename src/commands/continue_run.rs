@@ -83,7 +83,7 @@ pub fn run(cont: &ContinueArgs, env: Env<'_>) -> Result<u8> {
     let base = how_resume(&session)
         .then(|| run::recorded_session_usage(&parent_dir))
         .flatten();
-    let given = super::run::read_prompt(args, profile, &config, Some(GO_ON))?;
+    let given = super::prompt::read_prompt(args, profile, &config, Some(GO_ON))?;
     let (prompt, task, how) = if handoff {
         let seeded = run::handoff_prompt(&root, &parent_dir, &parent, &given);
         (seeded, Some(given), Continuation::Handoff)

@@ -12,6 +12,7 @@ mod install_skill;
 mod logs;
 mod man;
 mod profiles;
+mod prompt;
 mod prune;
 mod report;
 mod run;

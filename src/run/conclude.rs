@@ -11,11 +11,11 @@ use crate::exit;
 use crate::git::changes;
 use crate::outcome::{EndedBy, Outcome};
 use crate::run::agent::Agent;
-use crate::run::relay::Recorded;
 use crate::run::waiter::{Event, Launcher, Watch};
 use crate::store::dir::{Manifest, RunDir};
 use crate::store::lock::RunLock;
 use crate::store::read::{self, Entry};
+use crate::store::record::Recorded;
 
 /// After `done.md` appears, how long a headless agent may take to exit by itself
 /// before it is stopped (some CLIs keep running after they answer).

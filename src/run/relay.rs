@@ -41,6 +41,7 @@ use serde::Serialize;
 use crate::agents::{Stream, UsageScope};
 use crate::interface::Interface;
 use crate::store::dir;
+use crate::store::record::Recorded;
 use crate::usage::Usage;
 use crate::usage::{CostSource, Meter, Spent, Tokens};
 
@@ -433,40 +434,7 @@ fn read_line(reader: &mut impl BufRead, line: &mut Vec<u8>) -> std::io::Result<u
     }
 }
 
-/// What the relay recorded for a run, read back (untrusted: the agent can write there).
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct Recorded {
-    pub session_id: Option<String>,
-    pub final_message: Option<String>,
-    pub error: Option<String>,
-    #[serde(default)]
-    pub usage: Option<RecordedUsage>,
-    #[serde(default)]
-    pub usage_scope: Option<UsageScope>,
-    #[serde(default)]
-    pub over_budget: Option<String>,
-}
-
-/// `stream.json`'s usage: [`Tokens`] and the reported cost.
-#[derive(Debug, Default, Clone, Copy, serde::Deserialize)]
-pub struct RecordedUsage {
-    #[serde(flatten)]
-    pub tokens: Tokens,
-    pub cost_usd: Option<f64>,
-}
-
-impl RecordedUsage {
-    pub fn as_events(&self) -> crate::usage::Usage {
-        crate::usage::Usage {
-            input_tokens: self.tokens.input_tokens,
-            cached_input_tokens: self.tokens.cached_input_tokens,
-            output_tokens: self.tokens.output_tokens,
-            reasoning_tokens: self.tokens.reasoning_tokens,
-            cost_usd: self.cost_usd,
-        }
-    }
-}
-
+/// Reading what the relay wrote (`stream.json`; the record type is the store's).
 impl Recorded {
     pub fn read(run: &dir::RunDir) -> Option<Recorded> {
         let bytes = run.small_file(dir::STREAM, 1024 * 1024)?;

@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use crate::agents::{self, transcript, transcript::StoreSearch};
 use crate::interface::Mode;
-use crate::run::relay::Recorded;
 use crate::store::dir::{self, Manifest, RunDir};
+use crate::store::record::Recorded;
 
 /// A random version 4 UUID (`8-4-4-4-12` lowercase hex), for a CLI that takes its
 /// session id from us (claude `--session-id`). Uniqueness is all it needs: the 122

@@ -329,7 +329,7 @@ impl Manifest {
     /// through a link, never blocking on a FIFO, bounded.
     pub fn load(dir: &RunDir) -> Result<Manifest> {
         let path = dir.file(MANIFEST);
-        let bytes = crate::store::read::read_whole(&path, MANIFEST_LIMIT)
+        let bytes = crate::store::untrusted::read_whole(&path, MANIFEST_LIMIT)
             .with_context(|| format!("cannot read {}", path.display()))?;
         serde_json::from_slice(&bytes)
             .with_context(|| format!("{} is not a valid run.json", path.display()))

@@ -35,7 +35,7 @@ const LOG_TAIL_BYTES: u64 = 8 * 1024;
 const EXIT_LIMIT: u64 = 64;
 
 use crate::store::untrusted::read_at_most;
-pub use crate::store::untrusted::{Entry, Refused, Stamp, entry, open_untrusted, read_whole};
+pub use crate::store::untrusted::{Entry, Refused, Stamp, entry, open_untrusted};
 
 /// The agent's summary as shown: the whole file, or its head and tail.
 #[derive(Debug, Clone)]

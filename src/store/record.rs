@@ -132,3 +132,37 @@ pub struct Commit {
     pub sha: String,
     pub summary: String,
 }
+
+/// What the relay recorded for a run, read back (untrusted: the agent can write there).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Recorded {
+    pub session_id: Option<String>,
+    pub final_message: Option<String>,
+    pub error: Option<String>,
+    #[serde(default)]
+    pub usage: Option<RecordedUsage>,
+    #[serde(default)]
+    pub usage_scope: Option<crate::usage::UsageScope>,
+    #[serde(default)]
+    pub over_budget: Option<String>,
+}
+
+/// `stream.json`'s usage: [`crate::usage::Tokens`] and the reported cost.
+#[derive(Debug, Default, Clone, Copy, serde::Deserialize)]
+pub struct RecordedUsage {
+    #[serde(flatten)]
+    pub tokens: crate::usage::Tokens,
+    pub cost_usd: Option<f64>,
+}
+
+impl RecordedUsage {
+    pub fn as_events(&self) -> crate::usage::Usage {
+        crate::usage::Usage {
+            input_tokens: self.tokens.input_tokens,
+            cached_input_tokens: self.tokens.cached_input_tokens,
+            output_tokens: self.tokens.output_tokens,
+            reasoning_tokens: self.tokens.reasoning_tokens,
+            cost_usd: self.cost_usd,
+        }
+    }
+}

@@ -130,7 +130,7 @@ pub fn run(args: &RunArgs, env: Env<'_>, cwd: &Path, config: &Config) -> Result<
     let start = args.worktree.unwrap_or(run::WorktreeStart::Head);
     run::check_worktree(cwd, start).map_err(|e| usage(e.said_of("a fan-out")))?;
     let first = config.profile(args.profile.first().map(String::as_str))?;
-    let prompt = super::run::read_prompt(args, first, config, None)?;
+    let prompt = super::prompt::read_prompt(args, first, config, None)?;
     let root = run::runs_root(env)?;
     let dir = run::RunDir::create(&fanouts_root(&root))?;
     dir.write_atomic(TASK, prompt.as_bytes(), 0o600)?;
