@@ -468,6 +468,27 @@ fn only_fanout(t: &Test) -> String {
     ids.remove(0)
 }
 
+/// slow, then good once slow has ended (one at a time), the fan-out detaching after
+/// 300 ms: while slow waits for its gate, good waits in the queue.
+const QUEUED: &[&str] = &[
+    "-p",
+    "slow",
+    "-p",
+    "good",
+    "--max-parallel",
+    "1",
+    "--detach-after",
+    "300ms",
+    "the task",
+];
+
+/// Starts the [`QUEUED`] fan-out, which detaches (exit 75); its id.
+fn detach_queued(t: &Test) -> String {
+    let out = t.exec(QUEUED);
+    assert_eq!(out.status.code(), Some(75), "{out:?}");
+    only_fanout(t)
+}
+
 fn agents_log(t: &Test) -> String {
     std::fs::read_to_string(t.path().join("state/agent-offload/fanout-test.log"))
         .unwrap_or_default()
@@ -477,17 +498,7 @@ fn agents_log(t: &Test) -> String {
 fn detach_after_detaches_the_fan_out_as_a_whole_and_the_queue_keeps_its_limit() {
     let t = setup("");
     repo(&t);
-    let t = t.args([
-        "-p",
-        "slow",
-        "-p",
-        "good",
-        "--max-parallel",
-        "1",
-        "--detach-after",
-        "300ms",
-        "the task",
-    ]);
+    let t = t.args(QUEUED);
     let started = std::time::Instant::now();
     let out = crate::harness::wait_bounded(t.spawn(), Duration::from_secs(30));
     let took = started.elapsed();
@@ -604,19 +615,7 @@ fn a_profiles_detach_after_does_not_detach_a_fan_out_candidate() {
 fn term_to_a_detached_fan_outs_keeper_cancels_its_candidates_and_its_queue() {
     let t = setup("");
     repo(&t);
-    let out = t
-        .args([
-            "-p",
-            "slow",
-            "-p",
-            "good",
-            "--max-parallel",
-            "1",
-            "--detach-after",
-            "300ms",
-            "the task",
-        ])
-        .run();
+    let out = t.args(QUEUED).run();
     out.status(75);
     let t = out.test;
     let id = only_fanout(&t);
@@ -654,19 +653,7 @@ fn term_to_a_detached_fan_outs_keeper_cancels_its_candidates_and_its_queue() {
 fn a_killed_keeper_is_replaced_by_the_next_wait_and_its_queue_goes_on() {
     let t = setup("");
     repo(&t);
-    let out = t.exec([
-        "-p",
-        "slow",
-        "-p",
-        "good",
-        "--max-parallel",
-        "1",
-        "--detach-after",
-        "300ms",
-        "the task",
-    ]);
-    assert_eq!(out.status.code(), Some(75), "{out:?}");
-    let id = only_fanout(&t);
+    let id = detach_queued(&t);
     let fanout = t.path().join(format!("state/agent-offload/fanouts/{id}"));
     let keeper_pid = || {
         let record: serde_json::Value =
@@ -715,19 +702,7 @@ fn a_killed_keeper_is_replaced_by_the_next_wait_and_its_queue_goes_on() {
 fn wait_fanout_detaches_again_or_stops_the_fan_out_at_its_timeout() {
     let t = setup("");
     repo(&t);
-    let out = t.exec([
-        "-p",
-        "slow",
-        "-p",
-        "good",
-        "--max-parallel",
-        "1",
-        "--detach-after",
-        "300ms",
-        "the task",
-    ]);
-    assert_eq!(out.status.code(), Some(75), "{out:?}");
-    let id = only_fanout(&t);
+    let id = detach_queued(&t);
     eventually(Duration::from_secs(20), "slow to start", || {
         agents_log(&t) == "start slow\n"
     });
