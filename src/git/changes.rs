@@ -9,7 +9,7 @@ use std::process::Stdio;
 
 pub use crate::store::record::{Changes, Commit, FileChange, Snapshot};
 
-pub(super) use super::{output, reading as git, text};
+use super::{output, reading as git, text};
 
 /// The working tree's state, or `None` outside a git repository (or if git fails:
 /// this is a report, never a reason to fail a run); `included` are ignored paths

@@ -21,6 +21,7 @@ use anyhow::{Context, Result, bail};
 
 use super::super::changes;
 use super::Worktree;
+use crate::git::{output, reading};
 
 /// What to do when a file cannot be merged cleanly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,20 +102,13 @@ pub fn apply(
         .filter(|a| a.into == target)
         .map(|a| a.object.clone());
     let from_tree = since.clone().unwrap_or_else(|| wt.start_tree().to_owned());
-    let raw = changes::output(changes::git(target).args([
-        "diff-tree",
-        "-r",
-        "-z",
-        "-M",
-        &from_tree,
-        theirs,
-    ]))
-    .with_context(|| {
-        format!(
-            "cannot compare the run's trees {from_tree} and {theirs} in {}",
-            target.display()
-        )
-    })?;
+    let raw = output(reading(target).args(["diff-tree", "-r", "-z", "-M", &from_tree, theirs]))
+        .with_context(|| {
+            format!(
+                "cannot compare the run's trees {from_tree} and {theirs} in {}",
+                target.display()
+            )
+        })?;
     let entries = parse_raw(&raw);
     let mut applied = Applied {
         since_earlier_apply: since.is_some(),
@@ -409,7 +403,7 @@ fn blob(repo: &Path, mode: &str, sha: &str, path: &[u8]) -> Result<Side> {
     if mode == "000000" || sha.bytes().all(|b| b == b'0') {
         return Ok(Side::Missing);
     }
-    let mut cmd = changes::git(repo);
+    let mut cmd = reading(repo);
     cmd.arg("cat-file");
     if mode == "120000" {
         cmd.arg("blob");
@@ -418,7 +412,7 @@ fn blob(repo: &Path, mode: &str, sha: &str, path: &[u8]) -> Result<Side> {
         at.push(OsStr::from_bytes(path));
         cmd.arg("--filters").arg(at);
     }
-    let bytes = changes::output(cmd.arg(sha))
+    let bytes = output(cmd.arg(sha))
         .with_context(|| format!("cannot read object {sha} in {}", repo.display()))?;
     Ok(if mode == "120000" {
         Side::Link(bytes)

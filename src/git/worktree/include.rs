@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::super::changes;
+use crate::git::{output, reading};
 
 pub const INCLUDE: &str = ".worktreeinclude";
 pub const LINK: &str = ".worktreelink";
@@ -65,8 +65,8 @@ fn matching(repo: &Path, list: &str, notes: &mut Vec<String>) -> Vec<String> {
     if !file.is_file() {
         return Vec::new();
     }
-    let Some(out) = changes::output(
-        changes::git(repo)
+    let Some(out) = output(
+        reading(repo)
             .args([
                 "ls-files",
                 "-z",
@@ -106,7 +106,7 @@ fn ignored_of(repo: &Path, paths: &[&[u8]]) -> Vec<Vec<u8>> {
     if paths.is_empty() {
         return Vec::new();
     }
-    let Ok(mut child) = changes::git(repo)
+    let Ok(mut child) = reading(repo)
         .args(["check-ignore", "-z", "--stdin"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

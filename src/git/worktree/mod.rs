@@ -21,6 +21,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, bail};
 
 use super::changes;
+use super::{output, reading, text};
 
 /// Branches of runs are `agent-offload/<run id>`.
 pub const BRANCH_PREFIX: &str = "agent-offload/";
@@ -83,17 +84,16 @@ fn own_identity(cmd: &mut Command) -> &mut Command {
 /// worktree cannot be made there: no repository, no commit, or a directory the
 /// worktree would not have (issue 21: the run started, then could not enter it).
 pub fn check(cwd: &Path, start: Start) -> std::result::Result<(PathBuf, String), Unfit> {
-    let toplevel = changes::text(changes::git(cwd).args(["rev-parse", "--show-toplevel"]))
+    let toplevel = text(reading(cwd).args(["rev-parse", "--show-toplevel"]))
         .filter(|t| !t.is_empty())
         .ok_or_else(|| Unfit::NotARepository {
             cwd: cwd.to_path_buf(),
         })?;
-    let head =
-        changes::text(changes::git(cwd).args(["rev-parse", "--verify", "-q", "HEAD^{commit}"]))
-            .filter(|h| !h.is_empty())
-            .ok_or_else(|| Unfit::NoCommit {
-                toplevel: toplevel.clone(),
-            })?;
+    let head = text(reading(cwd).args(["rev-parse", "--verify", "-q", "HEAD^{commit}"]))
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| Unfit::NoCommit {
+            toplevel: toplevel.clone(),
+        })?;
     if !in_start_tree(cwd, start) {
         return Err(match start {
             Start::Head => Unfit::NotInHead {
@@ -178,11 +178,11 @@ impl std::error::Error for Unfit {}
 /// directory counts: `.worktreeinclude` or `.worktreelink` may bring it, and `create`
 /// looks again once they have.
 fn in_start_tree(cwd: &Path, start: Start) -> bool {
-    let listed = |args: &[&str]| changes::output(changes::git(cwd).args(args)).unwrap_or_default();
+    let listed = |args: &[&str]| output(reading(cwd).args(args)).unwrap_or_default();
     if listed(&["rev-parse", "--show-prefix"])
         .trim_ascii()
         .is_empty()
-        || changes::git(cwd)
+        || reading(cwd)
             .args(["check-ignore", "-q", "."])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -486,7 +486,7 @@ fn remove_unlocked(wt: &Worktree) -> Result<()> {
 
 /// The branch's commit, if the branch exists.
 pub fn branch_tip(wt: &Worktree) -> Option<String> {
-    changes::text(changes::git(&wt.repo).args([
+    text(reading(&wt.repo).args([
         "rev-parse",
         "--verify",
         "-q",
@@ -501,7 +501,7 @@ pub fn current_tree(wt: &Worktree) -> Option<String> {
     if !wt.path.is_dir() {
         return None;
     }
-    let index = changes::text(changes::git(&wt.path).args([
+    let index = text(reading(&wt.path).args([
         "rev-parse",
         "--path-format=absolute",
         "--git-path",
@@ -540,14 +540,9 @@ pub fn unsaved_work(wt: &Worktree) -> Option<String> {
     }
     if let Some(applied) = &wt.applied {
         // Applied in part (or continued since): what is not in the checkout.
-        let names = changes::output(changes::git(&wt.repo).args([
-            "diff",
-            "--name-only",
-            "-z",
-            &applied.object,
-            &tree,
-        ]))
-        .unwrap_or_default();
+        let names =
+            output(reading(&wt.repo).args(["diff", "--name-only", "-z", &applied.object, &tree]))
+                .unwrap_or_default();
         let names: Vec<String> = names
             .split(|&b| b == 0)
             .filter(|n| !n.is_empty())
@@ -561,9 +556,8 @@ pub fn unsaved_work(wt: &Worktree) -> Option<String> {
             ));
         }
     }
-    let stat =
-        changes::text(changes::git(&wt.repo).args(["diff", "--shortstat", wt.start_tree(), &tree]))
-            .unwrap_or_default();
+    let stat = text(reading(&wt.repo).args(["diff", "--shortstat", wt.start_tree(), &tree]))
+        .unwrap_or_default();
     Some(describe_work(&stat, commits))
 }
 
@@ -587,16 +581,11 @@ fn describe_work(stat: &str, commits: usize) -> String {
 }
 
 fn tree_of(repo: &Path, commit: &str) -> Option<String> {
-    changes::text(changes::git(repo).args([
-        "rev-parse",
-        "--verify",
-        "-q",
-        &format!("{commit}^{{tree}}"),
-    ]))
+    text(reading(repo).args(["rev-parse", "--verify", "-q", &format!("{commit}^{{tree}}")]))
 }
 
 fn commits_between(repo: &Path, from: &str, to: &str) -> usize {
-    changes::text(changes::git(repo).args(["rev-list", "--count", &format!("{from}..{to}")]))
+    text(reading(repo).args(["rev-list", "--count", &format!("{from}..{to}")]))
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
 }
@@ -605,13 +594,9 @@ fn commits_between(repo: &Path, from: &str, to: &str) -> usize {
 /// and refs: a worktree of it counts).
 pub fn same_repository(a: &Path, b: &Path) -> bool {
     let common = |dir: &Path| {
-        changes::text(changes::git(dir).args([
-            "rev-parse",
-            "--path-format=absolute",
-            "--git-common-dir",
-        ]))
-        .filter(|d| !d.is_empty())
-        .and_then(|d| std::fs::canonicalize(d).ok())
+        text(reading(dir).args(["rev-parse", "--path-format=absolute", "--git-common-dir"]))
+            .filter(|d| !d.is_empty())
+            .and_then(|d| std::fs::canonicalize(d).ok())
     };
     matches!((common(a), common(b)), (Some(x), Some(y)) if x == y)
 }
@@ -619,9 +604,8 @@ pub fn same_repository(a: &Path, b: &Path) -> bool {
 /// How far `HEAD` of the checkout at `dir` moved from the run's base: `None` when it
 /// is still there (or cannot be told).
 pub fn base_moved(wt: &Worktree, dir: &Path) -> Option<String> {
-    let head =
-        changes::text(changes::git(dir).args(["rev-parse", "--verify", "-q", "HEAD^{commit}"]))
-            .filter(|h| !h.is_empty())?;
+    let head = text(reading(dir).args(["rev-parse", "--verify", "-q", "HEAD^{commit}"]))
+        .filter(|h| !h.is_empty())?;
     if head == wt.base {
         return None;
     }
@@ -649,8 +633,7 @@ pub fn write_patch(wt: &Worktree, target: &Path) -> bool {
     let Some(tree) = current_tree(wt) else {
         return false;
     };
-    let Some(patch) =
-        changes::output(changes::git(&wt.repo).args(["diff", "--binary", wt.start_tree(), &tree]))
+    let Some(patch) = output(reading(&wt.repo).args(["diff", "--binary", wt.start_tree(), &tree]))
     else {
         return false;
     };
@@ -672,9 +655,7 @@ pub fn commit_all(wt: &Worktree, message: &str) -> Result<String> {
         .context("merge: cannot run git")?;
     if !staged.success() {
         let mut cmd = git(&wt.path);
-        if changes::text(changes::git(&wt.path).args(["config", "user.email"]))
-            .is_none_or(|e| e.is_empty())
-        {
+        if text(reading(&wt.path).args(["config", "user.email"])).is_none_or(|e| e.is_empty()) {
             own_identity(&mut cmd);
         }
         run(
